@@ -1,0 +1,34 @@
+/// Swift concurrency's answer: every packet's ledger isolated in one actor, so grabs are serialised by the
+/// actor's executor rather than a lock. A baseline; its cost is a suspension and an executor hop per call.
+public actor ActorEngine: AsyncGrabEngine {
+    public nonisolated let name = "actor"
+    private var ledgers: [PacketID: PacketLedger] = [:]
+    private var nextID: UInt64 = 0
+    private let clock: any PacketClock
+
+    public init(clock: any PacketClock = SystemPacketClock()) {
+        self.clock = clock
+    }
+
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+        let id = PacketID(nextID)
+        ledgers[id] = PacketLedger(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: clock.now))
+        nextID += 1
+        return id
+    }
+
+    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return ledgers[id]!.grab(for: member, now: clock.now)
+    }
+
+    public func expire(_ id: PacketID) throws -> ExpiryOutcome {
+        guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return ledgers[id]!.expire()
+    }
+
+    public func summary(of id: PacketID) throws -> PacketSummary {
+        guard let ledger = ledgers[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return ledger.summary
+    }
+}

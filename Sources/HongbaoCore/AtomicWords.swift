@@ -1,0 +1,32 @@
+import Synchronization
+
+/// A fixed number of `Atomic<UInt64>` words, addressed by index: the per-packet state of the lock-free engine.
+///
+/// Implementation notes: `Atomic` is not copyable, so it cannot live in an `Array`. Words are grouped in blocks of
+/// 16 (128 bytes, two cache lines) held inline in small final classes; the array of blocks is immutable after
+/// `init`, so concurrent readers never race on it. Word `i` is in block `i / 16`, slot `i % 16`.
+/// Every word starts at zero. Nothing here orders memory by itself: callers spell the ordering of each access.
+public final class AtomicWords: Sendable {
+    @usableFromInline static let blockSize = 16
+
+    @usableFromInline
+    final class Block: Sendable {
+        @usableFromInline let words: InlineArray<16, Atomic<UInt64>>
+        init() { words = InlineArray { _ in Atomic<UInt64>(0) } }
+    }
+
+    @usableFromInline let blocks: [Block]
+    public let count: Int
+
+    public init(count: Int) {
+        precondition(count >= 0, "AtomicWords(count:) needs a count ≥ 0")
+        self.count = count
+        self.blocks = (0 ..< (count + Self.blockSize - 1) / Self.blockSize).map { _ in Block() }
+    }
+
+    /// Word `index`, to be accessed with an explicit ordering: `words[i].load(ordering: .acquiring)`.
+    @inlinable
+    public subscript(index: Int) -> Atomic<UInt64> {
+        _read { yield blocks[index &>> 4].words[index & 15] }
+    }
+}

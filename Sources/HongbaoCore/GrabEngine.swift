@@ -1,0 +1,89 @@
+/// An engine that holds packets and serves grabs, called synchronously from the caller's own threads.
+///
+/// Every engine keeps these invariants, whatever the concurrency: each share ≥ 1 fen; shares paid + refund ==
+/// total; at most one share per member per packet; never more grabs than shares; the refund is made once.
+///
+/// In-process engines never block for more than a short critical section, so they are also `AsyncGrabEngine`s
+/// at no extra cost. An engine that blocks for I/O (Redis) must not be called synchronously from Swift
+/// concurrency's cooperative pool: use its `AsyncGrabEngine` side there.
+public protocol GrabEngine: AnyObject, Sendable {
+    /// A short name for reports, e.g. `lock-free`.
+    var name: String { get }
+
+    /// Creates a packet for `group`; its shares are drawn from `seed` (for `.doubleMeanAtGrab`, as grabbed).
+    /// - Returns: the new packet's id.
+    /// - Throws: `GrabEngineError` if the packet cannot be created (e.g. an exclusive recipient outside the group).
+    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID
+
+    /// One grab by `member`.
+    /// - Throws: `GrabEngineError.unknownPacket`, or a backend failure; losing the race is `.soldOut`, not an error.
+    func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome
+
+    /// Closes the packet and refunds its balance, exactly once, in any state.
+    func expire(_ packet: PacketID) throws -> ExpiryOutcome
+
+    /// The packet's account. Not an atomic snapshot while grabs are under way: each grab listed is complete.
+    func summary(of packet: PacketID) throws -> PacketSummary
+}
+
+/// The same protocol for `async` callers, e.g. a request handler in a Hummingbird or Vapor service.
+/// Implementations never block the cooperative thread pool.
+public protocol AsyncGrabEngine: AnyObject, Sendable {
+    var name: String { get }
+    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID
+    func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome
+    func expire(_ packet: PacketID) async throws -> ExpiryOutcome
+    func summary(of packet: PacketID) async throws -> PacketSummary
+}
+
+/// A `GrabEngine` that never blocks for I/O: its `async` side calls the synchronous path directly, with no
+/// thread hop and no allocation. Only engines whose critical sections are a few instructions may conform.
+public protocol NonBlockingGrabEngine: GrabEngine, AsyncGrabEngine {}
+
+extension NonBlockingGrabEngine {
+    // Each body is a synchronous closure, so the call inside resolves to the synchronous requirement.
+    @inlinable public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
+        try { try self.send(spec, to: group, seed: seed) }()
+    }
+    @inlinable public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
+        try { try self.grab(packet, for: member) }()
+    }
+    @inlinable public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
+        try { try self.expire(packet) }()
+    }
+    @inlinable public func summary(of packet: PacketID) async throws -> PacketSummary {
+        try { try self.summary(of: packet) }()
+    }
+}
+
+/// A failure of an engine that is not an outcome of a grab.
+public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend }
+        private let storage: Storage
+        public static let unknownPacket = Code(storage: .unknownPacket)
+        public static let recipientNotInGroup = Code(storage: .recipientNotInGroup)
+        public static let emptyGroup = Code(storage: .emptyGroup)
+        public static let capacityExhausted = Code(storage: .capacity)
+        public static let backend = Code(storage: .backend)
+        public var description: String {
+            switch storage {
+            case .unknownPacket: "unknown packet"
+            case .recipientNotInGroup: "recipient not in group"
+            case .emptyGroup: "empty group"
+            case .capacity: "capacity exhausted"
+            case .backend: "backend failure"
+            }
+        }
+    }
+
+    public let code: Code
+    public let detail: String
+
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(code): \(detail)" }
+}

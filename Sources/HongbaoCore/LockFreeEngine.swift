@@ -1,0 +1,165 @@
+import Synchronization
+
+/// The in-process engine for service authors: no lock anywhere on the grab path.
+///
+/// Implementation notes. Each packet is a `PacketPlan` (read-only) and an `AtomicWords` block laid out as
+///
+///     word 0                  PackedState: closed bit, remaining count, balance
+///     words 1 ..< 1+g         claim bitset, one bit per group member (g = ⌈group size / 64⌉)
+///     words 1+g ..< 1+g+n     winner records in grab order: member << 32 | amount; 0 = not yet written
+///
+/// A grab (1) finds the member's dense index in the group (binary search, read-only); (2) sets its claim bit with
+/// a fetch-or — a member whose bit was already set is a retry, answered from the records; (3) takes a share with
+/// one compare-and-swap of the state word, computing the amount from the count and balance it replaces (double
+/// mean at grab) or reading it from the pre-split list by grab index; (4) writes its record at that index.
+/// Every grab by a distinct member is lock-free: a CAS fails only because another grab succeeded.
+///
+/// Orderings. The claim fetch-or is acquiring-and-releasing, so a retry that sees the bit also sees the state the
+/// first attempt started from. The state CAS is acquiring-and-releasing: it publishes nothing else, but `expire`
+/// and `summary` read records after it. Records are stored with releasing and loaded with acquiring ordering, so
+/// a reader that sees a record sees the state change that produced it.
+///
+/// Not guaranteed: a retry by a member whose first attempt is still between its CAS and its record store waits
+/// (spinning, then yielding the processor) for that attempt to finish — only the same member ever waits on
+/// itself. `summary` is not an atomic snapshot while grabs are under way.
+public final class LockFreeEngine: NonBlockingGrabEngine {
+    public let name = "lock-free"
+    @usableFromInline let directory: PacketDirectory<Packet>
+    @usableFromInline let clock: any PacketClock
+
+    /// - Parameters:
+    ///   - capacity: how many packets the engine can hold over its life.
+    ///   - clock: where expiry reads the time; inject a manual clock in tests.
+    public init(capacity: Int = 1 << 24, clock: any PacketClock = SystemPacketClock()) {
+        directory = PacketDirectory(capacity: capacity)
+        self.clock = clock
+    }
+
+    @usableFromInline
+    final class Packet: Sendable {
+        @usableFromInline let plan: PacketPlan
+        @usableFromInline let words: AtomicWords
+        @usableFromInline let recordBase: Int
+
+        init(plan: PacketPlan) {
+            self.plan = plan
+            recordBase = 1 + (plan.group.count + 63) / 64
+            words = AtomicWords(count: recordBase + plan.spec.shares)
+            words[0].store(PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue).rawValue,
+                           ordering: .relaxed)  // relaxed: the directory's publication orders it
+        }
+
+        @inlinable var state: PackedState { PackedState(rawValue: words[0].load(ordering: .acquiring)) }
+
+        @inlinable
+        func record(_ index: Int) -> GrabRecord? {
+            let word = words[recordBase + index].load(ordering: .acquiring)  // acquire: pairs with the record store
+            guard word != 0 else { return nil }
+            return GrabRecord(seq: index + 1, member: MemberID(UInt32(truncatingIfNeeded: word >> 32)),
+                              amount: Fen(Int64(word & 0xFFFF_FFFF)))
+        }
+
+        /// The records of every share taken so far, waiting for the ones whose grab is between CAS and store.
+        func completedRecords(taken: Int) -> [GrabRecord] {
+            (0 ..< taken).map { index in
+                while true {
+                    if let record = record(index) { return record }
+                    spinWait()
+                }
+            }
+        }
+    }
+
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+        let sentAt = clock.now
+        return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
+    }
+
+    @inlinable
+    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        guard let packet = directory[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let plan = packet.plan
+        guard let index = plan.grabberIndex(of: member) else { return .notMember }
+        let claimWord = 1 + index &>> 6
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        if packet.words[claimWord].load(ordering: .acquiring) & bit != 0 {
+            return previousOutcome(of: member, in: packet)
+        }
+        if clock.now >= plan.expiresAt { return .expired }
+        if packet.words[claimWord].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 {
+            return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
+        }
+        var state = packet.state
+        while true {
+            if state.closed { return .expired }
+            let remaining = state.remaining
+            if remaining == 0 { return .soldOut }
+            let shareIndex = plan.spec.shares - remaining
+            let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(remaining))
+            let (won, current) = packet.words[0].compareExchange(
+                expected: state.rawValue, desired: state.taking(amount).rawValue, ordering: .acquiringAndReleasing)
+            if won {
+                packet.words[packet.recordBase + shareIndex].store(
+                    UInt64(member.rawValue) << 32 | UInt64(amount),
+                    ordering: .releasing)  // release: the CAS that took the share precedes the record
+                return .granted(Fen(amount))
+            }
+            state = PackedState(rawValue: current)
+        }
+    }
+
+    /// The answer to a member whose claim bit was already set: its share if it won one, else why it did not.
+    @usableFromInline
+    func previousOutcome(of member: MemberID, in packet: Packet) -> GrabOutcome {
+        while true {
+            let state = packet.state
+            let taken = packet.plan.spec.shares - state.remaining
+            var allWritten = true
+            for index in 0 ..< taken {
+                guard let record = packet.record(index) else { allWritten = false; continue }
+                if record.member == member { return .alreadyGrabbed(record.amount) }
+            }
+            // The first attempt either lost (the packet is sold out or closed) or is still in flight.
+            if allWritten && state.closed { return .expired }
+            if allWritten && state.remaining == 0 { return .soldOut }
+            spinWait()
+        }
+    }
+
+    public func expire(_ id: PacketID) throws -> ExpiryOutcome {
+        let packet = try packet(id)
+        var state = packet.state
+        while !state.closed {
+            let (closed, current) = packet.words[0].compareExchange(
+                expected: state.rawValue, desired: state.closing.rawValue, ordering: .acquiringAndReleasing)
+            if closed { return .refunded(Fen(state.balance)) }
+            state = PackedState(rawValue: current)
+        }
+        return .alreadyRefunded(Fen(state.balance))
+    }
+
+    public func summary(of id: PacketID) throws -> PacketSummary {
+        let packet = try packet(id)
+        let state = packet.state
+        let spec = packet.plan.spec
+        return PacketSummary(packet: id, total: spec.total, shares: spec.shares,
+                             grabs: packet.completedRecords(taken: spec.shares - state.remaining),
+                             balance: Fen(state.balance), refund: state.closed ? Fen(state.balance) : nil)
+    }
+
+    /// The plan a packet was created with.
+    public func plan(of id: PacketID) throws -> PacketPlan { try packet(id).plan }
+
+    private func packet(_ id: PacketID) throws -> Packet {
+        guard let packet = directory[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return packet
+    }
+}
+
+/// Gives the processor (and, when spun long, the scheduler) to others while waiting for another thread to finish
+/// a step it has started. Only retries of the same member and `summary` ever wait.
+@usableFromInline
+func spinWait() {
+    for _ in 0 ..< 64 { _ = SplitMix64.mix(0) }
+    yieldThread()
+}

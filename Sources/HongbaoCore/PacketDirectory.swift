@@ -1,0 +1,80 @@
+import Synchronization
+
+/// Packets by id, with lock-free lookup: what every in-process engine uses to find a packet on the grab path.
+///
+/// Implementation notes: ids are dense (`0, 1, 2, …`), issued by `nextID`, an atomic counter. A packet lives in
+/// page `id / pageSize`, cell `id % pageSize`. Pages are created on first use, under `pageCreation` — a lock on
+/// the send path only. Each page and each cell is a `WriteOnce`: written once by the one thread that owns it
+/// (the sender of that id, or the creator of that page), then published by a releasing store of its flag;
+/// readers load the flag with acquiring ordering before they read the value. Nothing is ever removed: memory
+/// is released with the directory (a long-running service rotates engines, e.g. one per day of packets).
+public final class PacketDirectory<Element: Sendable>: Sendable {
+    @usableFromInline static var pageSize: Int { 1024 }
+
+    @usableFromInline let pages: [WriteOnce<[WriteOnce<Element>]>]
+    private let nextID = Atomic<UInt64>(0)
+    private let pageCreation = Mutex<Void>(())
+
+    /// A directory for up to `capacity` packets over its lifetime.
+    public init(capacity: Int = 1 << 24) {
+        precondition(capacity > 0, "PacketDirectory(capacity:) needs a capacity ≥ 1")
+        pages = (0 ..< (capacity + Self.pageSize - 1) / Self.pageSize).map { _ in WriteOnce() }
+    }
+
+    public var capacity: Int { pages.count * Self.pageSize }
+
+    /// Issues a new id and stores `make(id)` under it.
+    /// - Throws: `GrabEngineError.capacityExhausted` when every id is used, or what `make` throws.
+    public func insert(_ make: (PacketID) throws -> Element) throws -> PacketID {
+        let raw = nextID.wrappingAdd(1, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
+        let id = PacketID(raw)
+        guard raw < UInt64(capacity) else {
+            throw GrabEngineError(.capacityExhausted, "this engine holds at most \(capacity) packets")
+        }
+        let (pageIndex, cellIndex) = Int(raw).quotientAndRemainder(dividingBy: Self.pageSize)
+        let page = pageCreation.withLock { _ in
+            if let page = pages[pageIndex].value { return page }
+            let page = (0 ..< Self.pageSize).map { _ in WriteOnce<Element>() }
+            pages[pageIndex].publish(page)
+            return page
+        }
+        page[cellIndex].publish(try make(id))
+        return id
+    }
+
+    /// The packet stored under `id`, or nil. Lock-free: two acquiring loads and two array reads.
+    @inlinable
+    public subscript(id: PacketID) -> Element? {
+        guard id.rawValue < UInt64(pages.count * Self.pageSize) else { return nil }
+        let (pageIndex, cellIndex) = Int(id.rawValue).quotientAndRemainder(dividingBy: Self.pageSize)
+        return pages[pageIndex].value?[cellIndex].value
+    }
+
+    /// How many ids were issued (an upper bound on the packets stored).
+    public var issued: Int { Int(min(nextID.load(ordering: .relaxed), UInt64(capacity))) }
+}
+
+/// A value written once by one thread and then read by any: the publication cell of `PacketDirectory`.
+///
+/// `@unchecked Sendable`: `storage` is written only by `publish`, once, before the releasing store of
+/// `isPublished`; readers read it only after an acquiring load saw `isPublished`, so the write happens-before
+/// every read.
+public final class WriteOnce<Value: Sendable>: @unchecked Sendable {
+    @usableFromInline var storage: Value?
+    @usableFromInline let isPublished = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Stores the value. Must be called at most once, by the cell's single writer.
+    public func publish(_ value: Value) {
+        precondition(!isPublished.load(ordering: .relaxed), "WriteOnce published twice: two writers own one cell")
+        storage = value
+        isPublished.store(true, ordering: .releasing)  // release: `storage` is written before it is published
+    }
+
+    /// The value, once published. Lock-free, wait-free.
+    @inlinable
+    public var value: Value? {
+        isPublished.load(ordering: .acquiring) ? storage : nil  // acquire: pairs with publish's release
+    }
+}

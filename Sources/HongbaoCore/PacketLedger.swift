@@ -1,0 +1,47 @@
+/// A packet's mutable account for engines that serialise access to it (a mutex, an actor): the same algorithm as
+/// the lock-free engine, written sequentially. Not thread-safe by itself.
+public struct PacketLedger: Sendable {
+    public let plan: PacketPlan
+    public private(set) var state: PackedState
+    /// Successful grabs in order.
+    public private(set) var records: [GrabRecord] = []
+    /// Per group member: 0 = never tried, -1 = tried and lost, k > 0 = holds the k-th share.
+    private var claims: [Int32]
+
+    public init(plan: PacketPlan) {
+        self.plan = plan
+        state = PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue)
+        claims = Array(repeating: 0, count: plan.group.count)
+    }
+
+    /// One grab at time `now`. O(log group size).
+    public mutating func grab(for member: MemberID, now: ContinuousClock.Instant) -> GrabOutcome {
+        guard let index = plan.grabberIndex(of: member) else { return .notMember }
+        switch claims[index] {
+        case 0: break
+        case -1: return state.closed && state.remaining > 0 ? .expired : .soldOut
+        case let seq: return .alreadyGrabbed(records[Int(seq) - 1].amount)
+        }
+        if now >= plan.expiresAt || state.closed { return .expired }
+        claims[index] = -1
+        guard state.remaining > 0 else { return .soldOut }
+        let shareIndex = plan.spec.shares - state.remaining
+        let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
+        state = state.taking(amount)
+        records.append(GrabRecord(seq: shareIndex + 1, member: member, amount: Fen(amount)))
+        claims[index] = Int32(shareIndex + 1)
+        return .granted(Fen(amount))
+    }
+
+    /// Closes the packet; the balance is the refund, made once.
+    public mutating func expire() -> ExpiryOutcome {
+        guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
+        state = state.closing
+        return .refunded(Fen(state.balance))
+    }
+
+    public var summary: PacketSummary {
+        PacketSummary(packet: plan.id, total: plan.spec.total, shares: plan.spec.shares, grabs: records,
+                      balance: Fen(state.balance), refund: state.closed ? Fen(state.balance) : nil)
+    }
+}

@@ -1,0 +1,86 @@
+import Synchronization
+
+/// UNSAFE — FOR TEACHING ONLY. Oversells under concurrency; never use it to pay anyone.
+///
+/// It takes a share by check-then-act: it *loads* the packet's state, decides there is a share left, computes
+/// the amount, and then *stores* the new state — two separate atomic operations. Two grabbers that both load
+/// before either stores both see the same share and both win it: more winners than shares, and money paid that
+/// the packet never had. There is no undefined behaviour (every access is atomic); the race is in the logic,
+/// which is the lesson. `LockFreeEngine` closes the window by making the check and the act one compare-and-swap.
+///
+/// The record of who won is kept under a lock so that the evidence of the race is exact; the race under study is
+/// only the state word's. `window`, if given, runs between the check and the act: tests and the classroom use
+/// it to force the interleaving that oversells, deterministically.
+public final class UnsafeRacyEngine: NonBlockingGrabEngine {
+    public let name = "racy (unsafe)"
+    private let directory: PacketDirectory<Packet>
+    private let clock: any PacketClock
+    private let window: (@Sendable (MemberID) -> Void)?
+
+    public init(capacity: Int = 1 << 20, clock: any PacketClock = SystemPacketClock(),
+                window: (@Sendable (MemberID) -> Void)? = nil)
+    {
+        directory = PacketDirectory(capacity: capacity)
+        self.clock = clock
+        self.window = window
+    }
+
+    private final class Packet: Sendable {
+        let plan: PacketPlan
+        let state: Atomic<UInt64>
+        let records = Mutex<[GrabRecord]>([])
+        init(plan: PacketPlan) {
+            self.plan = plan
+            state = Atomic(PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue).rawValue)
+        }
+    }
+
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+        let sentAt = clock.now
+        return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
+    }
+
+    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        let packet = try packet(id)
+        let plan = packet.plan
+        guard plan.grabberIndex(of: member) != nil else { return .notMember }
+        if let earlier = packet.records.withLock({ $0.first { $0.member == member } }) {
+            return .alreadyGrabbed(earlier.amount)
+        }
+        if clock.now >= plan.expiresAt { return .expired }
+        // Check: is there a share left?
+        let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
+        if state.closed { return .expired }
+        guard state.remaining > 0 else { return .soldOut }
+        let shareIndex = plan.spec.shares - state.remaining
+        let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
+        window?(member)  // the race window: another grabber can check here and see the same share
+        // Act: take it — overwriting whatever another grabber stored since our check.
+        packet.state.store(state.taking(amount).rawValue, ordering: .releasing)
+        packet.records.withLock { records in
+            records.append(GrabRecord(seq: records.count + 1, member: member, amount: Fen(amount)))
+        }
+        return .granted(Fen(amount))
+    }
+
+    public func expire(_ id: PacketID) throws -> ExpiryOutcome {
+        let packet = try packet(id)
+        let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
+        guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
+        packet.state.store(state.closing.rawValue, ordering: .releasing)  // racy too: check-then-act
+        return .refunded(Fen(state.balance))
+    }
+
+    public func summary(of id: PacketID) throws -> PacketSummary {
+        let packet = try packet(id)
+        let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
+        return PacketSummary(packet: id, total: packet.plan.spec.total, shares: packet.plan.spec.shares,
+                             grabs: packet.records.withLock { $0 }, balance: Fen(state.balance),
+                             refund: state.closed ? Fen(state.balance) : nil)
+    }
+
+    private func packet(_ id: PacketID) throws -> Packet {
+        guard let packet = directory[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return packet
+    }
+}

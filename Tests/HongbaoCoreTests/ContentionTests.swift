@@ -1,0 +1,129 @@
+import HongbaoCore
+import HongbaoTestSupport
+import Synchronization
+import Testing
+
+/// Many threads released together from one barrier race many members over many packets, with more grabbers
+/// than shares, retries, and an expirer racing the grabbers. Every invariant is then checked exactly; nothing is
+/// timed. These are the tests `scripts/tsan.sh` runs under ThreadSanitizer.
+@Suite("Contention")
+struct ContentionTests {
+    static let threads = 4
+    static let packets = HongbaoTests.longTests ? 2_000 : 120
+    static let groupSize = 48
+
+    /// Each thread walks every packet and every member in its own order, grabbing each twice (a retry).
+    static func race(_ engine: some GrabEngine, packets: [PacketID]) -> [ObservedGrab] {
+        StartBarrier.run(threads: threads) { thread in
+            var generator = SplitMix64(seed: UInt64(thread))
+            var seen: [ObservedGrab] = []
+            for packet in packets {
+                var members = (1 ... UInt32(groupSize)).map(MemberID.init(rawValue:))
+                members.shuffle(using: &generator)
+                for member in members {
+                    for _ in 0 ..< 2 {
+                        let outcome = try! engine.grab(packet, for: member)
+                        seen.append(ObservedGrab(packet: packet, member: member, outcome: outcome))
+                    }
+                }
+            }
+            return seen
+        }.flatMap { $0 }
+    }
+
+    static func sendPackets(_ engine: some GrabEngine, algorithms: [SplitAlgorithm]) throws -> [PacketID] {
+        let group = Group(range: 1 ... UInt32(groupSize))
+        return try (0 ..< packets).map { index in
+            let spec = try PacketSpec(total: Fen(Int64(1_000 + index * 37)), shares: 1 + index % 20,
+                                      algorithm: algorithms[index % algorithms.count])
+            return try engine.send(spec, to: group, seed: UInt64(index))
+        }
+    }
+
+    @Test(arguments: [EngineKind.lockFree, .mutex])
+    func concurrentGrabsNeverOversellNorPayTwice(on kind: EngineKind) throws {
+        let engine = try #require(kind.makeSynchronous())
+        let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .doubleMean, .lineCutting, .shuffled])
+        let observed = Self.race(engine, packets: packets)
+        let byPacket = Dictionary(grouping: observed, by: \.packet)
+        for packet in packets {
+            let summary = try engine.summary(of: packet)
+            #expect(invariantViolations(of: summary, observed: byPacket[packet]!) == [])
+            // More grabbers than shares: every packet sells out, each share to exactly one member.
+            #expect(summary.grabs.count == summary.shares && summary.balance == .zero)
+            let grants = byPacket[packet]!.filter { if case .granted = $0.outcome { true } else { false } }
+            #expect(grants.count == summary.shares)
+            #expect(try engine.expire(packet) == .refunded(.zero))
+        }
+    }
+
+    @Test(arguments: [EngineKind.lockFree, .mutex])
+    func anExpirerRacingTheGrabbersStillBalancesEveryPacket(on kind: EngineKind) throws {
+        let engine = try #require(kind.makeSynchronous())
+        let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .shuffled])
+        let refunds = Mutex<[PacketID: Fen]>([:])
+        let observed = StartBarrier.run(threads: 3) { thread -> [ObservedGrab] in
+            if thread == 0 {
+                for packet in packets.reversed() {
+                    let outcome = try! engine.expire(packet)
+                    guard case .refunded(let refund) = outcome else { fatalError("refunded twice: \(outcome)") }
+                    refunds.withLock { $0[packet] = refund }
+                }
+                return []
+            }
+            return packets.flatMap { packet in
+                (1 ... UInt32(Self.groupSize)).map { raw in
+                    ObservedGrab(packet: packet, member: MemberID(raw), outcome: try! engine.grab(packet, for: MemberID(raw)))
+                }
+            }
+        }.flatMap { $0 }
+        let byPacket = Dictionary(grouping: observed, by: \.packet)
+        for packet in packets {
+            let summary = try engine.summary(of: packet)
+            #expect(invariantViolations(of: summary, observed: byPacket[packet] ?? []) == [])
+            #expect(summary.paid + refunds.withLock({ $0[packet]! }) == summary.total, "shares + refund == total")
+            #expect(try engine.expire(packet) == .alreadyRefunded(summary.balance))
+        }
+    }
+
+    @Test func theSameMemberGrabbingFromTwoThreadsIsPaidOnce() throws {
+        let engine = LockFreeEngine(capacity: 1 << 12)
+        let group = Group(range: 1 ... 64)
+        let packets = try (0 ..< 200).map { try engine.send(try PacketSpec(total: 64_00, shares: 32), to: group, seed: UInt64($0)) }
+        // Both threads grab the same members in the same order, so every grab is contested by its own twin.
+        let observed = StartBarrier.run(threads: 2) { _ in
+            packets.flatMap { packet in
+                (1 ... UInt32(64)).map { ObservedGrab(packet: packet, member: MemberID($0), outcome: try! engine.grab(packet, for: MemberID($0))) }
+            }
+        }.flatMap { $0 }
+        let byPacket = Dictionary(grouping: observed, by: \.packet)
+        for packet in packets {
+            #expect(invariantViolations(of: try engine.summary(of: packet), observed: byPacket[packet]!) == [])
+        }
+    }
+
+    @Test func concurrentTasksOnTheActorEngineNeverOversell() async throws {
+        let engine = ActorEngine()
+        let group = Group(range: 1 ... UInt32(Self.groupSize))
+        var packets: [PacketID] = []
+        for index in 0 ..< 40 {
+            packets.append(try await engine.send(try PacketSpec(total: 2_000, shares: 1 + index % 20), to: group, seed: UInt64(index)))
+        }
+        let observed = try await withThrowingTaskGroup(of: ObservedGrab.self) { tasks in
+            for packet in packets {
+                for raw in 1 ... UInt32(Self.groupSize) {
+                    for _ in 0 ..< 2 {
+                        tasks.addTask { ObservedGrab(packet: packet, member: MemberID(raw), outcome: try await engine.grab(packet, for: MemberID(raw))) }
+                    }
+                }
+            }
+            return try await tasks.reduce(into: []) { $0.append($1) }
+        }
+        let byPacket = Dictionary(grouping: observed, by: \.packet)
+        for packet in packets {
+            let summary = try await engine.summary(of: packet)
+            #expect(invariantViolations(of: summary, observed: byPacket[packet]!) == [])
+            #expect(summary.grabs.count == summary.shares)
+        }
+    }
+}

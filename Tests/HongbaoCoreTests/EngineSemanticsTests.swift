@@ -1,0 +1,109 @@
+import HongbaoCore
+import HongbaoTestSupport
+import Testing
+
+/// What one caller sees, on every engine: one body, parameterised over the engines.
+@Suite("Engine semantics")
+struct EngineSemanticsTests {
+    static let group = Group(range: 1 ... 20)
+
+    @Test(arguments: EngineKind.allCases)
+    func grabsRetriesAndSellingOut(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync()
+        let spec = try PacketSpec(total: 100_00, shares: 3)
+        let packet = try await engine.send(spec, to: Self.group, seed: 42)
+        let expected = RedPacket.split(spec, seed: 42)
+        var outcomes: [ObservedGrab] = []
+        for member in [MemberID(1), 2, 3] {
+            let outcome = try await engine.grab(packet, for: member)
+            outcomes.append(ObservedGrab(packet: packet, member: member, outcome: outcome))
+        }
+        #expect(outcomes.map(\.outcome) == expected.map { GrabOutcome.granted($0) })
+        #expect(try await engine.grab(packet, for: 2) == .alreadyGrabbed(expected[1]))
+        #expect(try await engine.grab(packet, for: 4) == .soldOut)
+        #expect(try await engine.grab(packet, for: 4) == .soldOut)
+        #expect(try await engine.grab(packet, for: 99) == .notMember)
+        let summary = try await engine.summary(of: packet)
+        #expect(summary.grabs.map(\.member) == [1, 2, 3])
+        #expect(summary.balance == .zero && summary.refund == nil)
+        #expect(invariantViolations(of: summary, observed: outcomes) == [])
+        #expect(try await engine.expire(packet) == .refunded(.zero))
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func expiryRefundsExactlyOnceInEveryState(on kind: EngineKind) async throws {
+        let clock = ManualClock()
+        let engine = kind.makeAsync(clock: clock)
+        let spec = try PacketSpec(total: 10_00, shares: 4, expiry: .seconds(60))
+        let untouched = try await engine.send(spec, to: Self.group, seed: 1)
+        let partly = try await engine.send(spec, to: Self.group, seed: 2)
+        let fully = try await engine.send(spec, to: Self.group, seed: 3)
+        let first = try #require(try await engine.grab(partly, for: 5).share)
+        for member in [MemberID(1), 2, 3, 4] { _ = try await engine.grab(fully, for: member) }
+
+        clock.advance(by: .seconds(61))
+        #expect(try await engine.grab(untouched, for: 1) == .expired)
+        #expect(try await engine.grab(partly, for: 5) == .alreadyGrabbed(first), "a winner keeps seeing its share")
+        #expect(try await engine.grab(partly, for: 6) == .expired)
+
+        #expect(try await engine.expire(untouched) == .refunded(10_00))
+        #expect(try await engine.expire(partly) == .refunded(10_00 - first))
+        #expect(try await engine.expire(fully) == .refunded(.zero))
+        #expect(try await engine.expire(partly) == .alreadyRefunded(10_00 - first))
+        for packet in [untouched, partly, fully] {
+            let summary = try await engine.summary(of: packet)
+            #expect(summary.refund == summary.balance)
+            #expect(invariantViolations(of: summary) == [])
+        }
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func anExpiredPacketRefusesGrabsEvenBeforeItsDeadline(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync(clock: ManualClock())
+        let packet = try await engine.send(try PacketSpec(total: 500, shares: 5), to: Self.group, seed: 9)
+        _ = try await engine.grab(packet, for: 1)
+        let refund = try await engine.expire(packet).refund
+        #expect(try await engine.grab(packet, for: 2) == .expired)
+        #expect(try await engine.summary(of: packet).balance == refund)
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func exclusiveAndEqualPackets(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync()
+        let exclusive = try await engine.send(try PacketSpec(total: 52_00, shares: 1, kind: .exclusive(7)),
+                                              to: Self.group, seed: 0)
+        #expect(try await engine.grab(exclusive, for: 8) == .notMember)
+        #expect(try await engine.grab(exclusive, for: 7) == .granted(52_00))
+        await #expect(throws: GrabEngineError.self) {
+            _ = try await engine.send(try PacketSpec(total: 1, shares: 1, kind: .exclusive(1_000)), to: Self.group, seed: 0)
+        }
+        let equal = try await engine.send(try PacketSpec(total: 300, shares: 3, kind: .equal(perShare: 100)),
+                                          to: Self.group, seed: 0)
+        for member in [MemberID(1), 2, 3] { #expect(try await engine.grab(equal, for: member) == .granted(100)) }
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func luckiestIsTheLargestShareAndATieGoesToTheEarlierGrab(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync()
+        let equal = try await engine.send(try PacketSpec(total: 300, shares: 3, kind: .equal(perShare: 100)),
+                                          to: Self.group, seed: 0)
+        for member in [MemberID(9), 4, 6] { _ = try await engine.grab(equal, for: member) }
+        #expect(try await engine.summary(of: equal).luckiest?.member == 9)
+
+        let lucky = try await engine.send(try PacketSpec(total: 100_00, shares: 5), to: Self.group, seed: 3)
+        for member in (UInt32(1) ... 5).map(MemberID.init(rawValue:)) { _ = try await engine.grab(lucky, for: member) }
+        let summary = try await engine.summary(of: lucky)
+        let largest = summary.grabs.map(\.amount).max()!
+        #expect(summary.luckiest == summary.grabs.first { $0.amount == largest })
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func unknownPacketsAreErrors(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync()
+        await #expect(throws: GrabEngineError.self) { _ = try await engine.grab(PacketID(12_345), for: 1) }
+        await #expect(throws: GrabEngineError.self) { _ = try await engine.expire(PacketID(12_345)) }
+        await #expect(throws: GrabEngineError.self) {
+            _ = try await engine.send(try PacketSpec(total: 1, shares: 1), to: Group([]), seed: 0)
+        }
+    }
+}
