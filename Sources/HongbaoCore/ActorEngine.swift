@@ -12,14 +12,14 @@ public actor ActorEngine: AsyncGrabEngine {
 
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let id = PacketID(nextID)
-        ledgers[id] = PacketLedger(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: clock.now))
+        ledgers[id] = PacketLedger(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds))
         nextID += 1
         return id
     }
 
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
-        return ledgers[id]!.grab(for: member, now: clock.now)
+        return ledgers[id]!.grab(for: member, now: clock.nanoseconds)
     }
 
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {

@@ -38,22 +38,35 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     @usableFromInline
     final class Packet: Sendable {
         @usableFromInline let plan: PacketPlan
-        @usableFromInline let words: AtomicWords
+        /// Words 0 ..< 16, inline in the packet: the state and, for groups of up to 960 members, every claim
+        /// word, so the hot words are reached without another object (and its reference count).
+        @usableFromInline let head: InlineArray<16, Atomic<UInt64>>
+        /// Words 16 ..< total.
+        @usableFromInline let tail: AtomicWords
         @usableFromInline let recordBase: Int
 
         init(plan: PacketPlan) {
             self.plan = plan
             recordBase = 1 + (plan.group.count + 63) / 64
-            words = AtomicWords(count: recordBase + plan.spec.shares)
-            words[0].store(PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue).rawValue,
-                           ordering: .relaxed)  // relaxed: the directory's publication orders it
+            head = InlineArray { _ in Atomic<UInt64>(0) }
+            tail = AtomicWords(count: max(0, recordBase + plan.spec.shares - 16))
+            head[0].store(PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue).rawValue,
+                          ordering: .relaxed)  // relaxed: the directory's publication orders it
         }
 
-        @inlinable var state: PackedState { PackedState(rawValue: words[0].load(ordering: .acquiring)) }
+        /// Word `index` of the layout above.
+        @inlinable
+        subscript(word index: Int) -> Atomic<UInt64> {
+            _read {
+                if index < 16 { yield head[index] } else { yield tail[index &- 16] }
+            }
+        }
+
+        @inlinable var state: PackedState { PackedState(rawValue: self[word: 0].load(ordering: .acquiring)) }
 
         @inlinable
         func record(_ index: Int) -> GrabRecord? {
-            let word = words[recordBase + index].load(ordering: .acquiring)  // acquire: pairs with the record store
+            let word = self[word: recordBase + index].load(ordering: .acquiring)  // acquire: pairs with the record store
             guard word != 0 else { return nil }
             return GrabRecord(seq: index + 1, member: MemberID(UInt32(truncatingIfNeeded: word >> 32)),
                               amount: Fen(Int64(word & 0xFFFF_FFFF)))
@@ -71,22 +84,30 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     }
 
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
-        let sentAt = clock.now
+        let sentAt = clock.nanoseconds
         return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
     }
 
     @inlinable
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
-        guard let packet = directory[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
-        let plan = packet.plan
-        guard let index = plan.grabberIndex(of: member) else { return .notMember }
+        let outcome: GrabOutcome? = directory.withElement(id) { packet in
+            guard let packet else { return nil }
+            return grab(packet, for: member)
+        }
+        guard let outcome else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return outcome
+    }
+
+    @inlinable
+    func grab(_ packet: borrowing Packet, for member: MemberID) -> GrabOutcome {
+        guard let index = packet.plan.grabberIndex(of: member) else { return .notMember }
         let claimWord = 1 + index &>> 6
         let bit: UInt64 = 1 << UInt64(index & 63)
-        if packet.words[claimWord].load(ordering: .acquiring) & bit != 0 {
+        if packet[word: claimWord].load(ordering: .acquiring) & bit != 0 {
             return previousOutcome(of: member, in: packet)
         }
-        if clock.now >= plan.expiresAt { return .expired }
-        if packet.words[claimWord].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 {
+        if clock.nanoseconds >= packet.plan.expiresAt { return .expired }
+        if packet[word: claimWord].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }
         var state = packet.state
@@ -94,12 +115,12 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
             if state.closed { return .expired }
             let remaining = state.remaining
             if remaining == 0 { return .soldOut }
-            let shareIndex = plan.spec.shares - remaining
-            let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(remaining))
-            let (won, current) = packet.words[0].compareExchange(
+            let shareIndex = packet.plan.spec.shares - remaining
+            let amount = packet.plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(remaining))
+            let (won, current) = packet[word: 0].compareExchange(
                 expected: state.rawValue, desired: state.taking(amount).rawValue, ordering: .acquiringAndReleasing)
             if won {
-                packet.words[packet.recordBase + shareIndex].store(
+                packet[word: packet.recordBase + shareIndex].store(
                     UInt64(member.rawValue) << 32 | UInt64(amount),
                     ordering: .releasing)  // release: the CAS that took the share precedes the record
                 return .granted(Fen(amount))
@@ -110,7 +131,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
 
     /// The answer to a member whose claim bit was already set: its share if it won one, else why it did not.
     @usableFromInline
-    func previousOutcome(of member: MemberID, in packet: Packet) -> GrabOutcome {
+    func previousOutcome(of member: MemberID, in packet: borrowing Packet) -> GrabOutcome {
         while true {
             let state = packet.state
             let taken = packet.plan.spec.shares - state.remaining
@@ -130,7 +151,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         let packet = try packet(id)
         var state = packet.state
         while !state.closed {
-            let (closed, current) = packet.words[0].compareExchange(
+            let (closed, current) = packet[word: 0].compareExchange(
                 expected: state.rawValue, desired: state.closing.rawValue, ordering: .acquiringAndReleasing)
             if closed { return .refunded(Fen(state.balance)) }
             state = PackedState(rawValue: current)

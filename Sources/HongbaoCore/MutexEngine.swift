@@ -13,14 +13,14 @@ public final class MutexEngine: NonBlockingGrabEngine {
     }
 
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
-        let sentAt = clock.now
+        let sentAt = clock.nanoseconds
         return try directory.insert { id in
             LockedLedger(PacketLedger(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)))
         }
     }
 
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
-        let now = clock.now
+        let now = clock.nanoseconds
         return try ledger(id).mutex.withLock { $0.grab(for: member, now: now) }
     }
 

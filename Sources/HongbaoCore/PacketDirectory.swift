@@ -45,9 +45,21 @@ public final class PacketDirectory<Element: Sendable>: Sendable {
     /// The packet stored under `id`, or nil. Lock-free: two acquiring loads and two array reads.
     @inlinable
     public subscript(id: PacketID) -> Element? {
-        guard id.rawValue < UInt64(pages.count * Self.pageSize) else { return nil }
-        let (pageIndex, cellIndex) = Int(id.rawValue).quotientAndRemainder(dividingBy: Self.pageSize)
-        return pages[pageIndex].value?[cellIndex].value
+        withElement(id) { $0 }
+    }
+
+    /// Runs `body` on the packet stored under `id` (nil if there is none), borrowing it rather than copying it
+    /// out: on a hot packet, the reference-count traffic of a copy is a contended atomic on every grab.
+    @inlinable
+    public func withElement<R>(_ id: PacketID, _ body: (borrowing Element?) throws -> R) rethrows -> R {
+        guard id.rawValue < UInt64(pages.count &* Self.pageSize) else { return try body(nil) }
+        let raw = Int(truncatingIfNeeded: id.rawValue)
+        let pageIndex = raw / Self.pageSize, cellIndex = raw % Self.pageSize
+        guard pages[pageIndex].isPublished.load(ordering: .acquiring) else { return try body(nil) }
+        return try pages[pageIndex].withValue { page in
+            guard page[cellIndex].isPublished.load(ordering: .acquiring) else { return try body(nil) }
+            return try page[cellIndex].withValue { packet in try body(packet) }
+        }
     }
 
     /// How many ids were issued (an upper bound on the packets stored).
@@ -70,6 +82,12 @@ public final class WriteOnce<Value: Sendable>: @unchecked Sendable {
         precondition(!isPublished.load(ordering: .relaxed), "WriteOnce published twice: two writers own one cell")
         storage = value
         isPublished.store(true, ordering: .releasing)  // release: `storage` is written before it is published
+    }
+
+    /// Runs `body` on the value, borrowed. Call only after an acquiring load of `isPublished` saw `true`.
+    @inlinable
+    public func withValue<R>(_ body: (borrowing Value) throws -> R) rethrows -> R {
+        try body(storage!)
     }
 
     /// The value, once published. Lock-free, wait-free.

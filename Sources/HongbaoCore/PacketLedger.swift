@@ -15,7 +15,7 @@ public struct PacketLedger: Sendable {
     }
 
     /// One grab at time `now`. O(log group size).
-    public mutating func grab(for member: MemberID, now: ContinuousClock.Instant) -> GrabOutcome {
+    public mutating func grab(for member: MemberID, now: Int64) -> GrabOutcome {
         guard let index = plan.grabberIndex(of: member) else { return .notMember }
         switch claims[index] {
         case 0: break

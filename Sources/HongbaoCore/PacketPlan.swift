@@ -1,18 +1,19 @@
 /// What a packet is at creation, shared read-only by every grab: spec, group, deadline and, unless shares are
 /// computed at grab time, the pre-split amounts.
-public final class PacketPlan: Sendable {
+public struct PacketPlan: Sendable {
     public let id: PacketID
     public let spec: PacketSpec
     public let group: Group
     public let seed: UInt64
-    public let expiresAt: ContinuousClock.Instant
+    /// When the packet stops taking grabs, on the engine's `PacketClock` (nanoseconds).
+    public let expiresAt: Int64
     /// The shares in grab order, drawn at creation; empty when they are computed at grab time.
     public let preSplit: [Fen]
     /// For an exclusive packet, the only member who may grab.
     public let recipient: MemberID?
 
     /// - Throws: `GrabEngineError` for an empty group or an exclusive recipient outside the group.
-    public init(id: PacketID, spec: PacketSpec, group: Group, seed: UInt64, sentAt: ContinuousClock.Instant) throws {
+    public init(id: PacketID, spec: PacketSpec, group: Group, seed: UInt64, sentAt: Int64) throws {
         guard group.count > 0 else { throw GrabEngineError(.emptyGroup, "\(id) was sent to an empty group") }
         if case .exclusive(let member) = spec.kind {
             guard group.contains(member) else {
@@ -26,7 +27,8 @@ public final class PacketPlan: Sendable {
         self.spec = spec
         self.group = group
         self.seed = seed
-        self.expiresAt = sentAt.advanced(by: spec.expiry)
+        self.expiresAt = sentAt.addingReportingOverflow(spec.expiry.nanosecondsSaturated).overflow
+            ? .max : sentAt + spec.expiry.nanosecondsSaturated
         self.preSplit = spec.algorithm.computesAtGrab && recipient == nil ? [] : RedPacket.split(spec, seed: seed)
     }
 

@@ -36,7 +36,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     }
 
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
-        let sentAt = clock.now
+        let sentAt = clock.nanoseconds
         return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
     }
 
@@ -47,7 +47,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         if let earlier = packet.records.withLock({ $0.first { $0.member == member } }) {
             return .alreadyGrabbed(earlier.amount)
         }
-        if clock.now >= plan.expiresAt { return .expired }
+        if clock.nanoseconds >= plan.expiresAt { return .expired }
         // Check: is there a share left?
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
         if state.closed { return .expired }

@@ -3,17 +3,13 @@ import Synchronization
 
 /// A clock that stands still until a test moves it, so expiry is tested without sleeping.
 public final class ManualClock: PacketClock {
-    private let origin = ContinuousClock.now
-    private let offsetNanoseconds = Atomic<Int64>(0)
+    private let now = Atomic<Int64>(1_000_000_000)
 
     public init() {}
 
-    public var now: ContinuousClock.Instant {
-        origin.advanced(by: .nanoseconds(offsetNanoseconds.load(ordering: .relaxed)))
-    }
+    public var nanoseconds: Int64 { now.load(ordering: .relaxed) }
 
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        offsetNanoseconds.add(seconds * 1_000_000_000 + attoseconds / 1_000_000_000, ordering: .relaxed)
+        now.add(duration.nanosecondsSaturated, ordering: .relaxed)
     }
 }

@@ -12,6 +12,13 @@ struct ContentionTests {
     static let packets = HongbaoTests.longTests ? 2_000 : 120
     static let groupSize = 48
 
+    /// The engines driven from threads. Under ThreadSanitizer (`scripts/tsan.sh` sets `HONGBAO_TSAN=1`) the mutex
+    /// engine is left out: on Linux, TSan does not see `Synchronization.Mutex`'s futex, so it reports every
+    /// access inside `withLock` as a race — a false positive that an 8-line program with one `Mutex<[Int]>`
+    /// appended to from two threads reproduces. The lock-free engine has no such blind spot: its atomics are
+    /// compiled into this module and instrumented.
+    static let threadedEngines: [EngineKind] = HongbaoTests.underThreadSanitizer ? [.lockFree] : [.lockFree, .mutex]
+
     /// Each thread walks every packet and every member in its own order, grabbing each twice (a retry).
     static func race(_ engine: some GrabEngine, packets: [PacketID]) -> [ObservedGrab] {
         StartBarrier.run(threads: threads) { thread in
@@ -40,7 +47,7 @@ struct ContentionTests {
         }
     }
 
-    @Test(arguments: [EngineKind.lockFree, .mutex])
+    @Test(arguments: threadedEngines)
     func concurrentGrabsNeverOversellNorPayTwice(on kind: EngineKind) throws {
         let engine = try #require(kind.makeSynchronous())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .doubleMean, .lineCutting, .shuffled])
@@ -57,7 +64,7 @@ struct ContentionTests {
         }
     }
 
-    @Test(arguments: [EngineKind.lockFree, .mutex])
+    @Test(arguments: threadedEngines)
     func anExpirerRacingTheGrabbersStillBalancesEveryPacket(on kind: EngineKind) throws {
         let engine = try #require(kind.makeSynchronous())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .shuffled])

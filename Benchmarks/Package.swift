@@ -1,0 +1,24 @@
+// swift-tools-version: 6.3
+// Micro-benchmarks, a package of their own (as in swift-nio) so that users and CI do not build
+// ordo-one/benchmark with every `swift build`. Run: `cd Benchmarks && swift package benchmark`.
+import PackageDescription
+
+let package = Package(
+    name: "HongbaoBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Hongbao", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "Engines",
+            dependencies: [
+                .product(name: "HongbaoCore", package: "Hongbao"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Engines",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

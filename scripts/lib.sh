@@ -1,0 +1,56 @@
+# Shared helpers for scripts/*: sourced, not run.
+set -euo pipefail
+HONGBAO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '==> %s\n' "$*" >&2; }
+fatal() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The system packages the build and the tests need: C libraries and the Redis server.
+HONGBAO_APT_PACKAGES=(libhiredis-dev libsqlite3-dev redis-server redis-tools pkg-config)
+
+# Installs whatever of HONGBAO_APT_PACKAGES is missing (apt-get, as root or through sudo).
+ensure_system_packages() {
+  local missing=() pkg
+  for pkg in "${HONGBAO_APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=""
+  [[ $(id -u) == 0 ]] || sudo="sudo"
+  command -v apt-get >/dev/null || fatal "missing ${missing[*]} and no apt-get to install them"
+  log "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Picks a free loopback TCP port at or above $1.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
+# start_redis PORT DIR [extra redis-server args…]: starts redis-server on 127.0.0.1:PORT in the background,
+# waits until it answers PING, and prints its PID. The caller stops it by PID (stop_pids).
+start_redis() {
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+    --logfile "$dir/redis.log" --daemonize no "$@" >/dev/null 2>&1 &
+  local pid=$!
+  local i
+  for i in $(seq 100); do
+    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && { echo "$pid"; return 0; }
+    kill -0 "$pid" 2>/dev/null || fatal "redis-server on port $port exited: $(tail -3 "$dir/redis.log" 2>/dev/null)"
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  fatal "redis-server on port $port did not answer within 10 s"
+}
+
+# Stops the given PIDs and waits for them.
+stop_pids() {
+  local pid
+  for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
