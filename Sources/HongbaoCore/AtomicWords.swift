@@ -24,9 +24,19 @@ public final class AtomicWords: Sendable {
         self.blocks = (0 ..< (count + Self.blockSize - 1) / Self.blockSize).map { _ in Block() }
     }
 
-    /// Word `index`, to be accessed with an explicit ordering: `words[i].load(ordering: .acquiring)`.
-    @inlinable
-    public subscript(index: Int) -> Atomic<UInt64> {
-        _read { yield blocks[index &>> 4].words[index & 15] }
+    // One method per operation and ordering: an ordering must be a literal at the `Atomic` call, and a `_read`
+    // accessor yielding the word is not inlined (a coroutine call per access on the grab path).
+
+    @inlinable public func loadAcquiring(_ index: Int) -> UInt64 {
+        blocks[index &>> 4].words[index & 15].load(ordering: .acquiring)
+    }
+
+    @inlinable public func storeReleasing(_ value: UInt64, at index: Int) {
+        blocks[index &>> 4].words[index & 15].store(value, ordering: .releasing)
+    }
+
+    /// Sets `bits` in word `index`, acquiring and releasing; returns the word as it was.
+    @inlinable public func bitwiseOrAcquiringAndReleasing(_ bits: UInt64, at index: Int) -> UInt64 {
+        blocks[index &>> 4].words[index & 15].bitwiseOr(bits, ordering: .acquiringAndReleasing).oldValue
     }
 }

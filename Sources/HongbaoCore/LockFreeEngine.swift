@@ -54,19 +54,26 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
                           ordering: .relaxed)  // relaxed: the directory's publication orders it
         }
 
-        /// Word `index` of the layout above.
-        @inlinable
-        subscript(word index: Int) -> Atomic<UInt64> {
-            _read {
-                if index < 16 { yield head[index] } else { yield tail[index &- 16] }
-            }
+        // Word access by layout position; words below 16 are inline, the rest in `tail`.
+
+        @inlinable func loadAcquiring(_ index: Int) -> UInt64 {
+            index < 16 ? head[index].load(ordering: .acquiring) : tail.loadAcquiring(index &- 16)
         }
 
-        @inlinable var state: PackedState { PackedState(rawValue: self[word: 0].load(ordering: .acquiring)) }
+        @inlinable func storeReleasing(_ value: UInt64, at index: Int) {
+            if index < 16 { head[index].store(value, ordering: .releasing) } else { tail.storeReleasing(value, at: index &- 16) }
+        }
+
+        @inlinable func bitwiseOrAcquiringAndReleasing(_ bits: UInt64, at index: Int) -> UInt64 {
+            index < 16 ? head[index].bitwiseOr(bits, ordering: .acquiringAndReleasing).oldValue
+                : tail.bitwiseOrAcquiringAndReleasing(bits, at: index &- 16)
+        }
+
+        @inlinable var state: PackedState { PackedState(rawValue: head[0].load(ordering: .acquiring)) }
 
         @inlinable
         func record(_ index: Int) -> GrabRecord? {
-            let word = self[word: recordBase + index].load(ordering: .acquiring)  // acquire: pairs with the record store
+            let word = loadAcquiring(recordBase + index)  // acquire: pairs with the record store
             guard word != 0 else { return nil }
             return GrabRecord(seq: index + 1, member: MemberID(UInt32(truncatingIfNeeded: word >> 32)),
                               amount: Fen(Int64(word & 0xFFFF_FFFF)))
@@ -103,11 +110,11 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         guard let index = packet.plan.grabberIndex(of: member) else { return .notMember }
         let claimWord = 1 + index &>> 6
         let bit: UInt64 = 1 << UInt64(index & 63)
-        if packet[word: claimWord].load(ordering: .acquiring) & bit != 0 {
+        if packet.loadAcquiring(claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)
         }
         if clock.nanoseconds >= packet.plan.expiresAt { return .expired }
-        if packet[word: claimWord].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 {
+        if packet.bitwiseOrAcquiringAndReleasing(bit, at: claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }
         var state = packet.state
@@ -117,12 +124,11 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
             if remaining == 0 { return .soldOut }
             let shareIndex = packet.plan.spec.shares - remaining
             let amount = packet.plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(remaining))
-            let (won, current) = packet[word: 0].compareExchange(
+            let (won, current) = packet.head[0].compareExchange(
                 expected: state.rawValue, desired: state.taking(amount).rawValue, ordering: .acquiringAndReleasing)
             if won {
-                packet[word: packet.recordBase + shareIndex].store(
-                    UInt64(member.rawValue) << 32 | UInt64(amount),
-                    ordering: .releasing)  // release: the CAS that took the share precedes the record
+                // release: the CAS that took the share precedes the record
+                packet.storeReleasing(UInt64(member.rawValue) << 32 | UInt64(amount), at: packet.recordBase + shareIndex)
                 return .granted(Fen(amount))
             }
             state = PackedState(rawValue: current)
@@ -151,7 +157,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         let packet = try packet(id)
         var state = packet.state
         while !state.closed {
-            let (closed, current) = packet[word: 0].compareExchange(
+            let (closed, current) = packet.head[0].compareExchange(
                 expected: state.rawValue, desired: state.closing.rawValue, ordering: .acquiringAndReleasing)
             if closed { return .refunded(Fen(state.balance)) }
             state = PackedState(rawValue: current)
