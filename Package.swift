@@ -7,13 +7,47 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "HongbaoCore", targets: ["HongbaoCore"]),
+        .library(name: "HongbaoSQLite", targets: ["HongbaoSQLite"]),
+        .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
+        .executable(name: "bench", targets: ["bench"]),
+        .executable(name: "hongbao", targets: ["hongbao"]),
     ],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
     targets: [
         // Money, packets, splitting and the in-process engines: stdlib + Synchronization only.
         .target(name: "HongbaoCore"),
+
+        // SQLite: C calls only in Sources/HongbaoSQLite/SQLite3/.
+        .systemLibrary(name: "CHongbaoSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "HongbaoSQLite", dependencies: ["HongbaoCore", "CHongbaoSQLite"]),
+
+        // The load simulator: population, workload, driver, latencies. Sees engines only through GrabEngine.
+        .target(name: "HongbaoSimulator", dependencies: [
+            "HongbaoCore",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+
+        // Analysis of stored runs: text tables and a self-contained HTML page with SVG charts.
+        .target(name: "HongbaoReport", dependencies: ["HongbaoCore", "HongbaoSQLite"]),
+
+        // Executables: parse, validate, wire and print.
+        .executableTarget(name: "bench", dependencies: [
+            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "hongbao", dependencies: [
+            "HongbaoReport", "HongbaoSQLite",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Invariant checks and contention harnesses shared by every test target.
         .target(name: "HongbaoTestSupport", dependencies: ["HongbaoCore"]),
         .testTarget(name: "HongbaoCoreTests", dependencies: ["HongbaoCore", "HongbaoTestSupport"]),
+        .testTarget(name: "HongbaoSQLiteTests", dependencies: ["HongbaoSQLite", "HongbaoTestSupport"]),
+        .testTarget(name: "HongbaoSimulatorTests", dependencies: ["HongbaoSimulator", "HongbaoTestSupport"]),
+        .testTarget(name: "benchTests", dependencies: ["HongbaoSQLite", "HongbaoReport", "HongbaoTestSupport"]),
     ]
 )

@@ -21,6 +21,11 @@ public struct Group: Sendable, Hashable {
         self.members = members
     }
 
+    /// A group over members the caller guarantees sorted and unique (a simulator's flat arrays), unchecked.
+    public init(sortedUniqueUnchecked members: ArraySlice<MemberID>) {
+        self.members = members
+    }
+
     /// The members `first ..< first + count`, e.g. `Group(range: 1...200)`.
     public init(range: ClosedRange<UInt32>) {
         self.members = ArraySlice(range.map(MemberID.init(rawValue:)))

@@ -8,10 +8,11 @@ import Synchronization
 ///     words 1 ..< 1+g         claim bitset, one bit per group member (g = ⌈group size / 64⌉)
 ///     words 1+g ..< 1+g+n     winner records in grab order: member << 32 | amount; 0 = not yet written
 ///
-/// A grab (1) finds the member's dense index in the group (binary search, read-only); (2) sets its claim bit with
-/// a fetch-or — a member whose bit was already set is a retry, answered from the records; (3) takes a share with
+/// A grab (1) finds the member's dense index in the group (binary search, read-only); (2) answers a sold-out or
+/// closed packet from one load, without writing; (3) sets its claim bit with
+/// a fetch-or — a member whose bit was already set is a retry, answered from the records; (4) takes a share with
 /// one compare-and-swap of the state word, computing the amount from the count and balance it replaces (double
-/// mean at grab) or reading it from the pre-split list by grab index; (4) writes its record at that index.
+/// mean at grab) or reading it from the pre-split list by grab index; (5) writes its record at that index.
 /// Every grab by a distinct member is lock-free: a CAS fails only because another grab succeeded.
 ///
 /// Orderings. The claim fetch-or is acquiring-and-releasing, so a retry that sees the bit also sees the state the
@@ -113,6 +114,10 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         if packet.loadAcquiring(claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)
         }
+        // Sold-out fast path: a member without a claim cannot hold a share, and losing needs no write.
+        let seen = packet.state
+        if seen.closed { return .expired }
+        if seen.remaining == 0 { return .soldOut }
         if clock.nanoseconds >= packet.plan.expiresAt { return .expired }
         if packet.bitwiseOrAcquiringAndReleasing(bit, at: claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently

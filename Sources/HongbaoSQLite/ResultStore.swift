@@ -1,0 +1,360 @@
+/// The SQLite file that accumulates bench runs: every run, every packet and every successful grab.
+///
+/// Schema version 1 (`PRAGMA user_version`), documented in the README: `runs`, `packets`, `grabs`,
+/// `latency_ladder`. A run's row is committed first with `complete = 0` and set to 1 only when everything is
+/// written, so a run killed mid-way leaves a database that opens, with that run marked incomplete. Bulk loads go
+/// through `BatchedInserter` (a transaction per batch, one reused prepared statement) with the indexes dropped
+/// during the load and created after it. Not thread-safe: one store per thread.
+public final class ResultStore {
+    public static let schemaVersion: Int64 = 1
+    public let database: SQLiteDatabase
+    /// The bulk writers' shared transaction: 100,000 rows a commit.
+    public let batcher: TransactionBatcher
+
+    /// Opens or creates the store at `path` and brings its schema to version 1.
+    /// - Throws: `SQLiteError` (a corrupt file, an unwritable path), or `ResultStoreError` for a newer schema.
+    public init(path: String) throws {
+        database = try SQLiteDatabase(path: path)
+        batcher = TransactionBatcher(database, batchSize: 100_000)
+        let version = try integer("PRAGMA user_version")   // the first read: a corrupt file fails here
+        guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
+        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        if version < 1 {
+            try database.transaction {
+                try database.execute(Self.schemaV1)
+                try database.execute("PRAGMA user_version = 1")
+            }
+        }
+    }
+
+    static let schemaV1 = """
+        CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            algorithm TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            members INTEGER NOT NULL,
+            packets INTEGER NOT NULL,
+            threads INTEGER NOT NULL,
+            rate REAL,
+            duration_s REAL,
+            attempts INTEGER,
+            grabs INTEGER,
+            sold_out INTEGER,
+            late INTEGER,
+            grabs_per_s REAL,
+            attempts_per_s REAL,
+            p50_ns INTEGER, p90_ns INTEGER, p99_ns INTEGER, p999_ns INTEGER, max_ns INTEGER,
+            refund_fen INTEGER,
+            verdict TEXT,
+            complete INTEGER NOT NULL DEFAULT 0,
+            config_json TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS packets (
+            run_id INTEGER NOT NULL,
+            packet_id INTEGER NOT NULL,
+            group_id INTEGER NOT NULL,
+            sender_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            algorithm TEXT NOT NULL,
+            total_fen INTEGER NOT NULL,
+            shares INTEGER NOT NULL,
+            grabbed_shares INTEGER NOT NULL,
+            refund_fen INTEGER NOT NULL,
+            luckiest_member_id INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS grabs (
+            run_id INTEGER NOT NULL,
+            packet_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            member_id INTEGER NOT NULL,
+            amount_fen INTEGER NOT NULL,
+            latency_ns INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS latency_ladder (
+            run_id INTEGER NOT NULL,
+            percentile REAL NOT NULL,
+            latency_ns INTEGER NOT NULL
+        );
+        """
+
+    static let indexes = """
+        CREATE INDEX IF NOT EXISTS packets_by_run ON packets (run_id, packet_id);
+        CREATE INDEX IF NOT EXISTS grabs_by_packet ON grabs (run_id, packet_id, seq);
+        """
+
+    /// Drops the indexes before a bulk load (inserting into an indexed 10 M-row table is several times slower).
+    public func dropIndexes() throws {
+        try database.execute("DROP INDEX IF EXISTS packets_by_run; DROP INDEX IF EXISTS grabs_by_packet")
+    }
+
+    /// Creates the indexes that queries use; cheap when they exist.
+    public func createIndexes() throws { try database.execute(Self.indexes) }
+
+    /// Inserts a run's row, committed at once with `complete = 0`. - Returns: the run id.
+    public func beginRun(_ run: RunStart) throws -> Int64 {
+        let insert = try database.prepare("""
+            INSERT INTO runs (started_at, engine, algorithm, seed, members, packets, threads, rate, duration_s,
+                              complete, config_json)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+            """)
+        insert.bind(run.startedAt, at: 1)
+        insert.bind(run.engine, at: 2)
+        insert.bind(run.algorithm, at: 3)
+        insert.bind(Int64(bitPattern: run.seed), at: 4)
+        insert.bind(Int64(run.members), at: 5)
+        insert.bind(Int64(run.packets), at: 6)
+        insert.bind(Int64(run.threads), at: 7)
+        if let rate = run.rate { insert.bind(rate, at: 8) } else { insert.bindNull(at: 8) }
+        if let limit = run.durationLimit { insert.bind(limit, at: 9) } else { insert.bindNull(at: 9) }
+        insert.bind(run.configJSON, at: 10)
+        try insert.step()
+        return database.lastInsertRowID
+    }
+
+    /// Records a run's results and its latency ladder, and marks it complete.
+    public func finishRun(_ id: Int64, _ results: RunResults) throws {
+        try database.transaction {
+            let update = try database.prepare("""
+                UPDATE runs SET duration_s = ?, attempts = ?, grabs = ?, sold_out = ?, late = ?, grabs_per_s = ?,
+                    attempts_per_s = ?, p50_ns = ?, p90_ns = ?, p99_ns = ?, p999_ns = ?, max_ns = ?, refund_fen = ?,
+                    verdict = ?, complete = 1
+                WHERE id = ?
+                """)
+            update.bind(results.seconds, at: 1)
+            for (index, value) in [results.attempts, results.grabs, results.soldOut, results.late].enumerated() {
+                update.bind(Int64(value), at: Int32(index + 2))
+            }
+            update.bind(results.grabsPerSecond, at: 6)
+            update.bind(results.attemptsPerSecond, at: 7)
+            for (index, value) in [results.p50, results.p90, results.p99, results.p999, results.max].enumerated() {
+                update.bind(Int64(value), at: Int32(index + 8))
+            }
+            update.bind(results.refund, at: 13)
+            update.bind(results.verdict, at: 14)
+            update.bind(id, at: 15)
+            try update.step()
+            let ladder = try database.prepare("INSERT INTO latency_ladder (run_id, percentile, latency_ns) VALUES (?, ?, ?)")
+            for (percentile, nanoseconds) in results.ladder {
+                ladder.bind(id, at: 1)
+                ladder.bind(percentile, at: 2)
+                ladder.bind(Int64(nanoseconds), at: 3)
+                try ladder.step()
+                ladder.reset()
+            }
+        }
+    }
+
+    /// A writer of `packets` rows for one run.
+    public func packetWriter(run: Int64) throws -> BatchedInserter<PacketRow> {
+        try BatchedInserter(database, batcher: batcher, sql: """
+            INSERT INTO packets (run_id, packet_id, group_id, sender_id, kind, algorithm, total_fen, shares,
+                                 grabbed_shares, refund_fen, luckiest_member_id)
+            VALUES (\(run), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """) { statement, row in
+            statement.bind(Int64(row.packet), at: 1)
+            statement.bind(Int64(row.group), at: 2)
+            statement.bind(Int64(row.sender), at: 3)
+            statement.bind(row.kind, at: 4)
+            statement.bind(row.algorithm, at: 5)
+            statement.bind(row.total, at: 6)
+            statement.bind(Int64(row.shares), at: 7)
+            statement.bind(Int64(row.grabbedShares), at: 8)
+            statement.bind(row.refund, at: 9)
+            if let luckiest = row.luckiest { statement.bind(Int64(luckiest), at: 10) } else { statement.bindNull(at: 10) }
+        }
+    }
+
+    /// A writer of `grabs` rows for one run.
+    public func grabWriter(run: Int64) throws -> BatchedInserter<GrabRow> {
+        try BatchedInserter(database, batcher: batcher, sql: """
+            INSERT INTO grabs (run_id, packet_id, seq, member_id, amount_fen, latency_ns)
+            VALUES (\(run), ?, ?, ?, ?, ?)
+            """) { statement, row in
+            statement.bind(Int64(row.packet), at: 1)
+            statement.bind(Int64(row.seq), at: 2)
+            statement.bind(Int64(row.member), at: 3)
+            statement.bind(row.amount, at: 4)
+            statement.bind(Int64(row.latencyNanoseconds), at: 5)
+        }
+    }
+
+    /// The single integer a query returns (0 if it returns no row).
+    public func integer(_ sql: String) throws -> Int64 {
+        let statement = try database.prepare(sql)
+        return try statement.step() ? statement.int64(at: 0) : 0
+    }
+}
+
+public enum ResultStoreError: Error, CustomStringConvertible {
+    case newerSchema(Int64, path: String)
+    case noSuchRun(Int64, path: String)
+    case noRuns(path: String)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let version, let path):
+            "\(path) has schema version \(version), newer than this Hongbao's \(ResultStore.schemaVersion)"
+        case .noSuchRun(let id, let path): "no run \(id) in \(path)"
+        case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
+        }
+    }
+}
+
+/// The open transaction that bulk writers share: rows from every writer of the store go into one transaction,
+/// committed every `batchSize` rows (SQLite has one transaction per connection).
+public final class TransactionBatcher {
+    private let database: SQLiteDatabase
+    private let batchSize: Int
+    private var pending = 0
+
+    init(_ database: SQLiteDatabase, batchSize: Int) {
+        self.database = database
+        self.batchSize = batchSize
+    }
+
+    func willWrite() throws {
+        if pending == 0 { try database.execute("BEGIN IMMEDIATE") }
+    }
+
+    func didWrite() throws {
+        pending += 1
+        if pending >= batchSize { try commit() }
+    }
+
+    /// Commits the open batch, if any.
+    public func commit() throws {
+        guard pending > 0 else { return }
+        try database.execute("COMMIT")
+        pending = 0
+    }
+}
+
+/// Rows of one table written through one reused prepared statement, inside the store's shared batches.
+public final class BatchedInserter<Row> {
+    private let batcher: TransactionBatcher
+    private let statement: SQLiteStatement
+    private let bind: (SQLiteStatement, Row) -> Void
+    public private(set) var written = 0
+
+    init(_ database: SQLiteDatabase, batcher: TransactionBatcher, sql: String,
+         bind: @escaping (SQLiteStatement, Row) -> Void) throws
+    {
+        self.batcher = batcher
+        self.statement = try database.prepare(sql)
+        self.bind = bind
+    }
+
+    public func append(_ row: Row) throws {
+        try batcher.willWrite()
+        bind(statement, row)
+        try statement.step()
+        statement.reset()
+        written += 1
+        try batcher.didWrite()
+    }
+
+    /// Commits what is pending (of every writer of the store).
+    public func finish() throws { try batcher.commit() }
+}
+
+/// What a run is, written when it starts.
+public struct RunStart: Sendable {
+    public var startedAt: String
+    public var engine: String
+    public var algorithm: String
+    public var seed: UInt64
+    public var members: Int
+    public var packets: Int
+    public var threads: Int
+    public var rate: Double?
+    public var durationLimit: Double?
+    public var configJSON: String
+
+    public init(startedAt: String, engine: String, algorithm: String, seed: UInt64, members: Int, packets: Int,
+                threads: Int, rate: Double?, durationLimit: Double?, configJSON: String)
+    {
+        self.startedAt = startedAt
+        self.engine = engine
+        self.algorithm = algorithm
+        self.seed = seed
+        self.members = members
+        self.packets = packets
+        self.threads = threads
+        self.rate = rate
+        self.durationLimit = durationLimit
+        self.configJSON = configJSON
+    }
+}
+
+/// What a run measured, written when it ends.
+public struct RunResults: Sendable {
+    public var seconds: Double
+    public var attempts: Int
+    public var grabs: Int
+    public var soldOut: Int
+    public var late: Int
+    public var grabsPerSecond: Double
+    public var attemptsPerSecond: Double
+    public var p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64
+    public var refund: Int64
+    public var verdict: String
+    /// (percentile, nanoseconds), wrk2's ladder.
+    public var ladder: [(Double, UInt64)]
+
+    public init(seconds: Double, attempts: Int, grabs: Int, soldOut: Int, late: Int, grabsPerSecond: Double,
+                attemptsPerSecond: Double, p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64,
+                refund: Int64, verdict: String, ladder: [(Double, UInt64)])
+    {
+        self.seconds = seconds
+        self.attempts = attempts
+        self.grabs = grabs
+        self.soldOut = soldOut
+        self.late = late
+        self.grabsPerSecond = grabsPerSecond
+        self.attemptsPerSecond = attemptsPerSecond
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+        self.refund = refund
+        self.verdict = verdict
+        self.ladder = ladder
+    }
+}
+
+public struct PacketRow: Sendable {
+    public var packet: UInt64, group: UInt32, sender: UInt32
+    public var kind: String, algorithm: String
+    public var total: Int64, shares: Int, grabbedShares: Int, refund: Int64
+    public var luckiest: UInt32?
+
+    public init(packet: UInt64, group: UInt32, sender: UInt32, kind: String, algorithm: String, total: Int64,
+                shares: Int, grabbedShares: Int, refund: Int64, luckiest: UInt32?)
+    {
+        self.packet = packet
+        self.group = group
+        self.sender = sender
+        self.kind = kind
+        self.algorithm = algorithm
+        self.total = total
+        self.shares = shares
+        self.grabbedShares = grabbedShares
+        self.refund = refund
+        self.luckiest = luckiest
+    }
+}
+
+public struct GrabRow: Sendable {
+    public var packet: UInt64, seq: Int, member: UInt32, amount: Int64, latencyNanoseconds: UInt64
+
+    public init(packet: UInt64, seq: Int, member: UInt32, amount: Int64, latencyNanoseconds: UInt64) {
+        self.packet = packet
+        self.seq = seq
+        self.member = member
+        self.amount = amount
+        self.latencyNanoseconds = latencyNanoseconds
+    }
+}

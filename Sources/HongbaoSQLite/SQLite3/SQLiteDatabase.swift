@@ -1,0 +1,156 @@
+import CHongbaoSQLite
+
+// The one file that calls SQLite's C API. Every handle is owned by a final class that frees it in deinit.
+
+/// A failure of SQLite itself: the file, the disk or a statement. One clear line each.
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    /// SQLite's primary result code (`SQLITE_FULL`, `SQLITE_NOTADB`, …).
+    public let code: Int32
+    public let message: String
+    public let path: String
+    public let sql: String?
+
+    public var description: String {
+        switch code & 0xFF {
+        case SQLITE_NOTADB: "\(path) is not an SQLite database (corrupt, or another kind of file)"
+        case SQLITE_CORRUPT: "\(path) is corrupt: \(message)"
+        case SQLITE_FULL: "disk full while writing \(path)"
+        case SQLITE_CANTOPEN: "cannot open database \(path): \(message)"
+        case SQLITE_READONLY, SQLITE_PERM: "cannot write database \(path): \(message)"
+        case SQLITE_BUSY, SQLITE_LOCKED: "database \(path) is locked by another process"
+        case SQLITE_IOERR: "I/O error on \(path): \(message)"
+        default: "SQLite error \(code) on \(path): \(message)\(sql.map { " in `\($0)`" } ?? "")"
+        }
+    }
+}
+
+/// An open SQLite database file. Not thread-safe: one connection per thread.
+public final class SQLiteDatabase {
+    private var handle: OpaquePointer?
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`.
+    /// - Throws: `SQLiteError` if it cannot be opened.
+    public init(path: String) throws {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        self.handle = handle
+        guard status == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            self.handle = nil
+            throw SQLiteError(code: status, message: message, path: path, sql: nil)
+        }
+        sqlite3_busy_timeout(handle, 5_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        let status = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard status == SQLITE_OK else { throw error(status, sql: sql) }
+    }
+
+    public func prepare(_ sql: String) throws -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status, sql: sql) }
+        return SQLiteStatement(statement, database: self, sql: sql)
+    }
+
+    /// The rowid of the last row inserted on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    fileprivate func error(_ status: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(code: status, message: String(cString: sqlite3_errmsg(handle)), path: path, sql: sql)
+    }
+}
+
+/// A prepared statement, reused across rows: bind, step, reset.
+public final class SQLiteStatement {
+    private let statement: OpaquePointer
+    private let database: SQLiteDatabase  // keeps the connection open while the statement lives
+    public let sql: String
+
+    fileprivate init(_ statement: OpaquePointer, database: SQLiteDatabase, sql: String) {
+        self.statement = statement
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    public func bind(_ value: Int64, at index: Int32) {
+        // A bind can fail only for an index out of range or a finalized statement: a bug here, not input.
+        precondition(sqlite3_bind_int64(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
+    }
+
+    public func bind(_ value: Double, at index: Int32) {
+        precondition(sqlite3_bind_double(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
+    }
+
+    public func bind(_ value: String?, at index: Int32) {
+        guard let value else {
+            precondition(sqlite3_bind_null(statement, index) == SQLITE_OK, "bind \(index) in `\(sql)`")
+            return
+        }
+        var text = value
+        let status = text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) {
+                hb_sqlite3_bind_text_transient(statement, index, $0.baseAddress, Int32($0.count))
+            }
+        }
+        precondition(status == SQLITE_OK, "bind \(index) in `\(sql)`")
+    }
+
+    public func bindNull(at index: Int32) {
+        precondition(sqlite3_bind_null(statement, index) == SQLITE_OK, "bind \(index) in `\(sql)`")
+    }
+
+    /// Advances to the next row. - Returns: true if a row is available, false when done.
+    @discardableResult
+    public func step() throws -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let status:
+            let failure = database.error(status, sql: sql)
+            sqlite3_reset(statement)
+            throw failure
+        }
+    }
+
+    /// Makes the statement ready to run again (bindings are kept until rebound).
+    public func reset() { sqlite3_reset(statement) }
+
+    public func int64(at column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    public func double(at column: Int32) -> Double { sqlite3_column_double(statement, column) }
+    public func isNull(at column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    public func text(at column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(statement, column) else { return "" }
+        return String(cString: bytes)
+    }
+
+    /// Runs the statement once with these integer arguments, expecting no rows (an insert or update).
+    public func run(_ values: Int64...) throws {
+        for (offset, value) in values.enumerated() { bind(value, at: Int32(offset + 1)) }
+        try step()
+        reset()
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import HongbaoCore
+import Histogram
+import Synchronization
+
+/// How the driver paces the grabs.
+public enum LoadSchedule: Sendable, Equatable {
+    /// As fast as the engine answers; each grab's latency is its own call.
+    case closed
+    /// Grab i falls due at start + i / rate, and its latency counts from then, not from when it was sent
+    /// (wrk2's correction for coordinated omission): a stalled engine shows as latency, not as a lower rate.
+    case open(perSecond: Double)
+}
+
+/// Drives an engine with a workload from N threads and measures every grab.
+///
+/// Implementation notes: packets are sent first, in send order, from one thread (timed on their own). Then the
+/// worker threads, released together, take chunks of 64 attempts in due order from an atomic cursor, so hot
+/// packets are raced from every thread at once. Each worker keeps its own HdrHistogram (3 significant digits)
+/// and its own per-attempt results; they are merged after the run, so the grab path shares nothing but the
+/// engine and the cursor.
+public struct Driver: Sendable {
+    public var threads: Int
+    public var schedule: LoadSchedule
+    /// Stop taking new grabs after this long; the rest are not run.
+    public var timeLimit: Duration?
+    /// A grab that starts later than this after it fell due counts as late (open loop only).
+    public var lateAfter: Duration = .milliseconds(1)
+
+    public init(threads: Int, schedule: LoadSchedule = .closed, timeLimit: Duration? = nil) {
+        self.threads = threads
+        self.schedule = schedule
+        self.timeLimit = timeLimit
+    }
+
+    static let chunk = 64
+    static let highestLatency: UInt64 = 60_000_000_000   // 60 s in ns
+
+    /// Sends every packet, then runs every attempt. `progress(done, total)` is called from the calling thread
+    /// about ten times a second while the grabs run.
+    /// - Throws: the first error an engine call threw (a lost Redis connection, say); the run stops there.
+    public func run(_ workload: Workload, on target: EngineUnderTest,
+                    progress: (_ phase: String, _ done: Int, _ total: Int) -> Void = { _, _, _ in }) throws -> RunMeasurement
+    {
+        let engine = target.blocking
+        let sendStart = ContinuousClock.now
+        var packetIDs: [PacketID] = []
+        packetIDs.reserveCapacity(workload.packets.count)
+        for (index, packet) in workload.packets.enumerated() {
+            packetIDs.append(try engine.send(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed))
+            if index % 65_536 == 0 { progress("send", index, workload.packets.count) }
+        }
+        let sendTime = ContinuousClock.now - sendStart
+        progress("send", workload.packets.count, workload.packets.count)
+
+        let shared = SharedRun(packetIDs: packetIDs, attempts: workload.attempts)
+        let barrier = ThreadBarrier(parties: threads + 1)
+        let results = (0 ..< threads).map { _ in WriteOnce<WorkerResult>() }
+        let finished = DispatchGroup()
+        for worker in 0 ..< threads {
+            finished.enter()
+            Thread { [self] in
+                barrier.arriveAndWait()
+                let result = work(shared, target: target)
+                results[worker].publish(result)
+                finished.leave()
+            }.start()
+        }
+        barrier.arriveAndWait()
+        let start = shared.start()
+        while finished.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            progress("grab", min(shared.cursor.load(ordering: .relaxed), workload.attempts.count), workload.attempts.count)
+        }
+        let elapsed = ContinuousClock.now - start
+        progress("grab", workload.attempts.count, workload.attempts.count)
+        if let failure = shared.failure.withLock({ $0 }) { throw failure }
+        return RunMeasurement(merging: results.map { $0.value! }, packetIDs: packetIDs,
+                              attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
+    }
+
+    private func work(_ shared: SharedRun, target: EngineUnderTest) -> WorkerResult {
+        var result = WorkerResult()
+        let start = shared.startInstant
+        let deadline = timeLimit.map { start + $0 }
+        let total = shared.attempts.count
+        while !shared.stop.load(ordering: .relaxed) {
+            let first = shared.cursor.add(Self.chunk, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
+            guard first < total else { break }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            let chunk = first ..< min(first + Self.chunk, total)
+            result.chunks.append(first)
+            switch target {
+            case .synchronous(let engine):
+                for index in chunk {
+                    let due = dueTime(of: index, start: start)
+                    if let due { waitUntil(due) }
+                    let attempt = shared.attempts[index]
+                    let sent = ContinuousClock.now
+                    do {
+                        let outcome = try engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
+                        result.record(outcome, sent: sent, end: .now, due: due, lateAfter: lateAfter)
+                    } catch {
+                        shared.fail(error)
+                        result.recordNotRun(chunk.upperBound - index)
+                        return result
+                    }
+                }
+            case .asynchronous(let engine):
+                // One task per chunk, awaited from this thread: each grab is an `await` on the engine, timed
+                // in the task; the thread wakes once per chunk, not once per grab.
+                do {
+                    let timings = try blockingWait { [self] in
+                        var timings: [(GrabOutcome, ContinuousClock.Instant, ContinuousClock.Instant, ContinuousClock.Instant?)] = []
+                        for index in chunk {
+                            let due = dueTime(of: index, start: start)
+                            if let due, due > .now { try await Task.sleep(until: due, clock: .continuous) }
+                            let attempt = shared.attempts[index]
+                            let sent = ContinuousClock.now
+                            let outcome = try await engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
+                            timings.append((outcome, sent, .now, due))
+                        }
+                        return timings
+                    }
+                    for (outcome, sent, end, due) in timings {
+                        result.record(outcome, sent: sent, end: end, due: due, lateAfter: lateAfter)
+                    }
+                } catch {
+                    shared.fail(error)
+                    result.recordNotRun(chunk.count)
+                    return result
+                }
+            }
+        }
+        return result
+    }
+
+    /// When attempt `index` falls due in the open loop (nil in the closed loop).
+    private func dueTime(of index: Int, start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard case .open(let rate) = schedule else { return nil }
+        return start + .nanoseconds(Int64(Double(index) * 1e9 / rate))
+    }
+
+    /// Sleeps while the wait is long, then spins the last 200 µs (sleep overshoots by tens of µs).
+    private func waitUntil(_ due: ContinuousClock.Instant) {
+        while true {
+            let wait = due - ContinuousClock.now
+            if wait <= .zero { return }
+            if wait > .microseconds(200) { Thread.sleep(forTimeInterval: (wait - .microseconds(150)) / .seconds(1)) }
+        }
+    }
+}
+
+/// What one run of the driver measured, merged over the workers.
+public struct RunMeasurement: Sendable {
+    public let packetIDs: [PacketID]
+    /// Per attempt (due order): its `GrabCode` raw value; `.notRun` for attempts past a time limit.
+    public let codes: [UInt8]
+    /// Per attempt: latency in ns, saturated at `UInt32.max` (4.3 s; the histogram keeps the exact value).
+    public let latencies: [UInt32]
+    public let histogram: Histogram<UInt64>
+    public let sendTime: Duration
+    public let grabTime: Duration
+    public let late: Int
+    public let attemptsRun: Int
+
+    init(merging workers: [WorkerResult], packetIDs: [PacketID], attempts: Int, sendTime: Duration, grabTime: Duration) {
+        var codes = [UInt8](repeating: GrabCode.notRun.rawValue, count: attempts)
+        var latencies = [UInt32](repeating: 0, count: attempts)
+        var histogram = Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three)
+        var late = 0, run = 0
+        for worker in workers {
+            var offset = 0
+            for first in worker.chunks {
+                let count = min(Driver.chunk, worker.codes.count - offset)
+                for k in 0 ..< count {
+                    codes[first + k] = worker.codes[offset + k]
+                    latencies[first + k] = worker.latencies[offset + k]
+                }
+                offset += count
+            }
+            run += worker.codes.lazy.filter { $0 != GrabCode.notRun.rawValue }.count
+            late += worker.late
+            histogram.add(worker.histogram)
+        }
+        self.codes = codes
+        self.latencies = latencies
+        self.histogram = histogram
+        self.packetIDs = packetIDs
+        self.sendTime = sendTime
+        self.grabTime = grabTime
+        self.late = late
+        self.attemptsRun = run
+    }
+
+    public func count(_ code: GrabCode) -> Int { codes.lazy.filter { $0 == code.rawValue }.count }
+}
+
+struct WorkerResult: Sendable {
+    var chunks: [Int] = []
+    var codes: [UInt8] = []
+    var latencies: [UInt32] = []
+    var late = 0
+    var histogram = Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three)
+
+    /// One grab: its latency counts from when it fell due (open loop) or from when it was sent (closed loop).
+    mutating func record(_ outcome: GrabOutcome, sent: ContinuousClock.Instant, end: ContinuousClock.Instant,
+                         due: ContinuousClock.Instant?, lateAfter: Duration)
+    {
+        let from = due ?? sent
+        let latency = UInt64(min(max(0, (end - from).nanosecondsSaturated), Int64(Driver.highestLatency)))
+        if let due, sent - due > lateAfter { late += 1 }
+        _ = histogram.record(max(1, latency))
+        codes.append(GrabCode(outcome).rawValue)
+        latencies.append(UInt32(min(latency, UInt64(UInt32.max))))
+    }
+
+    /// Attempts of the current chunk that did not run (the run failed).
+    mutating func recordNotRun(_ count: Int) {
+        codes.append(contentsOf: repeatElement(GrabCode.notRun.rawValue, count: count))
+        latencies.append(contentsOf: repeatElement(0, count: count))
+    }
+}
+
+/// State the workers share: the attempts, the cursor, and the first failure.
+final class SharedRun: Sendable {
+    let packetIDs: [PacketID]
+    let attempts: [Workload.Attempt]
+    let cursor = Atomic<Int>(0)
+    let stop = Atomic<Bool>(false)
+    let failure = Mutex<(any Error)?>(nil)
+    /// The run's start, as nanoseconds after `origin` (0 until the main thread sets it).
+    private let startOffset = Atomic<Int64>(0)
+    private let origin = ContinuousClock.now
+
+    init(packetIDs: [PacketID], attempts: [Workload.Attempt]) {
+        self.packetIDs = packetIDs
+        self.attempts = attempts
+    }
+
+    /// Marks now as the run's start; returns it.
+    func start() -> ContinuousClock.Instant {
+        let offset = max(1, (ContinuousClock.now - origin).nanosecondsSaturated)
+        startOffset.store(offset, ordering: .releasing)
+        return origin + .nanoseconds(offset)
+    }
+
+    /// The run's start, waiting for the main thread to set it right after it releases the barrier.
+    var startInstant: ContinuousClock.Instant {
+        while true {
+            let offset = startOffset.load(ordering: .acquiring)
+            if offset != 0 { return origin + .nanoseconds(offset) }
+            sched_yield()
+        }
+    }
+
+    func fail(_ error: any Error) {
+        failure.withLock { if $0 == nil { $0 = error } }
+        stop.store(true, ordering: .relaxed)
+    }
+}
+
+/// Releases a number of threads together (spinning; used once per run).
+final class ThreadBarrier: Sendable {
+    private let arrived = Atomic<Int>(0)
+    private let parties: Int
+    init(parties: Int) { self.parties = parties }
+    func arriveAndWait() {
+        arrived.add(1, ordering: .acquiringAndReleasing)
+        while arrived.load(ordering: .acquiring) < parties { sched_yield() }
+    }
+}
