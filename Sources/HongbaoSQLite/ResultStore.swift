@@ -8,14 +8,15 @@
 public final class ResultStore {
     public static let schemaVersion: Int64 = 1
     public let database: SQLiteDatabase
-    /// The bulk writers' shared transaction: 100,000 rows a commit.
+    /// The bulk writers' shared transaction.
     public let batcher: TransactionBatcher
 
     /// Opens or creates the store at `path` and brings its schema to version 1.
+    /// - Parameter batchSize: rows per bulk-load transaction.
     /// - Throws: `SQLiteError` (a corrupt file, an unwritable path), or `ResultStoreError` for a newer schema.
-    public init(path: String) throws {
+    public init(path: String, batchSize: Int = 100_000) throws {
         database = try SQLiteDatabase(path: path)
-        batcher = TransactionBatcher(database, batchSize: 100_000)
+        batcher = TransactionBatcher(database, batchSize: batchSize)
         let version = try integer("PRAGMA user_version")   // the first read: a corrupt file fails here
         guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")

@@ -7,6 +7,16 @@ import HongbaoSQLite
 /// `swift run bench`: a festival night in miniature against one or more engines.
 @main
 struct BenchCommand: ParsableCommand {
+    /// Bad input is one line on standard error and a non-zero exit (`--help` still prints the help).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exitWithOneLine(error, command: Self.self)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Simulate millions of members racing for red packets; measure and verify each engine.",

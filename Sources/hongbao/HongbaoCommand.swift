@@ -5,6 +5,21 @@ import HongbaoSQLite
 
 @main
 struct HongbaoCommand: ParsableCommand {
+    /// Bad input is one line on standard error and a non-zero exit (`--help` still prints the help).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }   // already reported by `run()`
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("hongbao: \(message.hasPrefix("Error: ") ? "error: " + message.dropFirst(7) : message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "hongbao",
         abstract: "Hongbao tools.",

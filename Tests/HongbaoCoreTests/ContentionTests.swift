@@ -9,15 +9,13 @@ import Testing
 @Suite("Contention")
 struct ContentionTests {
     static let threads = 4
-    static let packets = HongbaoTests.longTests ? 2_000 : 120
+    static let packets = TestEnvironment.longTests ? 2_000 : 120
     static let groupSize = 48
 
-    /// The engines driven from threads. Under ThreadSanitizer (`scripts/tsan.sh` sets `HONGBAO_TSAN=1`) the mutex
-    /// engine is left out: on Linux, TSan does not see `Synchronization.Mutex`'s futex, so it reports every
-    /// access inside `withLock` as a race — a false positive that an 8-line program with one `Mutex<[Int]>`
-    /// appended to from two threads reproduces. The lock-free engine has no such blind spot: its atomics are
+    /// The engines driven from threads; under ThreadSanitizer without the mutex engine (see
+    /// `TestEnvironment.underThreadSanitizer`). The lock-free engine has no such blind spot: its atomics are
     /// compiled into this module and instrumented.
-    static let threadedEngines: [EngineKind] = HongbaoTests.underThreadSanitizer ? [.lockFree] : [.lockFree, .mutex]
+    static let threadedEngines: [EngineKind] = TestEnvironment.underThreadSanitizer ? [.lockFree] : [.lockFree, .mutex]
 
     /// Each thread walks every packet and every member in its own order, grabbing each twice (a retry).
     static func race(_ engine: some GrabEngine, packets: [PacketID]) -> [ObservedGrab] {

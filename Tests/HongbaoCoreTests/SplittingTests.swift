@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Splitting")
 struct SplittingTests {
-    static let scale = HongbaoTests.longTests ? 20 : 1
+    static let scale = TestEnvironment.longTests ? 20 : 1
 
     /// Thousands of seeded random specs per algorithm: exact sum, every share in 1 fen ... cap, the right count.
     @Test(arguments: [SplitAlgorithm.doubleMeanAtGrab, .doubleMean, .lineCutting, .shuffled])

@@ -1,0 +1,83 @@
+import Foundation
+import HongbaoSQLite
+import Testing
+
+@Suite("Results store")
+struct ResultStoreTests {
+    static func temporaryPath() -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hongbao-sqlite-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("runs.db").path
+    }
+
+    static let start = RunStart(startedAt: "2026-11-28T00:00:00Z", engine: "lock-free", algorithm: "mixed", seed: 7,
+                                members: 10, packets: 2, threads: 2, rate: nil, durationLimit: nil, configJSON: "{}")
+
+    @Test func aNewFileGetsSchemaVersionOneAndItsTables() throws {
+        let store = try ResultStore(path: Self.temporaryPath())
+        #expect(try store.integer("PRAGMA user_version") == 1)
+        #expect(try store.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'packets', 'grabs', 'latency_ladder')") == 4)
+        #expect(try store.integer("SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1)
+    }
+
+    @Test func aRunIsIncompleteUntilItFinishesAndRowsCrossBatches() throws {
+        let path = Self.temporaryPath()
+        let store = try ResultStore(path: path, batchSize: 7)
+        let run = try store.beginRun(Self.start)
+        #expect(try store.runs([run])[0].complete == false)
+        let packets = try store.packetWriter(run: run), grabs = try store.grabWriter(run: run)
+        for packet in UInt64(0) ..< 20 {
+            try packets.append(PacketRow(packet: packet, group: 1, sender: 2, kind: "lucky", algorithm: "line-cutting",
+                                         total: 300, shares: 3, grabbedShares: 3, refund: 0, luckiest: 11))
+            for seq in 1 ... 3 {
+                try grabs.append(GrabRow(packet: packet, seq: seq, member: UInt32(10 + seq), amount: 100, latencyNanoseconds: 500))
+            }
+        }
+        try grabs.finish()
+        try store.finishRun(run, RunResults(seconds: 1, attempts: 80, grabs: 60, soldOut: 20, late: 0, grabsPerSecond: 60,
+                                            attemptsPerSecond: 80, p50: 1, p90: 2, p99: 3, p999: 4, max: 5, refund: 0,
+                                            verdict: "pass", ladder: [(50, 1), (100, 5)]))
+        let reopened = try ResultStore(path: path)
+        #expect(try reopened.integer("SELECT COUNT(*) FROM grabs WHERE run_id = \(run)") == 60)
+        #expect(try reopened.integer("SELECT COUNT(*) FROM packets WHERE run_id = \(run)") == 20)
+        #expect(try reopened.runs([run])[0].complete)
+        #expect(try reopened.latencyLadder(run: run).map(\.1) == [1, 5])
+        #expect(try reopened.comparableShareCount(run: run) == 3)
+        let positions = try reopened.positionStatistics(run: run, shares: 3)
+        #expect(positions.map(\.position) == [1, 2, 3] && positions.allSatisfy { $0.mean == 1 && $0.count == 20 })
+        #expect(positions.map(\.luckiest) == [20, 0, 0], "member 11 (position 1) is every packet's luckiest")
+    }
+
+    @Test func aCorruptFileIsReportedPlainly() throws {
+        let path = Self.temporaryPath()
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try ResultStore(path: path)
+        } throws: { error in
+            "\(error)" == "\(path) is not an SQLite database (corrupt, or another kind of file)"
+        }
+    }
+
+    @Test func anUnwritablePathIsReportedPlainly() throws {
+        #expect {
+            _ = try ResultStore(path: "/nonexistent-hongbao-dir/runs.db")
+        } throws: { error in
+            "\(error)".hasPrefix("cannot open database /nonexistent-hongbao-dir/runs.db")
+        }
+    }
+
+    @Test func aNewerSchemaIsRefused() throws {
+        let path = Self.temporaryPath()
+        try ResultStore(path: path).database.execute("PRAGMA user_version = 9")
+        #expect {
+            _ = try ResultStore(path: path)
+        } throws: { error in
+            "\(error)" == "\(path) has schema version 9, newer than this Hongbao's 1"
+        }
+    }
+
+    @Test func anUnknownRunIsAnError() throws {
+        let store = try ResultStore(path: Self.temporaryPath())
+        #expect(throws: ResultStoreError.self) { _ = try store.runs([42]) }
+    }
+}

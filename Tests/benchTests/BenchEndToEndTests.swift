@@ -1,0 +1,129 @@
+import Foundation
+import HongbaoSQLite
+import HongbaoTestSupport
+import Testing
+
+/// `bench` and `hongbao report` run as a user runs them: exit codes, output, and the database they leave.
+@Suite("bench and report, end to end", .serialized)
+struct BenchEndToEndTests {
+    static func temporaryDirectory() -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hongbao-bench-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    static let tiny = ["--members", "3000", "--packets", "400", "--seed", "5", "--threads", "2"]
+    /// The default engines, but under ThreadSanitizer without the mutex engine (see `TestEnvironment`).
+    static let engines = TestEnvironment.underThreadSanitizer ? ["lock-free", "actor"] : ["lock-free", "mutex", "actor"]
+
+    @Test func helpListsTheOptions() throws {
+        let run = try Executable("bench").run(["--help"])
+        #expect(run.status == 0)
+        for option in ["--engine", "--members", "--packets", "--threads", "--seed", "--algorithm", "--rate",
+                       "--duration", "--db", "--json", "--quiet"] {
+            #expect(run.standardOutput.contains(option), "help mentions \(option)")
+        }
+    }
+
+    @Test func aTinySeededRunWritesADatabaseWhoseInvariantsHold() throws {
+        let db = Self.temporaryDirectory().appendingPathComponent("runs.db").path
+        let run = try Executable("bench").run(Self.tiny + ["--engine"] + Self.engines + ["--db", db, "--json", "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let json = try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any]
+        let runs = try #require(json?["runs"] as? [[String: Any]])
+        #expect(runs.compactMap { $0["engine"] as? String } == Self.engines)
+        #expect(runs.allSatisfy { ($0["verdict"] as? [String: Any])?["oversold"] as? Int == 0 })
+
+        let store = try ResultStore(path: db)
+        #expect(try store.integer("SELECT COUNT(*) FROM runs WHERE complete = 1") == Int64(Self.engines.count))
+        #expect(try store.integer("SELECT COUNT(*) FROM packets") == Int64(Self.engines.count * 400))
+        // Checked with SQL over what was stored: money conserved per packet, no oversell, nobody paid twice,
+        // every share ≥ 1 fen, grab sequence numbers 1 … n.
+        #expect(try store.integer("""
+            SELECT COUNT(*) FROM packets p
+            WHERE p.total_fen != p.refund_fen + (SELECT COALESCE(SUM(amount_fen), 0) FROM grabs g
+                                                 WHERE g.run_id = p.run_id AND g.packet_id = p.packet_id)
+            """) == 0)
+        #expect(try store.integer("SELECT COUNT(*) FROM packets WHERE grabbed_shares > shares") == 0)
+        #expect(try store.integer("""
+            SELECT COUNT(*) FROM (SELECT run_id, packet_id, member_id FROM grabs
+                                  GROUP BY run_id, packet_id, member_id HAVING COUNT(*) > 1)
+            """) == 0)
+        #expect(try store.integer("SELECT COUNT(*) FROM grabs WHERE amount_fen < 1") == 0)
+        #expect(try store.integer("""
+            SELECT COUNT(*) FROM (SELECT run_id, packet_id, MIN(seq) AS low, MAX(seq) AS high, COUNT(*) AS n
+                                  FROM grabs GROUP BY run_id, packet_id) WHERE low != 1 OR high != n
+            """) == 0)
+        #expect(try store.integer("SELECT COUNT(*) FROM grabs") > 1_000)
+        // The same seed gives every engine the same money to move.
+        #expect(try store.integer("SELECT COUNT(DISTINCT total) FROM (SELECT run_id, SUM(total_fen) AS total FROM packets GROUP BY run_id)") == 1)
+
+        let report = try Executable("hongbao").run(["report", db, "--html", db + ".html"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.contains("Fairness by grab position"))
+        #expect(report.standardOutput.contains("lock-free") && report.standardOutput.contains("actor"))
+        let html = try String(contentsOfFile: db + ".html", encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("Latency by percentile") && html.contains("luckiest"))
+        #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("<link"), "self-contained")
+
+        let one = try Executable("hongbao").run(["report", db, "--run", "2"])
+        #expect(one.status == 0 && one.standardOutput.contains("Run 2: \(Self.engines[1])"))
+    }
+
+    @Test(arguments: [
+        (["--members", "0"], "--members must be at least 3, got 0"),
+        (["--packets=-5"], "--packets must be at least 1, got -5"),
+        (["--packets", "-5"], "bench: error: Missing value for '--packets <packets>'"),
+        (["--threads", "0"], "--threads must be in 1 ... 256, got 0"),
+        (["--engine", "warp"], "warp"),
+        (["--algorithm", "coin-flip"], "coin-flip"),
+        (["--rate=-1"], "--rate must be a positive number"),
+        (["--duration", "0"], "--duration must be a positive number of seconds"),
+        (["--db", "/nonexistent-hongbao-dir/x.db"], "cannot open database /nonexistent-hongbao-dir/x.db"),
+        (["--members", "lots"], "lots"),
+    ])
+    func badInputGetsOneClearLineAndAFailingExit(_ arguments: [String], _ expected: String) throws {
+        let run = try Executable("bench").run(Self.tiny + arguments + ["--quiet"])
+        #expect(run.status != 0)
+        #expect(run.standardError.contains(expected), "stderr: \(run.standardError)")
+        #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
+        #expect(!run.standardError.contains("Fatal error") && !run.standardError.contains("Stack dump"))
+    }
+
+    @Test func aCorruptDatabaseIsReportedPlainly() throws {
+        let db = Self.temporaryDirectory().appendingPathComponent("corrupt.db").path
+        try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: db))
+        let run = try Executable("bench").run(Self.tiny + ["--db", db, "--quiet"])
+        #expect(run.status != 0)
+        #expect(run.standardError == "bench: error: \(db) is not an SQLite database (corrupt, or another kind of file)\n")
+        let report = try Executable("hongbao").run(["report", db])
+        #expect(report.status != 0 && report.standardError.contains("is not an SQLite database"))
+        let missing = try Executable("hongbao").run(["report", db + ".missing"])
+        #expect(missing.status != 0 && missing.standardError.contains("no database at"))
+    }
+
+    @Test func aRunKilledMidwayLeavesADatabaseThatOpensWithTheRunIncomplete() throws {
+        let db = Self.temporaryDirectory().appendingPathComponent("killed.db").path
+        // The actor engine on 60,000 packets takes seconds in a debug build: long enough to be killed mid-run.
+        let bench = try Executable("bench").start(["--members", "20000", "--packets", "60000", "--engine", "actor",
+                                                   "--db", db, "--quiet"])
+        var sawRun = false
+        for _ in 0 ..< 3_000 where !sawRun {   // poll up to 60 s for the run's row
+            usleep(20_000)
+            sawRun = ((try? ResultStore(path: db).integer("SELECT COUNT(*) FROM runs")) ?? 0) > 0
+        }
+        #expect(sawRun && bench.process.isRunning, "the run started and was still running when killed")
+        kill(bench.process.processIdentifier, SIGKILL)
+        bench.process.waitUntilExit()
+        #expect(bench.process.terminationReason == .uncaughtSignal)
+
+        let store = try ResultStore(path: db)
+        #expect(try store.database.prepare("PRAGMA integrity_check").step())
+        let check = try store.database.prepare("PRAGMA integrity_check")
+        _ = try check.step()
+        #expect(check.text(at: 0) == "ok")
+        #expect(try store.runs().map(\.complete) == [false])
+        let report = try Executable("hongbao").run(["report", db])
+        #expect(report.status == 0 && report.standardOutput.contains("INCOMPLETE"))
+    }
+}
