@@ -137,9 +137,12 @@ struct BenchCommand: ParsableCommand {
         let packetWriter = try store.packetWriter(run: runID)
         let grabWriter = try store.grabWriter(run: runID)
         let recordStart = ContinuousClock.now
+        var insertTime = Duration.zero   // time inside SQLite inserts alone, for rows/s
         let verdict = try Audit.run(workload, measurement, on: engine, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
         }) { account in
+            let insertStart = ContinuousClock.now
+            defer { insertTime += ContinuousClock.now - insertStart }
             let spec = account.packet.spec
             try packetWriter.append(PacketRow(
                 packet: account.id.rawValue, group: account.packet.group, sender: account.packet.sender.rawValue,
@@ -151,11 +154,13 @@ struct BenchCommand: ParsableCommand {
                                               amount: record.amount.rawValue, latencyNanoseconds: latency))
             }
         }
+        let commitStart = ContinuousClock.now
         try packetWriter.finish()
-        try grabWriter.finish()
+        insertTime += ContinuousClock.now - commitStart
         let recordTime = ContinuousClock.now - recordStart
         let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement, verdict: verdict,
-                                  recordSeconds: recordTime / .seconds(1), rowsWritten: grabWriter.written + packetWriter.written)
+                                  recordSeconds: recordTime / .seconds(1), insertSeconds: insertTime / .seconds(1),
+                                  rowsWritten: grabWriter.written + packetWriter.written)
         try store.finishRun(runID, report.results)
         return report
     }

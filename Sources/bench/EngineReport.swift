@@ -21,12 +21,15 @@ struct EngineReport: Encodable {
     let ladder: [Double: UInt64]
     let verdict: Verdict
     let recordSeconds: Double
+    let insertSeconds: Double
     let rowsWritten: Int
 
     static let percentiles: [(String, Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]
     static let ladderPercentiles = [50, 75, 90, 99, 99.9, 99.99, 99.999, 100]
 
-    init(engine: String, runID: Int64, measurement: RunMeasurement, verdict: Verdict, recordSeconds: Double, rowsWritten: Int) {
+    init(engine: String, runID: Int64, measurement: RunMeasurement, verdict: Verdict, recordSeconds: Double,
+         insertSeconds: Double, rowsWritten: Int)
+    {
         self.engine = engine
         self.runID = runID
         seconds = measurement.grabTime / .seconds(1)
@@ -50,6 +53,7 @@ struct EngineReport: Encodable {
         })
         self.verdict = verdict
         self.recordSeconds = recordSeconds
+        self.insertSeconds = insertSeconds
         self.rowsWritten = rowsWritten
     }
 
@@ -65,7 +69,7 @@ struct EngineReport: Encodable {
         case engine, runID = "run_id", seconds, sendSeconds = "send_seconds", attempts, grabs, soldOut = "sold_out"
         case retries, expired, notMember = "not_member", late, grabsPerSecond = "grabs_per_s"
         case attemptsPerSecond = "attempts_per_s", latencyNanoseconds = "latency_ns", verdict
-        case recordSeconds = "record_seconds", rowsWritten = "rows_written"
+        case recordSeconds = "record_seconds", insertSeconds = "insert_seconds", rowsWritten = "rows_written"
     }
 }
 
@@ -110,7 +114,9 @@ enum ReportTable {
                 + " not members \(report.notMember.formatted())\(rate.map { _ in ", late \(report.late.formatted())" } ?? "")")
             lines.append("  money: \(fen(verdict.totalFen)) sent = \(fen(verdict.paidFen)) paid + \(fen(verdict.refundFen)) refunded;"
                 + " verdict: \(verdict.passed ? "pass — money conserved, nobody paid twice, no oversell, every share ≥ 1 fen" : verdict.summary)")
-            lines.append("  stored: \(report.rowsWritten.formatted()) rows in \(String(format: "%.2f", report.recordSeconds)) s (with verification) → \(db), run \(report.runID)")
+            lines.append("  stored: \(report.rowsWritten.formatted()) rows → \(db), run \(report.runID); SQLite inserts"
+                + " \(count(Double(report.rowsWritten) / max(report.insertSeconds, 1e-9)))/s (\(String(format: "%.2f", report.insertSeconds)) s),"
+                + " with verification \(String(format: "%.2f", report.recordSeconds)) s")
             if let rate {
                 lines.append("  rate: requested \(count(rate))/s, achieved \(count(report.attemptsPerSecond))/s")
             }
