@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "hongbao", targets: ["hongbao"]),
+        .executable(name: "hongbao-classroom", targets: ["hongbao-classroom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,9 +34,16 @@ let package = Package(
         // Analysis of stored runs: text tables and a self-contained HTML page with SVG charts.
         .target(name: "HongbaoReport", dependencies: ["HongbaoCore", "HongbaoSQLite"]),
 
+        // The concurrency lessons and the interleaving explorer.
+        .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore"]),
+
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
             "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "hongbao-classroom", dependencies: [
+            "HongbaoClassroom",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [
@@ -48,6 +56,7 @@ let package = Package(
         .testTarget(name: "HongbaoCoreTests", dependencies: ["HongbaoCore", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSQLiteTests", dependencies: ["HongbaoSQLite", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSimulatorTests", dependencies: ["HongbaoSimulator", "HongbaoTestSupport"]),
+        .testTarget(name: "HongbaoClassroomTests", dependencies: ["HongbaoClassroom", "HongbaoTestSupport"]),
         .testTarget(name: "benchTests", dependencies: ["HongbaoSQLite", "HongbaoReport", "HongbaoTestSupport"]),
     ]
 )

@@ -1,0 +1,256 @@
+import Foundation
+import HongbaoCore
+import Synchronization
+
+/// The concurrency lessons. Each lesson writes to a blackboard and returns its one-line conclusion.
+///
+/// The comments here are the lesson notes: read them aloud.
+public struct Classroom {
+    public static let lessons = [
+        1: "The race", 2: "Why", 3: "A lock", 4: "Lock-free", 5: "An actor", 6: "Across processes", 7: "Fair?",
+    ]
+
+    let board: Blackboard
+    let seed: UInt64
+    /// Lesson 6's server, if one is reachable; nil skips it with a note.
+    let redis: (any RedisLesson)?
+    /// How much work the measuring lessons do: `.full` in class, `.quick` in tests.
+    let effort: Effort
+
+    public enum Effort: Sendable {
+        case full, quick
+        var rounds: Int { self == .full ? 5_000 : 300 }
+        var packets: Int { self == .full ? 3_000 : 200 }
+        var casGrabs: Int { self == .full ? 2_000_000 : 100_000 }
+        var splits: Int { self == .full ? 20_000 : 2_000 }
+    }
+
+    public init(board: Blackboard, seed: UInt64 = 2017, redis: (any RedisLesson)? = nil, effort: Effort = .full) {
+        self.board = board
+        self.seed = seed
+        self.redis = redis
+        self.effort = effort
+    }
+
+    /// Runs lesson `number` (1 … 7). - Returns: its conclusion.
+    public func run(_ number: Int) async throws -> String {
+        board.title("Lesson \(number): \(Self.lessons[number] ?? "?")")
+        let conclusion: String = switch number {
+        case 1: try theRace()
+        case 2: why()
+        case 3: try aLock()
+        case 4: try lockFree()
+        case 5: try await anActor()
+        case 6: try acrossProcesses()
+        case 7: try fair()
+        default: preconditionFailure("lesson \(number) does not exist")   // the command line validates it
+        }
+        board.conclude(conclusion)
+        return conclusion
+    }
+
+    // MARK: 1. The race
+
+    /// Many threads grab from one packet of 5 shares with the racy engine, round after round, until it oversells.
+    func theRace() throws -> String {
+        board.say("""
+            A packet of ¥5.00 in 5 shares; \(RaceRounds.threads) threads, \(RaceRounds.grabbersPerThread) members each, \
+            grab at the same moment. The racy engine *checks* whether a share is left, then *acts* — two steps.
+            """)
+        board.pause()
+        let result = try RaceRounds.run(UnsafeRacyEngine(capacity: RaceRounds.maxRounds + 1), until: .oversold, seed: seed)
+        guard let oversold = result.firstOversold else {
+            board.say("No oversell in \(result.rounds.formatted()) rounds on this machine (the window is a few nanoseconds wide).")
+            return "the racy engine got lucky \(result.rounds.formatted()) times; lesson 2 shows the interleaving that oversells"
+        }
+        board.bad("Round \(result.rounds.formatted()): \(oversold.grabs.count) winners for 5 shares — paid \(oversold.paid), the packet held ¥5.00.")
+        for record in oversold.grabs { board.dim("   \(record.member) got \(record.amount)") }
+        let created = oversold.paid - oversold.total
+        return "the racy engine oversold after \(result.rounds.formatted()) tries: \(oversold.grabs.count) winners for 5 shares, \(created) created from nothing"
+    }
+
+    // MARK: 2. Why
+
+    /// The interleaving that oversells, step by step, found by exploring every interleaving.
+    func why() -> String {
+        board.say("Two grabbers, A and B, and a packet of 1 share (100 fen). Every step of check-then-act on its own line:")
+        board.pause()
+        let report = InterleavingExplorer(model: .racy, grabbers: 2, shares: 1, total: 100).explore()
+        printTrace(report.badTrace ?? [])
+        board.say("")
+        board.say("Both checked before either acted, so both saw the last share. Of all \(report.interleavings) interleavings of their steps,")
+        board.bad("\(report.bad) oversell.")
+        let three = InterleavingExplorer(model: .racy, grabbers: 3, shares: 2, total: 100).explore()
+        board.say("Three grabbers, 2 shares: \(three.bad) of \(three.interleavings) interleavings oversell or lose money.")
+        board.pause()
+        for model in [GrabModel.lock, .cas] {
+            let fixed = InterleavingExplorer(model: model, grabbers: 3, shares: 2, total: 100).explore()
+            board.good("\(model.rawValue): \(fixed.bad) of \(fixed.interleavings) interleavings go wrong.")
+        }
+        return "\(report.bad) of \(report.interleavings) interleavings of check-then-act oversell; with a lock or a CAS, none do"
+    }
+
+    func printTrace(_ trace: [InterleavingExplorer.TraceStep]) {
+        for step in trace {
+            let who = Character(UnicodeScalar(UInt8(65 + step.grabber)))
+            board.say("  \(who) \(step.action.padding(toLength: 44, withPad: " ", startingAt: 0)) │ \(step.state)")
+            board.pause()
+        }
+    }
+
+    // MARK: 3. A lock
+
+    func aLock() throws -> String {
+        board.say("The same race with the mutex engine: check and act happen while holding the packet's lock.")
+        board.pause()
+        let result = try RaceRounds.run(MutexEngine(capacity: effort.rounds + 1), until: .rounds(effort.rounds), seed: seed)
+        board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
+        board.pause()
+        board.dim("(The racy engine locks its list of winners too, so that lesson 1's evidence is exact: this compares")
+        board.dim(" a lock around check-and-act with a race between them, not locking with no locking at all.)")
+        let costs = try Throughput.compare([UnsafeRacyEngine(capacity: 1 << 16), MutexEngine(capacity: 1 << 16)], packets: effort.packets)
+        for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
+        let ratio = costs[1].1 / max(costs[0].1, 1)
+        return "the lock never oversold in \(result.rounds.formatted()) rounds; it ran at \(String(format: "%.2f", ratio))× the racy engine's speed"
+    }
+
+    // MARK: 4. Lock-free
+
+    func lockFree() throws -> String {
+        board.say("""
+            Lock-free: the packet's shares left and balance are packed in one 64-bit word. A grab loads it, computes \
+            its share, and writes the new word with compare-and-swap — which succeeds only if the word is unchanged. \
+            If another grab got in first, the CAS fails and we retry with the new word: nobody waits for a lock.
+            """)
+        board.pause()
+        let result = try RaceRounds.run(LockFreeEngine(capacity: effort.rounds + 1), until: .rounds(effort.rounds), seed: seed)
+        board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
+        let retries = CASRetries.measure(grabs: effort.casGrabs, threads: 2)
+        board.say("2 threads, \(retries.grabs.formatted()) grabs on one packed word: \(retries.retries.formatted()) CAS retries (\(String(format: "%.3f", retries.perGrab)) per grab) — the price of contention.")
+        let model = InterleavingExplorer(model: .cas, grabbers: 3, shares: 2, total: 100).explore()
+        board.say("Explored: \(model.interleavings) interleavings of 3 grabbers, \(model.bad) go wrong, \(model.retries) CAS retries in all.")
+        board.pause()
+        let costs = try Throughput.compare([MutexEngine(capacity: 1 << 16), LockFreeEngine(capacity: 1 << 16)], packets: effort.packets)
+        for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
+        return "compare-and-swap never oversold in \(result.rounds.formatted()) rounds; contention cost \(String(format: "%.3f", retries.perGrab)) CAS retries per grab"
+    }
+
+    // MARK: 5. An actor
+
+    func anActor() async throws -> String {
+        board.say("""
+            Swift concurrency's answer: the packets live in an actor, which runs one call at a time. Grabbers are \
+            tasks; each `await` may suspend until the actor is free. No lock in our code, no data race possible.
+            """)
+        board.pause()
+        let engine = ActorEngine()
+        let group = Group(range: 1 ... 64)
+        var oversold = 0
+        let rounds = effort.rounds / 10
+        for round in 0 ..< rounds {
+            let packet = try await engine.send(try PacketSpec(total: 500, shares: 5), to: group, seed: seed &+ UInt64(round))
+            await withTaskGroup(of: Void.self) { tasks in
+                for member in 1 ... UInt32(64) { tasks.addTask { _ = try? await engine.grab(packet, for: MemberID(member)) } }
+            }
+            if try await engine.summary(of: packet).grabs.count > 5 { oversold += 1 }
+        }
+        board.good("\(rounds) rounds of 64 concurrent tasks, \(oversold) oversold.")
+        let start = ContinuousClock.now
+        var grabs = 0
+        let packets = try await (0 ..< effort.packets / 8).asyncMap { _ in try await engine.send(try PacketSpec(total: 100_00, shares: 100), to: Group(range: 1 ... 100), seed: seed) }
+        await withTaskGroup(of: Int.self) { tasks in
+            for half in 0 ..< 2 {
+                tasks.addTask {
+                    var won = 0
+                    for packet in packets {
+                        for member in stride(from: UInt32(1 + half), through: 100, by: 2) {
+                            if case .granted = try? await engine.grab(packet, for: MemberID(member)) { won += 1 }
+                        }
+                    }
+                    return won
+                }
+            }
+            for await won in tasks { grabs += won }
+        }
+        let rate = Double(grabs) / ((ContinuousClock.now - start) / .seconds(1))
+        board.say("  actor          \(Throughput.format(rate)) grabs/s on hot packets, 2 tasks (each grab an await)")
+        return "the actor never oversold in \(rounds) rounds; it served \(Throughput.format(rate)) grabs/s"
+    }
+
+    // MARK: 6. Across processes
+
+    func acrossProcesses() throws -> String {
+        board.say("""
+            Across processes and machines, the packet lives in Redis. A Lua script runs inside the server and nothing \
+            else runs while it does: the check (DECR of the shares left) and the act (record the member's share) \
+            happen as one step, like a CAS — whatever the number of clients.
+            """)
+        guard let redis else {
+            board.dim("(skipped: no Redis server reachable — start one and pass --redis redis://127.0.0.1:6379)")
+            return "skipped: no Redis server reachable"
+        }
+        board.say(redis.scriptExcerpt)
+        board.pause()
+        let result = try redis.race(rounds: effort.rounds / 25, seed: seed)
+        board.good("\(result.rounds) rounds through Redis, \(result.oversold) oversold; \(result.grabs.formatted()) shares paid.")
+        return "one Lua script call is atomic: \(result.rounds) rounds through Redis, \(result.oversold) oversold"
+    }
+
+    // MARK: 7. Fair?
+
+    func fair() throws -> String {
+        let packets = effort.splits, shares = 10
+        board.say("\(packets.formatted()) packets of ¥100.00 in \(shares) shares. Share ÷ average share at each grab position:")
+        board.pause()
+        var spread: [SplitAlgorithm: [Double]] = [:]
+        for algorithm in [SplitAlgorithm.doubleMeanAtGrab, .lineCutting] {
+            let spec = try PacketSpec(total: Fen(yuan: 100), shares: shares, algorithm: algorithm)
+            var sums = Array(repeating: 0.0, count: shares), squares = sums, luckiest = Array(repeating: 0, count: shares)
+            for index in 0 ..< packets {
+                let split = RedPacket.split(spec, seed: seed &+ UInt64(index) &* 7919)
+                let best = split.indices.max { split[$0] < split[$1] || (split[$0] == split[$1] && $0 > $1) }!
+                luckiest[best] += 1
+                for (position, share) in split.enumerated() {
+                    let x = Double(share.rawValue) / 1_000
+                    sums[position] += x
+                    squares[position] += x * x
+                }
+            }
+            board.say("")
+            board.say("  \(algorithm)")
+            board.say("  pos  mean    sd   luckiest")
+            var sds: [Double] = []
+            for position in 0 ..< shares {
+                let mean = sums[position] / Double(packets)
+                let sd = (squares[position] / Double(packets) - mean * mean).squareRoot()
+                sds.append(sd)
+                let bar = String(repeating: "█", count: Int((sd * 40).rounded()))
+                board.say(String(format: "  %3d  %.2f  %.2f  %5.1f%%  ", position + 1, mean, sd, 100 * Double(luckiest[position]) / Double(packets)) + bar)
+            }
+            spread[algorithm] = sds
+            board.pause()
+        }
+        let doubleMean = spread[.doubleMeanAtGrab]!, cutting = spread[.lineCutting]!
+        board.say("")
+        board.say("Bars are the standard deviation: double mean's grows with position — early grabbers get a steady share,")
+        board.say("late ones a gamble (the luckiest share falls late more often). Line cutting is the same at every position.")
+        return String(format: "same mean everywhere; double mean's spread rises from %.2f to %.2f by position, line cutting's stays %.2f–%.2f",
+                      doubleMean.first!, doubleMean.last!, cutting.min()!, cutting.max()!)
+    }
+}
+
+/// Lesson 6's view of Redis, provided by the command line when a server is reachable.
+public protocol RedisLesson {
+    /// The lines of the grab script that make it atomic, to show.
+    var scriptExcerpt: String { get }
+    /// Races concurrent grabbers on packets of 5 shares through the server.
+    func race(rounds: Int, seed: UInt64) throws -> (rounds: Int, oversold: Int, grabs: Int)
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var values: [T] = []
+        for element in self { values.append(try await transform(element)) }
+        return values
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import HongbaoCore
+import Synchronization
+
+/// Rounds of a real race: threads released together grab from one fresh packet of 5 shares each round.
+///
+/// The threads stay alive between rounds and wait on a round counter, so a round costs microseconds and the
+/// grabs of one round really overlap — what makes a race window a few nanoseconds wide show up at all.
+enum RaceRounds {
+    static let threads = 4
+    static let grabbersPerThread = 4
+    static let maxRounds = 200_000
+    static let timeLimit = Duration.seconds(4)
+
+    enum Goal { case oversold, rounds(Int) }
+
+    struct Result {
+        var rounds = 0
+        var oversoldRounds = 0
+        var firstOversold: PacketSummary?
+    }
+
+    static func run(_ engine: any GrabEngine, until goal: Goal, seed: UInt64) throws -> Result {
+        let group = Group(range: 1 ... UInt32(threads * grabbersPerThread))
+        let spec = try PacketSpec(total: 500, shares: 5)
+        let limit: Int = switch goal { case .oversold: maxRounds; case .rounds(let count): count }
+        var result = Result()
+        do {
+            let state = RoundState()
+            let done = DispatchGroup()
+            for thread in 0 ..< threads {
+                done.enter()
+                Thread {
+                    var seen = 0
+                    while true {
+                        var current = state.round.load(ordering: .acquiring)
+                        while current == seen && !state.quit.load(ordering: .acquiring) {
+                            current = state.round.load(ordering: .acquiring)
+                        }
+                        if state.quit.load(ordering: .acquiring) { break }
+                        seen = current
+                        let packet = PacketID(state.packetID.load(ordering: .acquiring))
+                        for k in 0 ..< grabbersPerThread {
+                            _ = try? engine.grab(packet, for: MemberID(UInt32(1 + thread * grabbersPerThread + k)))
+                        }
+                        state.finished.add(1, ordering: .releasing)
+                    }
+                    done.leave()
+                }.start()
+            }
+            let deadline = ContinuousClock.now + timeLimit
+            defer {
+                state.quit.store(true, ordering: .releasing)
+                done.wait()
+            }
+            while result.rounds < limit {
+                let packet = try engine.send(spec, to: group, seed: seed &+ UInt64(result.rounds))
+                state.packetID.store(packet.rawValue, ordering: .releasing)
+                state.finished.store(0, ordering: .relaxed)
+                state.round.add(1, ordering: .acquiringAndReleasing)   // release: the packet id is stored first
+                while state.finished.load(ordering: .acquiring) < threads {}
+                result.rounds += 1
+                let summary = try engine.summary(of: packet)
+                if summary.grabs.count > spec.shares {
+                    result.oversoldRounds += 1
+                    if result.firstOversold == nil { result.firstOversold = summary }
+                    if case .oversold = goal { break }
+                }
+                if case .oversold = goal, ContinuousClock.now > deadline { break }
+            }
+        }
+        return result
+    }
+}
+
+/// The shared counters of `RaceRounds` (atomics live in a class, not in closures).
+final class RoundState: Sendable {
+    let round = Atomic<Int>(0)
+    let finished = Atomic<Int>(0)
+    let packetID = Atomic<UInt64>(0)
+    let quit = Atomic<Bool>(false)
+}
+
+/// How many compare-and-swap retries contention causes: the lock-free engine's step, with a counter.
+enum CASRetries {
+    static func measure(grabs: Int, threads: Int) -> (grabs: Int, retries: Int, perGrab: Double) {
+        let word = CountedWord()
+        let done = DispatchGroup()
+        for thread in 0 ..< threads {
+            done.enter()
+            Thread {
+                word.grab(count: grabs / threads, seed: UInt64(thread + 1))
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        let retries = word.retries.load(ordering: .relaxed)
+        return (grabs, retries, Double(retries) / Double(grabs))
+    }
+}
+
+final class CountedWord: Sendable {
+    static let initial = PackedState(remaining: 10, balance: 10_000)
+    let word = Atomic<UInt64>(CountedWord.initial.rawValue)
+    let retries = Atomic<Int>(0)
+
+    func grab(count: Int, seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var failed = 0
+        for _ in 0 ..< count {
+            let r = random.next() >> 16
+            var state = PackedState(rawValue: word.load(ordering: .relaxed))
+            while true {
+                let amount = DoubleMean.share(balance: state.balance, remaining: Int64(state.remaining), cap: 10_000, random48: r)
+                let next = state.remaining == 1 ? Self.initial : state.taking(amount)   // refill an emptied packet
+                let (won, current) = word.compareExchange(expected: state.rawValue, desired: next.rawValue,
+                                                          ordering: .acquiringAndReleasing)
+                if won { break }
+                failed += 1
+                state = PackedState(rawValue: current)
+            }
+        }
+        retries.add(failed, ordering: .relaxed)
+    }
+}
+
+/// Grabs per second of engines on hot packets (100 shares, a group of 100), 2 threads, measured one after another.
+enum Throughput {
+    static func compare(_ engines: [any GrabEngine], packets: Int) throws -> [(String, Double)] {
+        try engines.map { ($0.name, try measure($0, packets: packets)) }
+    }
+
+    static func measure(_ engine: any GrabEngine, packets count: Int) throws -> Double {
+        let group = Group(range: 1 ... 100)
+        let packets = try (0 ..< count).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: UInt64($0)) }
+        let done = DispatchGroup()
+        let start = ContinuousClock.now
+        let counter = GrantCounter()
+        for half in 0 ..< 2 {
+            done.enter()
+            Thread {
+                var won = 0
+                for packet in packets {
+                    for member in stride(from: UInt32(1 + half), through: 100, by: 2) {
+                        if case .granted = try? engine.grab(packet, for: MemberID(member)) { won += 1 }
+                    }
+                }
+                counter.count.add(won, ordering: .relaxed)
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - start) / .seconds(1))
+    }
+
+    static func format(_ rate: Double) -> String {
+        rate >= 1e6 ? String(format: "%.1f M", rate / 1e6) : String(format: "%.0f k", rate / 1e3)
+    }
+}
+
+final class GrantCounter: Sendable {
+    let count = Atomic<Int>(0)
+}

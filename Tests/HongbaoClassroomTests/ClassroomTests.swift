@@ -1,0 +1,99 @@
+import HongbaoClassroom
+import HongbaoTestSupport
+import Synchronization
+import Testing
+
+@Suite("Interleaving explorer")
+struct InterleavingExplorerTests {
+    /// Exact counts, the same on every machine: check-then-act has 2 steps per grabber, so 2 grabbers have
+    /// C(4, 2) = 6 interleavings; all but the 2 where one grabber finishes before the other starts oversell.
+    @Test func theRacyModelOversellsInExactlyTheseInterleavings() {
+        let two = InterleavingExplorer(model: .racy, grabbers: 2, shares: 1, total: 100).explore()
+        #expect((two.interleavings, two.oversold, two.bad) == (6, 4, 4))
+        #expect(two.badTrace?.map(\.grabber) == [0, 1, 0, 1])
+        #expect(two.badTrace?.last?.state == "shares left 0, balance 0 fen, paid 200 fen to 2 winners")
+        let three = InterleavingExplorer(model: .racy, grabbers: 3, shares: 2, total: 100).explore()
+        #expect((three.interleavings, three.bad) == (90, 84))
+    }
+
+    @Test func theLockAndCASModelsNeverGoWrong() {
+        let lock = InterleavingExplorer(model: .lock, grabbers: 3, shares: 2, total: 100).explore()
+        #expect((lock.interleavings, lock.bad) == (6, 0), "the lock serialises: 3! orders")
+        let cas = InterleavingExplorer(model: .cas, grabbers: 3, shares: 2, total: 100).explore()
+        #expect((cas.interleavings, cas.bad, cas.retries) == (498, 0, 1_140))
+        let casTwo = InterleavingExplorer(model: .cas, grabbers: 2, shares: 1, total: 100).explore()
+        #expect(casTwo.bad == 0 && casTwo.badTrace == nil)
+    }
+}
+
+@Suite("Lessons")
+struct LessonTests {
+    /// A blackboard that keeps what is written and counts the pauses.
+    final class Recorder: @unchecked Sendable {   // used from one task at a time
+        var lines: [String] = []
+        var pauses = 0
+    }
+
+    static func classroom(_ recorder: Recorder, stepping: Bool = false) -> Classroom {
+        Classroom(board: Blackboard(colors: false, stepping: stepping, write: { recorder.lines.append($0) },
+                                    waitForEnter: { recorder.pauses += 1 }),
+                  seed: 7, effort: .quick)
+    }
+
+    /// Lessons 3 and 4 race the mutex engine from threads, which ThreadSanitizer misreports (see
+    /// `TestEnvironment.underThreadSanitizer`); the engines themselves are covered by the contention tests.
+    static let lessons = TestEnvironment.underThreadSanitizer ? [2, 5, 6, 7] : Array(2 ... 7)
+
+    @Test(arguments: lessons)
+    func eachLessonRunsAndPrintsItsConclusion(_ lesson: Int) async throws {
+        let recorder = Recorder()
+        let conclusion = try await Self.classroom(recorder).run(lesson)
+        #expect(recorder.lines.last == "→ " + conclusion)
+        #expect(!recorder.lines.joined().contains("\u{1B}["), "no colour codes when colours are off")
+        switch lesson {
+        case 2: #expect(conclusion == "4 of 6 interleavings of check-then-act oversell; with a lock or a CAS, none do")
+        case 3: #expect(conclusion.hasPrefix("the lock never oversold in 300 rounds"))
+        case 4: #expect(conclusion.hasPrefix("compare-and-swap never oversold in 300 rounds"))
+        case 5: #expect(conclusion.hasPrefix("the actor never oversold in 30 rounds"))
+        case 6: #expect(conclusion == "skipped: no Redis server reachable")
+        case 7: #expect(conclusion.hasPrefix("same mean everywhere; double mean's spread rises from"))
+        default: Issue.record("no expectation for lesson \(lesson)")
+        }
+    }
+
+    /// Lesson 1 races real threads until the racy engine oversells, and says how many tries it took.
+    @Test func theRaceLessonReportsWhatHappened() async throws {
+        let recorder = Recorder()
+        let conclusion = try await Self.classroom(recorder).run(1)
+        #expect(recorder.lines.last == "→ " + conclusion)
+        #expect(conclusion.hasPrefix("the racy engine oversold after") || conclusion.hasPrefix("the racy engine got lucky"))
+    }
+
+    @Test func steppingPausesBetweenTheSteps() async throws {
+        let recorder = Recorder()
+        _ = try await Self.classroom(recorder, stepping: true).run(2)
+        // The introduction, each of the 4 trace steps, and the three-grabber summary.
+        #expect(recorder.pauses == 6)
+    }
+}
+
+@Suite("hongbao-classroom, end to end")
+struct ClassroomCommandTests {
+    @Test func aLessonRunsWithoutATerminalAndWithoutColour() throws {
+        let run = try Executable("hongbao-classroom").run(["--lesson", "2"])
+        #expect(run.status == 0)
+        #expect(run.standardOutput.contains("→ 4 of 6 interleavings of check-then-act oversell"))
+        #expect(!run.standardOutput.contains("\u{1B}["), "no colours when stdout is not a terminal")
+    }
+
+    @Test(arguments: [
+        (["--lesson", "9"], "hongbao-classroom: error: --lesson must be 1–7, got 9"),
+        (["--lesson", "two"], "hongbao-classroom: error:"),
+        (["--bogus"], "hongbao-classroom: error:"),
+    ])
+    func badOptionsGiveOneClearLine(_ arguments: [String], _ expected: String) throws {
+        let run = try Executable("hongbao-classroom").run(arguments)
+        #expect(run.status != 0)
+        #expect(run.standardError.hasPrefix(expected) && run.standardError.split(separator: "\n").count == 1, "\(run.standardError)")
+    }
+}
