@@ -106,8 +106,6 @@ public struct Classroom {
         let result = try RaceRounds.run(MutexEngine(capacity: effort.rounds + 1), until: .rounds(effort.rounds), seed: seed)
         board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
         board.pause()
-        board.dim("(The racy engine locks its list of winners too, so that lesson 1's evidence is exact: this compares")
-        board.dim(" a lock around check-and-act with a race between them, not locking with no locking at all.)")
         let costs = try Throughput.compare([UnsafeRacyEngine(capacity: 1 << 16), MutexEngine(capacity: 1 << 16)], packets: effort.packets)
         for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
         let ratio = costs[1].1 / max(costs[0].1, 1)

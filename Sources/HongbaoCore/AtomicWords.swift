@@ -39,4 +39,9 @@ public final class AtomicWords: Sendable {
     @inlinable public func bitwiseOrAcquiringAndReleasing(_ bits: UInt64, at index: Int) -> UInt64 {
         blocks[index &>> 4].words[index & 15].bitwiseOr(bits, ordering: .acquiringAndReleasing).oldValue
     }
+
+    /// Adds `value` to word `index`, acquiring and releasing; returns the word as it was.
+    @inlinable public func wrappingAddAcquiringAndReleasing(_ value: UInt64, at index: Int) -> UInt64 {
+        blocks[index &>> 4].words[index & 15].wrappingAdd(value, ordering: .acquiringAndReleasing).oldValue
+    }
 }

@@ -8,7 +8,8 @@ import Synchronization
 /// the packet never had. There is no undefined behaviour (every access is atomic); the race is in the logic,
 /// which is the lesson. `LockFreeEngine` closes the window by making the check and the act one compare-and-swap.
 ///
-/// The record of who won is kept under a lock so that the evidence of the race is exact; the race under study is
+/// Who won is recorded exactly, so that the evidence of the race is exact: each member claims a bit with a
+/// fetch-or (a member wins at most once) and every win is appended to a log by a fetch-add. The race under study is
 /// only the state word's. `window`, if given, runs between the check and the act: tests and the classroom use
 /// it to force the interleaving that oversells, deterministically.
 public final class UnsafeRacyEngine: NonBlockingGrabEngine {
@@ -25,13 +26,33 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         self.window = window
     }
 
+    /// Words: 0 = how many wins are logged; 1 ..< 1+g = claim bits; then the log of wins, member << 32 | amount.
     private final class Packet: Sendable {
         let plan: PacketPlan
         let state: Atomic<UInt64>
-        let records = Mutex<[GrabRecord]>([])
+        let words: AtomicWords
+        let logBase: Int
+
         init(plan: PacketPlan) {
             self.plan = plan
             state = Atomic(PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue).rawValue)
+            logBase = 1 + (plan.group.count + 63) / 64
+            words = AtomicWords(count: logBase + plan.group.count)   // a member wins at most once
+        }
+
+        /// The logged wins, waiting for any whose entry is claimed but not yet written.
+        var records: [GrabRecord] {
+            let count = Int(words.loadAcquiring(0))
+            return (0 ..< count).map { index in
+                while true {
+                    let entry = words.loadAcquiring(logBase + index)  // acquire: pairs with the log store
+                    if entry != 0 {
+                        return GrabRecord(seq: index + 1, member: MemberID(UInt32(truncatingIfNeeded: entry >> 32)),
+                                          amount: Fen(Int64(entry & 0xFFFF_FFFF)))
+                    }
+                    spinWait()
+                }
+            }
         }
     }
 
@@ -43,9 +64,10 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         let packet = try packet(id)
         let plan = packet.plan
-        guard plan.grabberIndex(of: member) != nil else { return .notMember }
-        if let earlier = packet.records.withLock({ $0.first { $0.member == member } }) {
-            return .alreadyGrabbed(earlier.amount)
+        guard let index = plan.grabberIndex(of: member) else { return .notMember }
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        if packet.words.bitwiseOrAcquiringAndReleasing(bit, at: 1 + index >> 6) & bit != 0 {
+            return packet.records.first { $0.member == member }.map { .alreadyGrabbed($0.amount) } ?? .soldOut
         }
         if clock.nanoseconds >= plan.expiresAt { return .expired }
         // Check: is there a share left?
@@ -57,9 +79,9 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         window?(member)  // the race window: another grabber can check here and see the same share
         // Act: take it — overwriting whatever another grabber stored since our check.
         packet.state.store(state.taking(amount).rawValue, ordering: .releasing)
-        packet.records.withLock { records in
-            records.append(GrabRecord(seq: records.count + 1, member: member, amount: Fen(amount)))
-        }
+        let slot = Int(packet.words.wrappingAddAcquiringAndReleasing(1, at: 0))
+        // release: the log count is taken before the entry is written; readers wait for the entry
+        packet.words.storeReleasing(UInt64(member.rawValue) << 32 | UInt64(amount), at: packet.logBase + slot)
         return .granted(Fen(amount))
     }
 
@@ -75,7 +97,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         let packet = try packet(id)
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
         return PacketSummary(packet: id, total: packet.plan.spec.total, shares: packet.plan.spec.shares,
-                             grabs: packet.records.withLock { $0 }, balance: Fen(state.balance),
+                             grabs: packet.records, balance: Fen(state.balance),
                              refund: state.closed ? Fen(state.balance) : nil)
     }
 
