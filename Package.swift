@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "HongbaoCore", targets: ["HongbaoCore"]),
+        .library(name: "HongbaoRedis", targets: ["HongbaoRedis"]),
         .library(name: "HongbaoSQLite", targets: ["HongbaoSQLite"]),
         .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
         .executable(name: "bench", targets: ["bench"]),
@@ -20,6 +21,10 @@ let package = Package(
     targets: [
         // Money, packets, splitting and the in-process engines: stdlib + Synchronization only.
         .target(name: "HongbaoCore"),
+
+        // Redis and Redis Cluster through hiredis: C calls only in Sources/HongbaoRedis/Hiredis/.
+        .systemLibrary(name: "CHongbaoHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "HongbaoRedis", dependencies: ["HongbaoCore", "CHongbaoHiredis"]),
 
         // SQLite: C calls only in Sources/HongbaoSQLite/SQLite3/.
         .systemLibrary(name: "CHongbaoSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -39,11 +44,11 @@ let package = Package(
 
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
-            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite",
+            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao-classroom", dependencies: [
-            "HongbaoClassroom",
+            "HongbaoClassroom", "HongbaoRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [
@@ -54,6 +59,7 @@ let package = Package(
         // Invariant checks and contention harnesses shared by every test target.
         .target(name: "HongbaoTestSupport", dependencies: ["HongbaoCore"]),
         .testTarget(name: "HongbaoCoreTests", dependencies: ["HongbaoCore", "HongbaoTestSupport"]),
+        .testTarget(name: "HongbaoRedisTests", dependencies: ["HongbaoRedis", "HongbaoSimulator", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSQLiteTests", dependencies: ["HongbaoSQLite", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSimulatorTests", dependencies: ["HongbaoSimulator", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoClassroomTests", dependencies: ["HongbaoClassroom", "HongbaoTestSupport"]),

@@ -17,32 +17,12 @@ struct ContentionTests {
     /// compiled into this module and instrumented.
     static let threadedEngines: [EngineKind] = TestEnvironment.underThreadSanitizer ? [.lockFree] : [.lockFree, .mutex]
 
-    /// Each thread walks every packet and every member in its own order, grabbing each twice (a retry).
     static func race(_ engine: some GrabEngine, packets: [PacketID]) -> [ObservedGrab] {
-        StartBarrier.run(threads: threads) { thread in
-            var generator = SplitMix64(seed: UInt64(thread))
-            var seen: [ObservedGrab] = []
-            for packet in packets {
-                var members = (1 ... UInt32(groupSize)).map(MemberID.init(rawValue:))
-                members.shuffle(using: &generator)
-                for member in members {
-                    for _ in 0 ..< 2 {
-                        let outcome = try! engine.grab(packet, for: member)
-                        seen.append(ObservedGrab(packet: packet, member: member, outcome: outcome))
-                    }
-                }
-            }
-            return seen
-        }.flatMap { $0 }
+        GrabRace.run(engine, packets: packets, members: 1 ... UInt32(groupSize), threads: threads)
     }
 
     static func sendPackets(_ engine: some GrabEngine, algorithms: [SplitAlgorithm]) throws -> [PacketID] {
-        let group = Group(range: 1 ... UInt32(groupSize))
-        return try (0 ..< packets).map { index in
-            let spec = try PacketSpec(total: Fen(Int64(1_000 + index * 37)), shares: 1 + index % 20,
-                                      algorithm: algorithms[index % algorithms.count])
-            return try engine.send(spec, to: group, seed: UInt64(index))
-        }
+        try GrabRace.sendPackets(engine, count: packets, members: 1 ... UInt32(groupSize), algorithms: algorithms)
     }
 
     @Test(arguments: threadedEngines)
@@ -50,16 +30,8 @@ struct ContentionTests {
         let engine = try #require(kind.makeSynchronous())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .doubleMean, .lineCutting, .shuffled])
         let observed = Self.race(engine, packets: packets)
-        let byPacket = Dictionary(grouping: observed, by: \.packet)
-        for packet in packets {
-            let summary = try engine.summary(of: packet)
-            #expect(invariantViolations(of: summary, observed: byPacket[packet]!) == [])
-            // More grabbers than shares: every packet sells out, each share to exactly one member.
-            #expect(summary.grabs.count == summary.shares && summary.balance == .zero)
-            let grants = byPacket[packet]!.filter { if case .granted = $0.outcome { true } else { false } }
-            #expect(grants.count == summary.shares)
-            #expect(try engine.expire(packet) == .refunded(.zero))
-        }
+        #expect(try GrabRace.violations(engine, packets: packets, observed: observed) == [])
+        for packet in packets { #expect(try engine.expire(packet) == .refunded(.zero)) }
     }
 
     @Test(arguments: threadedEngines)

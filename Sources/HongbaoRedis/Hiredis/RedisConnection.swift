@@ -1,0 +1,142 @@
+import CHongbaoHiredis
+import Foundation
+
+// The one file that calls hiredis. Every context is owned by `RedisConnection`, which frees it in deinit.
+
+/// One connection to one Redis server: blocking, not thread-safe (one per thread, or from a pool).
+final class RedisConnection {
+    private var context: UnsafeMutablePointer<redisContext>?
+    let address: RedisAddress
+
+    /// Connects, then AUTH and SELECT as the address says.
+    /// - Throws: `RedisEngineError` (`.connectionRefused`, `.timeout`, `.authenticationFailed`, …).
+    init(_ address: RedisAddress) throws {
+        self.address = address
+        let connectTimeout = timeval(duration: address.connectTimeout)
+        guard let context = redisConnectWithTimeout(address.host, Int32(address.port), connectTimeout) else {
+            throw RedisEngineError(.connectionRefused, "cannot allocate a connection to \(address)")
+        }
+        self.context = context
+        if context.pointee.err != 0 {
+            let failure = Self.error(context, during: "connecting to \(address)")
+            throw failure.code == .connectionLost ? RedisEngineError(.connectionRefused, failure.detail) : failure
+        }
+        redisSetTimeout(context, timeval(duration: address.commandTimeout))
+        if let password = address.password {
+            do {
+                _ = try command(RedisCommand("AUTH", password)).check()
+            } catch let error as RedisEngineError where error.code == .serverError {
+                throw RedisEngineError(.authenticationFailed, "\(address): \(error.detail)")
+            }
+        }
+        if address.database != 0 {
+            _ = try command(RedisCommand("SELECT", String(address.database))).check()
+        }
+    }
+
+    deinit { redisFree(context) }
+
+    /// Sends one command and waits for its reply. An error *reply* is returned as `.error`, not thrown.
+    /// - Throws: `RedisEngineError` when the connection fails (lost, timed out).
+    func command(_ command: RedisCommand) throws -> RedisReply {
+        try pipeline([command])[0]
+    }
+
+    /// Appends every command, then reads every reply (the first read flushes the buffer): one round trip.
+    func pipeline(_ commands: [RedisCommand]) throws -> [RedisReply] {
+        guard let context, context.pointee.err == 0 else {
+            throw RedisEngineError(.connectionLost, "\(address): the connection was lost earlier")
+        }
+        for command in commands {
+            let status = command.withArgv { count, argv, lengths in
+                redisAppendCommandArgv(context, count, argv, lengths)
+            }
+            guard status == REDIS_OK else { throw Self.error(context, during: "sending to \(address)") }
+        }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                throw Self.error(context, during: "waiting for \(address)")
+            }
+            let reply = raw.assumingMemoryBound(to: redisReply.self)
+            replies.append(RedisReply(reply))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private static func error(_ context: UnsafeMutablePointer<redisContext>, during what: String) -> RedisEngineError {
+        let message = String(cString: hb_redis_errstr(context))
+        let errnoValue = hb_errno()
+        switch context.pointee.err {
+        case REDIS_ERR_IO where errnoValue == EAGAIN || errnoValue == EWOULDBLOCK || errnoValue == ETIMEDOUT
+            || message.contains("timed out") || message.contains("temporarily unavailable"):
+            return RedisEngineError(.timeout, "\(what): timed out (\(message))")
+        case REDIS_ERR_IO where message.contains("refused") || errnoValue == ECONNREFUSED:
+            return RedisEngineError(.connectionRefused, "\(what): \(message)")
+        case REDIS_ERR_EOF, REDIS_ERR_IO:
+            return RedisEngineError(.connectionLost, "\(what): \(message.isEmpty ? "connection lost" : message)")
+        case REDIS_ERR_PROTOCOL:
+            return RedisEngineError(.protocolError, "\(what): \(message)")
+        default:
+            return RedisEngineError(.connectionLost, "\(what): \(message)")
+        }
+    }
+}
+
+extension RedisReply {
+    /// Copies a hiredis reply (which the caller then frees).
+    fileprivate init(_ reply: UnsafeMutablePointer<redisReply>) {
+        let value = reply.pointee
+        switch value.type {
+        case REDIS_REPLY_STRING:
+            self = .string(Self.bytes(value))
+        case REDIS_REPLY_STATUS:
+            self = .status(String(decoding: Self.bytes(value), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            self = .error(String(decoding: Self.bytes(value), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            self = .integer(Int64(value.integer))
+        case REDIS_REPLY_ARRAY:
+            self = .array((0 ..< value.elements).map { RedisReply(hb_reply_element(reply, $0)) })
+        default:
+            self = .null
+        }
+    }
+
+    private static func bytes(_ value: redisReply) -> [UInt8] {
+        guard let start = value.str, value.len > 0 else { return [] }
+        return start.withMemoryRebound(to: UInt8.self, capacity: value.len) { Array(UnsafeBufferPointer(start: $0, count: value.len)) }
+    }
+}
+
+extension RedisCommand {
+    /// Calls `body` with argc, argv and argvlen pointing into this command's one contiguous buffer.
+    fileprivate func withArgv<T>(_ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> T) -> T {
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                var argv: [UnsafePointer<CChar>?] = []
+                argv.reserveCapacity(lengths.count)
+                var offset = 0
+                for length in lengths {
+                    argv.append(chars.baseAddress.map { UnsafePointer($0 + offset) })
+                    offset += length
+                }
+                return argv.withUnsafeMutableBufferPointer { argvBuffer in
+                    lengths.withUnsafeBufferPointer { lengthBuffer in
+                        body(Int32(lengths.count), argvBuffer.baseAddress!, lengthBuffer.baseAddress!)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension timeval {
+    fileprivate init(duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

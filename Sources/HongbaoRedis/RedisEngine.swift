@@ -1,0 +1,318 @@
+import Foundation
+import HongbaoCore
+import Synchronization
+
+/// The grab protocol on Redis or Redis Cluster, through hiredis: for services on more than one process.
+///
+/// Implementation notes. A packet is five keys with the hash tag `{id}` (see `RedisKey`), created in one pipeline
+/// with the meta hash last, so a packet exists only once it is complete. A grab is one EVALSHA of `GrabScript.grab`:
+/// membership, the member's earlier share, expiry, then the gate — an atomic DECR of the shares left — and the
+/// share, popped from the pre-split list or computed by double mean from the balance. A batch of grabs is one
+/// script call per slot (one call in all on a single server), pipelined per node. Packets expire with a TTL
+/// (their deadline plus an hour, so late `expire`s still find them); `expire` runs `GrabScript.expire`, which
+/// records the refund in the packet, so it is made once whoever calls it.
+///
+/// Threads: each call borrows a connection from its node's pool (the pool's lock is held for a push or a pop,
+/// never during I/O). Async callers never block the cooperative pool: grabs go to the engine's own combiner
+/// threads, which coalesce whatever is pending into one batch; other calls run on a Dispatch queue.
+///
+/// Randomness: the 48-bit random of a grab computed at grab time comes from a counter-based generator of
+/// (engine seed, packet, member), so a run is reproducible for the same order of grabs.
+public final class RedisEngine: GrabEngine, AsyncGrabEngine {
+    public let name: String
+    let topology: RedisTopology
+    let clock: any PacketClock
+    let seed: UInt64
+    private let soldOut = Mutex<[PacketID: SoldOutPacket]>([:])
+    private let combiner = Mutex<GrabCombiner?>(nil)
+
+    static let soldOutCacheLimit = 65_536
+    static let grace = Duration.seconds(3600)
+
+    /// Connects to `url` — `redis://[:password@]host:port[/db]`, or several comma-separated seeds of a
+    /// cluster — and learns whether it is a cluster.
+    /// - Parameters:
+    ///   - clock: the time that expiry is judged by; it must agree across processes (the default is the
+    ///     system's wall clock).
+    ///   - seed: the seed of the random numbers passed to the grab script.
+    /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …).
+    public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0) throws {
+        let seeds = try url.split(separator: ",").map { try RedisAddress(url: String($0.hasPrefix("redis://") ? $0 : "redis://" + $0)) }
+        guard !seeds.isEmpty else { throw RedisEngineError(.invalidAddress, "no address in \"\(url)\"") }
+        topology = try RedisTopology(seeds: seeds)
+        name = topology.isCluster ? "redis-cluster" : "redis"
+        self.clock = clock
+        self.seed = seed
+    }
+
+    deinit { combiner.withLock { $0?.stop() } }
+
+    /// Every master serving packets (one outside a cluster).
+    public var masters: [RedisAddress] { topology.masters }
+
+    // MARK: Sending
+
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+        let plan = try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds)
+        let idSlot = ClusterSlot.of(key: RedisKey.packetIDs.rawValue)
+        var incr = RedisCommand("INCR")
+        incr.append(RedisKey.packetIDs)
+        guard let raw = try topology.pipeline(slot: idSlot, [incr])[0].check().integer, raw > 0 else {
+            throw RedisEngineError(.protocolError, "INCR \(RedisKey.packetIDs.rawValue) did not return an integer")
+        }
+        let id = PacketID(UInt64(raw))
+        let expiresMilliseconds = plan.expiresAt / 1_000_000
+        var commands: [RedisCommand] = []
+        let members = plan.recipient.map { [$0] } ?? Array(group.members)
+        for chunk in stride(from: 0, to: members.count, by: 1_000) {
+            var add = RedisCommand("SADD")
+            add.append(RedisKey.members(of: id))
+            for member in members[chunk ..< min(chunk + 1_000, members.count)] { add.append(member.rawValue) }
+            commands.append(add)
+        }
+        let preSplit = plan.preSplit
+        for chunk in stride(from: 0, to: preSplit.count, by: 1_000) {
+            var push = RedisCommand("RPUSH")
+            push.append(RedisKey.shares(of: id))
+            for amount in preSplit[chunk ..< min(chunk + 1_000, preSplit.count)] { push.append(amount.rawValue) }
+            commands.append(push)
+        }
+        var count = RedisCommand("SET")
+        count.append(RedisKey.count(of: id))
+        count.append(spec.shares)
+        commands.append(count)
+        var meta = RedisCommand("HSET")
+        meta.append(RedisKey.meta(of: id))
+        for (field, value) in [("total", spec.total.rawValue), ("shares", Int64(spec.shares)),
+                               ("cap", spec.policy.perShareCap.rawValue), ("expires_ms", expiresMilliseconds),
+                               ("balance", spec.total.rawValue), ("closed", 0), ("refund", 0)]
+        {
+            meta.append(field)
+            meta.append(value)
+        }
+        meta.append("mode")
+        meta.append(preSplit.isEmpty ? "grab" : "list")
+        commands.append(meta)   // last: the packet exists once its meta does
+        let keepUntil = expiresMilliseconds + Self.grace.nanosecondsSaturated / 1_000_000
+        for key in RedisKey.grabKeys(of: id) {
+            var expire = RedisCommand("PEXPIREAT")
+            expire.append(key)
+            expire.append(keepUntil)
+            commands.append(expire)
+        }
+        for reply in try topology.pipeline(slot: RedisKey.slot(of: id), commands) { _ = try reply.check() }
+        return id
+    }
+
+    // MARK: Grabbing
+
+    public func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
+        try grab([GrabRequest(packet: packet, member: member)])[0]
+    }
+
+    /// Many grabs in as few round trips as the topology allows: one script call per slot, pipelined per node
+    /// (one call in all on a single server). Each caller still gets its own outcome, in request order.
+    /// - Throws: `RedisEngineError` for a failed connection or server, `GrabEngineError.unknownPacket`.
+    public func grab(_ requests: [GrabRequest]) throws -> [GrabOutcome] {
+        var outcomes = [GrabOutcome?](repeating: nil, count: requests.count)
+        var toServer: [Int] = []
+        soldOut.withLock { cache in
+            for (index, request) in requests.enumerated() {
+                if let known = cache[request.packet] { outcomes[index] = known.outcome(for: request.member) } else { toServer.append(index) }
+            }
+        }
+        let now = clock.nanoseconds / 1_000_000
+        // Group by slot (a script may touch one slot only), then by node (one pipeline per node).
+        var bySlot: [Int: [Int]] = [:]
+        for index in toServer { bySlot[topology.isCluster ? RedisKey.slot(of: requests[index].packet) : 0, default: []].append(index) }
+        var byNode: [RedisAddress: [(slot: Int, indices: [Int])]] = [:]
+        for (slot, indices) in bySlot { byNode[topology.address(forSlot: slot), default: []].append((slot, indices)) }
+        var newlySoldOut: [PacketID] = []
+        for (_, groups) in byNode {
+            let sha = try topology.pool(for: topology.address(forSlot: groups[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
+            var commands: [RedisCommand] = []
+            for group in groups {
+                var call = RedisCommand("EVALSHA", sha)
+                call.append(group.indices.count * 5)
+                for index in group.indices {
+                    for key in RedisKey.grabKeys(of: requests[index].packet) { call.append(key) }
+                }
+                call.append(now)
+                for index in group.indices {
+                    let request = requests[index]
+                    call.append(request.member.rawValue)
+                    call.append(random48(for: request))
+                }
+                commands.append(call)
+            }
+            // All of a node's slots go in one pipeline; a redirect of any slot is retried slot by slot.
+            var replies = try topology.pipeline(slot: groups[0].slot, commands)
+            if topology.isCluster && replies.contains(where: { Redirect($0) != nil }) {
+                replies = try zip(groups, commands).map { try topology.pipeline(slot: $0.slot, [$1])[0] }
+            }
+            for (group, reply) in zip(groups, replies) {
+                let values = try reply.check().elements.compactMap(\.integer)
+                guard values.count == group.indices.count * 3 else {
+                    throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(group.indices.count) grabs")
+                }
+                for (k, index) in group.indices.enumerated() {
+                    let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
+                    outcomes[index] = outcome
+                    if outcome == .soldOut { newlySoldOut.append(requests[index].packet) }
+                }
+            }
+        }
+        for packet in Set(newlySoldOut) { try learnSoldOut(packet) }
+        return outcomes.map { $0! }
+    }
+
+    static func outcome(code: Int64, amount: Int64, packet: PacketID) throws -> GrabOutcome {
+        switch code {
+        case 0: return .granted(Fen(amount))
+        case 1: return .alreadyGrabbed(Fen(amount))
+        case -1: return .soldOut
+        case -2: return .expired
+        case -3: return .notMember
+        case -4: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        default: throw RedisEngineError(.protocolError, "the grab script returned code \(code)")
+        }
+    }
+
+    /// The script's random input for a grab: 48 bits from (engine seed, packet, member).
+    func random48(for request: GrabRequest) -> UInt64 {
+        SplitMix64.output(seed: seed ^ request.packet.rawValue &* 0x9E37_79B9, index: Int(request.member.rawValue)) >> 16
+    }
+
+    /// Caches a sold-out packet's final winners and members, so later grabs on it need no round trip.
+    private func learnSoldOut(_ packet: PacketID) throws {
+        var winners = RedisCommand("HGETALL")
+        winners.append(RedisKey.grabbed(of: packet))
+        var members = RedisCommand("SMEMBERS")
+        members.append(RedisKey.members(of: packet))
+        var deadline = RedisCommand("HGET")
+        deadline.append(RedisKey.meta(of: packet))
+        deadline.append("expires_ms")
+        let replies = try topology.pipeline(slot: RedisKey.slot(of: packet), [winners, members, deadline])
+        let entry = SoldOutPacket(
+            winners: Self.parseGrabbed(try replies[0].check()).reduce(into: [:]) { $0[$1.member] = $1.amount },
+            members: Set(try replies[1].check().elements.compactMap { $0.integer.map { MemberID(UInt32(truncatingIfNeeded: $0)) } }),
+            expiresMilliseconds: try replies[2].check().integer ?? 0, clock: clock)
+        soldOut.withLock { cache in
+            if cache.count >= Self.soldOutCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[packet] = entry
+        }
+    }
+
+    // MARK: Expiry and summaries
+
+    public func expire(_ packet: PacketID) throws -> ExpiryOutcome {
+        soldOut.withLock { _ = $0.removeValue(forKey: packet) }
+        let slot = RedisKey.slot(of: packet)
+        let sha = try topology.pool(for: topology.address(forSlot: slot)).withNode { try $0.sha(of: GrabScript.expire) }
+        var call = RedisCommand("EVALSHA", sha, "1")
+        call.append(RedisKey.meta(of: packet))
+        let values = try topology.pipeline(slot: slot, [call])[0].check().elements.compactMap(\.integer)
+        guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
+        switch values[0] {
+        case 0: return .refunded(Fen(values[1]))
+        case 1: return .alreadyRefunded(Fen(values[1]))
+        default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        }
+    }
+
+    public func summary(of packet: PacketID) throws -> PacketSummary {
+        var meta = RedisCommand("HMGET")
+        meta.append(RedisKey.meta(of: packet))
+        for field in ["total", "shares", "balance", "closed", "refund"] { meta.append(field) }
+        var grabbed = RedisCommand("HGETALL")
+        grabbed.append(RedisKey.grabbed(of: packet))
+        let replies = try topology.pipeline(slot: RedisKey.slot(of: packet), [meta, grabbed])
+        let fields = try replies[0].check().elements.map(\.integer)
+        guard fields.count == 5, let total = fields[0], let shares = fields[1], let balance = fields[2] else {
+            throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        }
+        return PacketSummary(packet: packet, total: Fen(total), shares: Int(shares),
+                             grabs: Self.parseGrabbed(try replies[1].check()), balance: Fen(balance),
+                             refund: fields[3] == 1 ? Fen(fields[4] ?? 0) : nil)
+    }
+
+    /// HGETALL of a grabbed hash, as records in grab order.
+    static func parseGrabbed(_ reply: RedisReply) -> [GrabRecord] {
+        let items = reply.elements
+        var records: [GrabRecord] = []
+        for pair in stride(from: 0, to: items.count - 1, by: 2) {
+            guard let member = items[pair].integer, let value = items[pair + 1].text else { continue }
+            let parts = value.split(separator: ":")
+            guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else { continue }
+            records.append(GrabRecord(seq: seq, member: MemberID(UInt32(truncatingIfNeeded: member)), amount: Fen(amount)))
+        }
+        return records.sorted { $0.seq < $1.seq }
+    }
+
+    // MARK: Async
+
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
+        try await offPool { try self.send(spec, to: group, seed: seed) }
+    }
+
+    public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let combiner = combiner.withLock { combiner in
+                if let combiner { return combiner }
+                let fresh = GrabCombiner(engine: self)
+                combiner = fresh
+                return fresh
+            }
+            combiner.submit(GrabRequest(packet: packet, member: member), continuation)
+        }
+    }
+
+    public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
+        try await offPool { try self.expire(packet) }
+    }
+
+    public func summary(of packet: PacketID) async throws -> PacketSummary {
+        try await offPool { try self.summary(of: packet) }
+    }
+
+    /// Runs blocking I/O on a Dispatch thread, never on the cooperative pool, and resumes the caller after.
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+/// One grab of a batch.
+public struct GrabRequest: Sendable, Hashable {
+    public let packet: PacketID
+    public let member: MemberID
+    public init(packet: PacketID, member: MemberID) {
+        self.packet = packet
+        self.member = member
+    }
+}
+
+/// A sold-out packet's final state: its winners cannot change, so grabs on it are answered locally.
+struct SoldOutPacket: Sendable {
+    let winners: [MemberID: Fen]
+    let members: Set<MemberID>
+    let expiresMilliseconds: Int64
+    let clock: any PacketClock
+
+    func outcome(for member: MemberID) -> GrabOutcome {
+        if let amount = winners[member] { return .alreadyGrabbed(amount) }
+        if !members.contains(member) { return .notMember }
+        return clock.nanoseconds / 1_000_000 >= expiresMilliseconds ? .expired : .soldOut
+    }
+}
+
+/// The system's wall clock (CLOCK_REALTIME): what expiry on a shared server must be judged by.
+public struct WallPacketClock: PacketClock {
+    public init() {}
+    public var nanoseconds: Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}

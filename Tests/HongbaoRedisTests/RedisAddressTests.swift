@@ -1,0 +1,42 @@
+@testable import HongbaoRedis
+import HongbaoCore
+import Testing
+
+@Suite("Redis addresses and slots")
+struct RedisAddressTests {
+    @Test func urlsParseWithTheirDefaults() throws {
+        let plain = try RedisAddress(url: "redis://127.0.0.1")
+        #expect((plain.host, plain.port, plain.password, plain.database) == ("127.0.0.1", 6379, nil, 0))
+        let full = try RedisAddress(url: "redis://:s3cret@cache.local:7000/3")
+        #expect((full.host, full.port, full.password, full.database) == ("cache.local", 7000, "s3cret", 3))
+        let user = try RedisAddress(url: "redis://default:pw@h:1")
+        #expect(user.password == "pw")
+    }
+
+    @Test(arguments: [
+        ("http://h:1", "expected redis://[:password@]host:port[/db]"),
+        ("redis://h:0", "port must be in 1 ... 65535"),
+        ("redis://h:99999", "port must be in 1 ... 65535"),
+        ("redis://h:1/x", "database must be a number ≥ 0"),
+        ("redis://:pw@", "missing host"),
+    ])
+    func badUrlsSayWhatIsWrong(_ url: String, _ reason: String) {
+        #expect {
+            _ = try RedisAddress(url: url)
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .invalidAddress && "\(error)".hasSuffix(reason)
+        }
+    }
+
+    /// The cluster specification's own example values.
+    @Test func slotsFollowTheClusterSpecification() {
+        #expect(ClusterSlot.crc16(Array("123456789".utf8)[...]) == 0x31C3)
+        #expect(ClusterSlot.of(key: "{user1000}.following") == ClusterSlot.of(key: "{user1000}.followers"))
+        #expect(ClusterSlot.of(key: "foo{}{bar}") == Int(ClusterSlot.crc16(Array("foo{}{bar}".utf8)[...]) % 16384), "an empty tag hashes the whole key")
+        #expect(ClusterSlot.of(key: "foo{{bar}}zap") == ClusterSlot.of(key: "{bar"))
+        for id in [PacketID(1), PacketID(42), PacketID(9_999_999)] {
+            let slots = Set(RedisKey.grabKeys(of: id).map { ClusterSlot.of(key: $0.rawValue) })
+            #expect(slots == [RedisKey.slot(of: id)], "every key of \(id) is in one slot")
+        }
+    }
+}

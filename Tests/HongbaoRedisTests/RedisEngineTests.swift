@@ -1,0 +1,141 @@
+import Foundation
+import HongbaoCore
+@testable import HongbaoRedis
+import HongbaoTestSupport
+import Testing
+
+/// The grab protocol on a real redis-server (started by `scripts/test`); never a mock.
+@Suite("Redis engine", .enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL: run the tests through scripts/test"))
+struct RedisEngineTests {
+    static let group = Group(range: 1 ... 20)
+
+    static func engine(clock: any PacketClock = WallPacketClock()) throws -> RedisEngine {
+        try RedisEngine(url: RedisTestServer.url!, clock: clock, seed: 99)
+    }
+
+    @Test func grabsRetriesSellingOutAndOutsiders() throws {
+        let engine = try Self.engine()
+        for algorithm in [SplitAlgorithm.doubleMeanAtGrab, .lineCutting] {
+            let spec = try PacketSpec(total: 100_00, shares: 3, algorithm: algorithm)
+            let packet = try engine.send(spec, to: Self.group, seed: 42)
+            let outcomes = try [MemberID(1), 2, 3].map { try engine.grab(packet, for: $0) }
+            #expect(outcomes.allSatisfy { if case .granted = $0 { true } else { false } })
+            if algorithm == .lineCutting { #expect(outcomes.map(\.share!) == RedPacket.split(spec, seed: 42)) }
+            #expect(try engine.grab(packet, for: 2) == .alreadyGrabbed(outcomes[1].share!))
+            #expect(try engine.grab(packet, for: 4) == .soldOut)
+            #expect(try engine.grab(packet, for: 4) == .soldOut, "answered from the sold-out cache")
+            #expect(try engine.grab(packet, for: 3) == .alreadyGrabbed(outcomes[2].share!), "the cache knows the winners")
+            #expect(try engine.grab(packet, for: 99) == .notMember)
+            let summary = try engine.summary(of: packet)
+            #expect(summary.grabs.map(\.member) == [1, 2, 3] && summary.grabs.map(\.seq) == [1, 2, 3])
+            #expect(invariantViolations(of: summary) == [])
+            #expect(try engine.expire(packet) == .refunded(.zero))
+        }
+    }
+
+    @Test func expiryRefundsExactlyOnceInEveryState() throws {
+        let clock = ManualClock()
+        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock), seed: 1)
+        let spec = try PacketSpec(total: 10_00, shares: 4, expiry: .seconds(60))
+        let untouched = try engine.send(spec, to: Self.group, seed: 1)
+        let partly = try engine.send(spec, to: Self.group, seed: 2)
+        let fully = try engine.send(spec, to: Self.group, seed: 3)
+        let first = try #require(try engine.grab(partly, for: 5).share)
+        for member in [MemberID(1), 2, 3, 4] { _ = try engine.grab(fully, for: member) }
+        clock.advance(by: .seconds(61))
+        #expect(try engine.grab(untouched, for: 1) == .expired)
+        #expect(try engine.grab(partly, for: 5) == .alreadyGrabbed(first))
+        #expect(try engine.grab(partly, for: 6) == .expired)
+        #expect(try engine.expire(untouched) == .refunded(10_00))
+        #expect(try engine.expire(partly) == .refunded(10_00 - first))
+        #expect(try engine.expire(fully) == .refunded(.zero))
+        #expect(try engine.expire(partly) == .alreadyRefunded(10_00 - first))
+        let other = try Self.engine()   // another process's engine sees the same refund, made once
+        #expect(try other.expire(partly) == .alreadyRefunded(10_00 - first))
+        for packet in [untouched, partly, fully] {
+            let summary = try engine.summary(of: packet)
+            #expect(summary.refund == summary.balance && invariantViolations(of: summary) == [])
+        }
+        #expect(throws: GrabEngineError.self) { _ = try engine.expire(PacketID(UInt64.max / 2)) }
+    }
+
+    @Test func exclusiveAndEqualPacketsAndTheLuckiest() throws {
+        let engine = try Self.engine()
+        let exclusive = try engine.send(try PacketSpec(total: 52_00, shares: 1, kind: .exclusive(7)), to: Self.group, seed: 0)
+        #expect(try engine.grab(exclusive, for: 8) == .notMember)
+        #expect(try engine.grab(exclusive, for: 7) == .granted(52_00))
+        let equal = try engine.send(try PacketSpec(total: 300, shares: 3, kind: .equal(perShare: 100)), to: Self.group, seed: 0)
+        for member in [MemberID(9), 4, 6] { #expect(try engine.grab(equal, for: member) == .granted(100)) }
+        #expect(try engine.summary(of: equal).luckiest?.member == 9, "a tie goes to the earlier grab")
+        #expect(throws: GrabEngineError.self) { _ = try engine.grab(PacketID(UInt64.max / 2), for: 1) }
+    }
+
+    /// The Lua double mean and the Swift allocator give the same shares for the same random inputs.
+    @Test func luaDoubleMeanMatchesTheSwiftAllocator() throws {
+        let engine = try Self.engine()
+        let policy = PacketPolicy(perShareCap: 2_000, shareCountCap: 100)
+        for total in [Int64(100), 9_999, 100_00, 80_000] {
+            let shares = 40
+            let spec = try PacketSpec(total: Fen(total), shares: shares, policy: policy)
+            let packet = try engine.send(spec, to: Group(range: 1 ... 64), seed: 0)
+            var balance = total
+            for member in 1 ... UInt32(shares) {
+                let random = engine.random48(for: GrabRequest(packet: packet, member: MemberID(member)))
+                let expected = DoubleMean.share(balance: balance, remaining: Int64(shares) - Int64(member) + 1,
+                                                cap: 2_000, random48: random)
+                #expect(try engine.grab(packet, for: MemberID(member)) == .granted(Fen(expected)), "total \(total), grab \(member)")
+                balance -= expected
+            }
+            #expect(balance == 0)
+        }
+    }
+
+    @Test func theContentionSuiteHolds() throws {
+        let engine = try Self.engine()
+        let packets = try GrabRace.sendPackets(engine, count: 40, members: 1 ... 24, algorithms: [.doubleMeanAtGrab, .shuffled])
+        let observed = GrabRace.run(engine, packets: packets, members: 1 ... 24, threads: 4)
+        #expect(try GrabRace.violations(engine, packets: packets, observed: observed) == [])
+    }
+
+    @Test func aBatchGivesEachCallerItsOwnOutcome() throws {
+        let engine = try Self.engine()
+        let hot = try engine.send(try PacketSpec(total: 100_00, shares: 50), to: Group(range: 1 ... 200), seed: 5)
+        let requests = (1 ... UInt32(200)).map { GrabRequest(packet: hot, member: MemberID($0)) }
+        let outcomes = try engine.grab(requests + requests.prefix(10))   // 10 retries in the same batch
+        #expect(outcomes.prefix(50).allSatisfy { if case .granted = $0 { true } else { false } })
+        #expect(outcomes[50 ..< 200].allSatisfy { $0 == .soldOut })
+        #expect(Array(outcomes.suffix(10)) == outcomes.prefix(10).map { .alreadyGrabbed($0.share!) })
+        let observed = zip(requests + requests.prefix(10), outcomes).map { ObservedGrab(packet: $0.packet, member: $0.member, outcome: $1) }
+        #expect(invariantViolations(of: try engine.summary(of: hot), observed: observed) == [])
+        // Many packets in one batch.
+        let packets = try (0 ..< 30).map { _ in try engine.send(try PacketSpec(total: 500, shares: 5), to: Self.group, seed: 1) }
+        let mixed = packets.flatMap { packet in (1 ... UInt32(8)).map { GrabRequest(packet: packet, member: MemberID($0)) } }
+        let results = try engine.grab(mixed)
+        for packet in packets {
+            let mine = zip(mixed, results).filter { $0.0.packet == packet }
+            #expect(mine.filter { $0.1.share != nil }.count == 5)
+        }
+    }
+
+    @Test func asyncGrabsAreCombinedAndCorrect() async throws {
+        let engine = try Self.engine()
+        let packet = try await engine.send(try PacketSpec(total: 100_00, shares: 30), to: Group(range: 1 ... 300), seed: 8)
+        let observed = try await withThrowingTaskGroup(of: ObservedGrab.self) { tasks in
+            for member in 1 ... UInt32(300) {
+                tasks.addTask { ObservedGrab(packet: packet, member: MemberID(member), outcome: try await engine.grab(packet, for: MemberID(member))) }
+            }
+            return try await tasks.reduce(into: []) { $0.append($1) }
+        }
+        #expect(observed.filter { $0.outcome.share != nil }.count == 30)
+        #expect(invariantViolations(of: try await engine.summary(of: packet), observed: observed) == [])
+        #expect(try await engine.expire(packet) == .refunded(.zero))
+    }
+}
+
+/// A manual clock shifted to the wall clock's epoch (a Redis deadline is wall-clock milliseconds).
+struct WallOffset: PacketClock {
+    let base: ManualClock
+    let offset = WallPacketClock().nanoseconds
+    init(_ base: ManualClock) { self.base = base }
+    var nanoseconds: Int64 { offset + base.nanoseconds }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import HongbaoCore
+import HongbaoRedis
+import HongbaoTestSupport
+import Testing
+
+/// Failures of the backend are reported plainly: never a crash, never a hang, never money lost.
+@Suite("Redis faults", .serialized)
+struct RedisFaultTests {
+    @Test func connectionRefusedIsOneClearError() {
+        #expect {
+            _ = try RedisEngine(url: "redis://127.0.0.1:1")
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .connectionRefused && "\(error)".hasPrefix("Redis connection refused: ")
+        }
+    }
+
+    @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+    func aWrongPasswordIsOneClearError() throws {
+        let url = RedisTestServer.url!.replacingOccurrences(of: "redis://", with: "redis://:not-the-password@")
+        #expect {
+            _ = try RedisEngine(url: url)
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .authenticationFailed && "\(error)".hasPrefix("Redis authentication failed: ")
+        }
+    }
+
+    /// redis-server killed mid-run: the engine reports a clear error and does not hang; restarted with its AOF,
+    /// a retried grab returns the same share and every packet balances.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"), "no redis-server"))
+    func aServerKilledMidRunAndRestartedFromItsAOF() throws {
+        let server = try RedisTestServer.Owned()
+        let engine = try RedisEngine(url: server.url, seed: 3)
+        let group = Group(range: 1 ... 40)
+        let packets = try (0 ..< 10).map { _ in try engine.send(try PacketSpec(total: 20_00, shares: 10), to: group, seed: 4) }
+        var won: [GrabRequest: Fen] = [:]
+        for packet in packets {
+            for member in 1 ... UInt32(6) {
+                won[GrabRequest(packet: packet, member: MemberID(member))] = try engine.grab(packet, for: MemberID(member)).share
+            }
+        }
+        server.kill()
+        let started = ContinuousClock.now
+        #expect {
+            _ = try engine.grab(packets[0], for: 7)
+        } throws: { error in
+            let code = (error as? RedisEngineError)?.code
+            return code == .connectionLost || code == .connectionRefused
+        }
+        #expect(ContinuousClock.now - started < .seconds(30), "gives up after its reconnects instead of hanging")
+
+        try server.start()
+        for (request, share) in won {
+            #expect(try engine.grab(request.packet, for: request.member) == .alreadyGrabbed(share), "the same share after restart")
+        }
+        for packet in packets {
+            let summary = try engine.summary(of: packet)
+            let refund = try engine.expire(packet).refund
+            #expect(summary.paid + refund == summary.total, "shares paid + refund == total")
+            let after = try engine.summary(of: packet)
+            #expect(summary.grabs.count == 6 && invariantViolations(of: after) == [])
+        }
+    }
+}
