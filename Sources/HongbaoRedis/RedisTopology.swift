@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Where each packet's keys live: one server, or the masters of a Redis Cluster by hash slot.
@@ -55,8 +56,13 @@ final class RedisTopology: Sendable {
     /// Runs commands that all concern `slot` on its node, following MOVED (refreshing the map) and ASK.
     func pipeline(slot: Int, _ commands: [RedisCommand]) throws -> [RedisReply] {
         var address = address(forSlot: slot)
-        for _ in 0 ..< 5 {
+        for attempt in 0 ..< 8 {
             let replies = try pool(for: address).withNode { try $0.pipeline(commands) }
+            // TRYAGAIN: a multi-key request on a slot being resharded; the migration ends in moments.
+            if isCluster, replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("TRYAGAIN") } else { false } }) {
+                Thread.sleep(forTimeInterval: 0.01 * Double(1 << min(attempt, 5)))
+                continue
+            }
             guard isCluster, let redirect = replies.lazy.compactMap(Redirect.init).first else { return replies }
             switch redirect.kind {
             case .moved:
@@ -68,7 +74,7 @@ final class RedisTopology: Sendable {
                 return stride(from: 1, to: answered.count, by: 2).map { answered[$0] }
             }
         }
-        throw RedisEngineError(.cluster, "slot \(slot) kept moving: gave up after 5 redirections")
+        throw RedisEngineError(.cluster, "slot \(slot) kept moving or resharding: gave up after 8 tries")
     }
 
     /// Reloads the slot map from any master that answers.

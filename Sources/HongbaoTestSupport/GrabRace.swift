@@ -40,7 +40,7 @@ public enum GrabRace {
     }
 
     /// The violations of a whole race: per packet, the invariants against what callers saw; and every packet sold
-    /// out with exactly one grant per share (the race has more grabbers than shares).
+    /// out with exactly one grant per share (`sendPackets` makes at most 20 shares: race more than 20 members).
     public static func violations(_ engine: some GrabEngine, packets: [PacketID], observed: [ObservedGrab]) throws -> [String] {
         let byPacket = Dictionary(grouping: observed, by: \.packet)
         var violations: [String] = []
