@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "HongbaoReport", dependencies: ["HongbaoCore", "HongbaoSQLite"]),
 
         // The concurrency lessons and the interleaving explorer.
-        .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore"]),
+        .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore", "HongbaoRedis"]),
 
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao-classroom", dependencies: [
-            "HongbaoClassroom", "HongbaoRedis",
+            "HongbaoClassroom",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [

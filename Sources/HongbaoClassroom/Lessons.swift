@@ -1,5 +1,6 @@
 import Foundation
 import HongbaoCore
+import HongbaoRedis
 import Synchronization
 
 /// The concurrency lessons. Each lesson writes to a blackboard and returns its one-line conclusion.
@@ -12,8 +13,8 @@ public struct Classroom {
 
     let board: Blackboard
     let seed: UInt64
-    /// Lesson 6's server, if one is reachable; nil skips it with a note.
-    let redis: (any RedisLesson)?
+    /// Lesson 6's server (`redis://host:port`); nil, or a server that does not answer, skips it with a note.
+    let redisURL: String?
     /// How much work the measuring lessons do: `.full` in class, `.quick` in tests.
     let effort: Effort
 
@@ -25,10 +26,10 @@ public struct Classroom {
         var splits: Int { self == .full ? 20_000 : 2_000 }
     }
 
-    public init(board: Blackboard, seed: UInt64 = 2017, redis: (any RedisLesson)? = nil, effort: Effort = .full) {
+    public init(board: Blackboard, seed: UInt64 = 2017, redisURL: String? = nil, effort: Effort = .full) {
         self.board = board
         self.seed = seed
-        self.redis = redis
+        self.redisURL = redisURL
         self.effort = effort
     }
 
@@ -183,15 +184,22 @@ public struct Classroom {
             else runs while it does: the check (DECR of the shares left) and the act (record the member's share) \
             happen as one step, like a CAS — whatever the number of clients.
             """)
-        guard let redis else {
-            board.dim("(skipped: no Redis server reachable — start one and pass --redis redis://127.0.0.1:6379)")
+        guard let redisURL else {
+            board.dim("(skipped: no Redis server given — start one and pass --redis redis://127.0.0.1:6379)")
             return "skipped: no Redis server reachable"
         }
-        board.say(redis.scriptExcerpt)
+        let engine: RedisEngine
+        do {
+            engine = try RedisEngine(url: redisURL, seed: seed)
+        } catch {
+            board.dim("(skipped: \(error))")
+            return "skipped: no Redis server reachable"
+        }
+        board.say(RedisEngine.grabScriptExcerpt)
         board.pause()
-        let result = try redis.race(rounds: effort.rounds / 25, seed: seed)
-        board.good("\(result.rounds) rounds through Redis, \(result.oversold) oversold; \(result.grabs.formatted()) shares paid.")
-        return "one Lua script call is atomic: \(result.rounds) rounds through Redis, \(result.oversold) oversold"
+        let result = try RaceRounds.run(engine, until: .rounds(effort.rounds / 10), seed: seed)
+        board.good("\(result.rounds.formatted()) rounds through \(engine.name), \(result.oversoldRounds) oversold.")
+        return "one Lua script call is atomic: \(result.rounds.formatted()) rounds through Redis, \(result.oversoldRounds) oversold"
     }
 
     // MARK: 7. Fair?
@@ -235,14 +243,6 @@ public struct Classroom {
         return String(format: "same mean everywhere; double mean's spread rises from %.2f to %.2f by position, line cutting's stays %.2f–%.2f",
                       doubleMean.first!, doubleMean.last!, cutting.min()!, cutting.max()!)
     }
-}
-
-/// Lesson 6's view of Redis, provided by the command line when a server is reachable.
-public protocol RedisLesson {
-    /// The lines of the grab script that make it atomic, to show.
-    var scriptExcerpt: String { get }
-    /// Races concurrent grabbers on packets of 5 shares through the server.
-    func race(rounds: Int, seed: UInt64) throws -> (rounds: Int, oversold: Int, grabs: Int)
 }
 
 extension Sequence {

@@ -26,6 +26,22 @@ public protocol GrabEngine: AnyObject, Sendable {
     func summary(of packet: PacketID) throws -> PacketSummary
 }
 
+/// One grab of a batch: a packet and a member.
+public struct GrabRequest: Sendable, Hashable {
+    public let packet: PacketID
+    public let member: MemberID
+    public init(packet: PacketID, member: MemberID) {
+        self.packet = packet
+        self.member = member
+    }
+}
+
+/// An engine that serves many grabs in one call — for a remote engine, in one round trip or a few — while each
+/// caller still gets its own outcome, in request order.
+public protocol BatchGrabEngine: GrabEngine {
+    func grab(_ requests: [GrabRequest]) throws -> [GrabOutcome]
+}
+
 /// The same protocol for `async` callers, e.g. a request handler in a Hummingbird or Vapor service.
 /// Implementations never block the cooperative thread pool.
 public protocol AsyncGrabEngine: AnyObject, Sendable {

@@ -17,7 +17,7 @@ enum GrabScript {
           local meta, count, members, grabbed, shares = KEYS[5*i+1], KEYS[5*i+2], KEYS[5*i+3], KEYS[5*i+4], KEYS[5*i+5]
           local member, random = ARGV[2*i+2], tonumber(ARGV[2*i+3])
           local code, seq, amount = 0, 0, 0
-          local m = redis.call('HMGET', meta, 'shares', 'cap', 'expires_ms', 'mode', 'closed')
+          local m = redis.call('HMGET', meta, 'shares', 'cap', 'expires_ms', 'mode', 'closed', 'balance')
           if not m[1] then
             code = -4
           elseif redis.call('SISMEMBER', members, member) == 0 then
@@ -41,7 +41,7 @@ enum GrabScript {
                   amount = tonumber(redis.call('LPOP', shares))
                 else
                   -- Double mean from the balance, exactly as DoubleMean.share in Swift.
-                  local balance = tonumber(redis.call('HGET', meta, 'balance'))
+                  local balance = tonumber(m[6])
                   if n == 1 then
                     amount = balance
                   else

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Randomness: the 48-bit random of a grab computed at grab time comes from a counter-based generator of
 /// (engine seed, packet, member), so a run is reproducible for the same order of grabs.
-public final class RedisEngine: GrabEngine, AsyncGrabEngine {
+public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     public let name: String
     let topology: RedisTopology
     let clock: any PacketClock
@@ -37,7 +37,7 @@ public final class RedisEngine: GrabEngine, AsyncGrabEngine {
     ///   - seed: the seed of the random numbers passed to the grab script.
     /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …).
     public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0) throws {
-        let seeds = try url.split(separator: ",").map { try RedisAddress(url: String($0.hasPrefix("redis://") ? $0 : "redis://" + $0)) }
+        let seeds = try url.split(separator: ",").map { try RedisAddress(url: $0.contains("://") ? String($0) : "redis://" + $0) }
         guard !seeds.isEmpty else { throw RedisEngineError(.invalidAddress, "no address in \"\(url)\"") }
         topology = try RedisTopology(seeds: seeds)
         name = topology.isCluster ? "redis-cluster" : "redis"
@@ -46,6 +46,9 @@ public final class RedisEngine: GrabEngine, AsyncGrabEngine {
     }
 
     deinit { combiner.withLock { $0?.stop() } }
+
+    /// The lines of the grab script that make a grab atomic, for teaching.
+    public static var grabScriptExcerpt: String { GrabScript.excerpt }
 
     /// Every master serving packets (one outside a cluster).
     public var masters: [RedisAddress] { topology.masters }
@@ -162,7 +165,7 @@ public final class RedisEngine: GrabEngine, AsyncGrabEngine {
                 }
             }
         }
-        for packet in Set(newlySoldOut) { try learnSoldOut(packet) }
+        if !newlySoldOut.isEmpty { try learnSoldOut(Array(Set(newlySoldOut))) }
         return outcomes.map { $0! }
     }
 
@@ -183,23 +186,35 @@ public final class RedisEngine: GrabEngine, AsyncGrabEngine {
         SplitMix64.output(seed: seed ^ request.packet.rawValue &* 0x9E37_79B9, index: Int(request.member.rawValue)) >> 16
     }
 
-    /// Caches a sold-out packet's final winners and members, so later grabs on it need no round trip.
-    private func learnSoldOut(_ packet: PacketID) throws {
-        var winners = RedisCommand("HGETALL")
-        winners.append(RedisKey.grabbed(of: packet))
-        var members = RedisCommand("SMEMBERS")
-        members.append(RedisKey.members(of: packet))
-        var deadline = RedisCommand("HGET")
-        deadline.append(RedisKey.meta(of: packet))
-        deadline.append("expires_ms")
-        let replies = try topology.pipeline(slot: RedisKey.slot(of: packet), [winners, members, deadline])
-        let entry = SoldOutPacket(
-            winners: Self.parseGrabbed(try replies[0].check()).reduce(into: [:]) { $0[$1.member] = $1.amount },
-            members: Set(try replies[1].check().elements.compactMap { $0.integer.map { MemberID(UInt32(truncatingIfNeeded: $0)) } }),
-            expiresMilliseconds: try replies[2].check().integer ?? 0, clock: clock)
+    /// Caches sold-out packets' final winners and members, so later grabs on them need no round trip: one
+    /// pipeline per slot for all the packets a batch found sold out.
+    private func learnSoldOut(_ packets: [PacketID]) throws {
+        var bySlot: [Int: [PacketID]] = [:]
+        for packet in packets { bySlot[RedisKey.slot(of: packet), default: []].append(packet) }
+        var learned: [(PacketID, SoldOutPacket)] = []
+        for (slot, group) in bySlot {
+            var commands: [RedisCommand] = []
+            for packet in group {
+                var winners = RedisCommand("HGETALL")
+                winners.append(RedisKey.grabbed(of: packet))
+                var members = RedisCommand("SMEMBERS")
+                members.append(RedisKey.members(of: packet))
+                var deadline = RedisCommand("HGET")
+                deadline.append(RedisKey.meta(of: packet))
+                deadline.append("expires_ms")
+                commands += [winners, members, deadline]
+            }
+            let replies = try topology.pipeline(slot: slot, commands)
+            for (k, packet) in group.enumerated() {
+                learned.append((packet, SoldOutPacket(
+                    winners: Self.parseGrabbed(try replies[3 * k].check()).reduce(into: [:]) { $0[$1.member] = $1.amount },
+                    members: Set(try replies[3 * k + 1].check().elements.compactMap { $0.integer.map { MemberID(UInt32(truncatingIfNeeded: $0)) } }),
+                    expiresMilliseconds: try replies[3 * k + 2].check().integer ?? 0, clock: clock)))
+            }
+        }
         soldOut.withLock { cache in
-            if cache.count >= Self.soldOutCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[packet] = entry
+            if cache.count + learned.count > Self.soldOutCacheLimit { cache.removeAll(keepingCapacity: true) }
+            for (packet, entry) in learned { cache[packet] = entry }
         }
     }
 
@@ -280,16 +295,6 @@ public final class RedisEngine: GrabEngine, AsyncGrabEngine {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
-    }
-}
-
-/// One grab of a batch.
-public struct GrabRequest: Sendable, Hashable {
-    public let packet: PacketID
-    public let member: MemberID
-    public init(packet: PacketID, member: MemberID) {
-        self.packet = packet
-        self.member = member
     }
 }
 

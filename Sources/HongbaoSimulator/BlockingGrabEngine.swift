@@ -56,11 +56,14 @@ extension Result where Failure == any Error {
 public enum EngineUnderTest: Sendable {
     case synchronous(any GrabEngine)
     case asynchronous(any AsyncGrabEngine)
+    /// Each worker hands its attempts to the engine `size` at a time, in one call (one round trip for Redis).
+    case batched(any BatchGrabEngine, size: Int)
 
     public var name: String {
         switch self {
         case .synchronous(let engine): engine.name
         case .asynchronous(let engine): engine.name
+        case .batched(let engine, let size): size > 1 ? "\(engine.name) ×\(size)" : engine.name
         }
     }
 
@@ -69,6 +72,7 @@ public enum EngineUnderTest: Sendable {
         switch self {
         case .synchronous(let engine): engine
         case .asynchronous(let engine): BlockingGrabEngine(engine)
+        case .batched(let engine, _): engine
         }
     }
 }

@@ -80,16 +80,36 @@ public struct Driver: Sendable {
 
     private func work(_ shared: SharedRun, target: EngineUnderTest) -> WorkerResult {
         var result = WorkerResult()
+        let chunkSize: Int = if case .batched(_, let size) = target { max(1, size) } else { Self.chunk }
         let start = shared.startInstant
         let deadline = timeLimit.map { start + $0 }
         let total = shared.attempts.count
         while !shared.stop.load(ordering: .relaxed) {
-            let first = shared.cursor.add(Self.chunk, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
+            let first = shared.cursor.add(chunkSize, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
             guard first < total else { break }
             if let deadline, ContinuousClock.now >= deadline { break }
-            let chunk = first ..< min(first + Self.chunk, total)
-            result.chunks.append(first)
+            let chunk = first ..< min(first + chunkSize, total)
+            result.chunks.append((first, chunk.count))
             switch target {
+            case .batched(let engine, _):
+                // The batch goes when its last grab falls due; each grab's latency counts from its own due time.
+                if let due = dueTime(of: chunk.upperBound - 1, start: start) { waitUntil(due) }
+                let requests = chunk.map { index in
+                    let attempt = shared.attempts[index]
+                    return GrabRequest(packet: shared.packetIDs[Int(attempt.packet)], member: attempt.member)
+                }
+                let sent = ContinuousClock.now
+                do {
+                    let outcomes = try engine.grab(requests)
+                    let end = ContinuousClock.now
+                    for (index, outcome) in zip(chunk, outcomes) {
+                        result.record(outcome, sent: sent, end: end, due: dueTime(of: index, start: start), lateAfter: lateAfter)
+                    }
+                } catch {
+                    shared.fail(error)
+                    result.recordNotRun(chunk.count)
+                    return result
+                }
             case .synchronous(let engine):
                 for index in chunk {
                     let due = dueTime(of: index, start: start)
@@ -170,8 +190,8 @@ public struct RunMeasurement: Sendable {
         var late = 0, run = 0
         for worker in workers {
             var offset = 0
-            for first in worker.chunks {
-                let count = min(Driver.chunk, worker.codes.count - offset)
+            for (first, size) in worker.chunks {
+                let count = min(size, worker.codes.count - offset)
                 for k in 0 ..< count {
                     codes[first + k] = worker.codes[offset + k]
                     latencies[first + k] = worker.latencies[offset + k]
@@ -196,7 +216,8 @@ public struct RunMeasurement: Sendable {
 }
 
 struct WorkerResult: Sendable {
-    var chunks: [Int] = []
+    /// (first attempt, count) of each chunk taken, in order.
+    var chunks: [(Int, Int)] = []
     var codes: [UInt8] = []
     var latencies: [UInt32] = []
     var late = 0

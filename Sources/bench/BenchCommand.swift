@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HongbaoCore
+import HongbaoRedis
 import HongbaoSimulator
 import HongbaoSQLite
 
@@ -22,13 +23,14 @@ struct BenchCommand: ParsableCommand {
         abstract: "Simulate millions of members racing for red packets; measure and verify each engine.",
         discussion: """
             With no options: 1,000,000 members, 100,000 packets, the in-process engines side by side \
-            (lock-free, mutex, actor) on the same seeded workload. Every grab is stored in the SQLite file \
-            given by --db; `swift run hongbao report` analyses it. Exits non-zero if any verdict fails.
+            (lock-free, mutex, actor) on the same seeded workload. With --redis, the Redis engine (a server, or \
+            a cluster's comma-separated seeds). Every grab is stored in the SQLite file given by --db; \
+            `swift run hongbao report` analyses it. Exits non-zero if any verdict fails.
             """)
 
     @Option(name: .customLong("engine"), parsing: .upToNextOption,
-            help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor.")
-    var engines: [EngineChoice] = [.lockFree, .mutex, .actor]
+            help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor, or redis with --redis.")
+    var engineOption: [EngineChoice] = []
 
     @Option(help: "Members in the population.")
     var members = 1_000_000
@@ -51,6 +53,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Stop starting grabs after this many seconds.")
     var duration: Double?
 
+    @Option(help: "Redis server for the redis engine: redis://[:password@]host:port[/db], or a cluster's seeds separated by commas.")
+    var redis: String?
+
+    @Option(help: "Grabs per Redis call (one script call per slot per batch); default 64. In-process engines grab one at a time.")
+    var batch = 64
+
     @Option(help: "SQLite file the runs accumulate in.")
     var db = "hongbao.db"
 
@@ -69,7 +77,14 @@ struct BenchCommand: ParsableCommand {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of grabs per second, got \(rate)") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
         if algorithm == .equal { throw ValidationError("--algorithm equal is the split of equal packets; pick one for lucky packets") }
-        guard !engines.isEmpty else { throw ValidationError("--engine needs at least one engine") }
+        if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
+        guard (1 ... 4096).contains(batch) else { throw ValidationError("--batch must be in 1 ... 4096, got \(batch)") }
+    }
+
+    /// The engines to run: as given, else the in-process ones, or Redis when --redis is given.
+    var engines: [EngineChoice] {
+        if !engineOption.isEmpty { return engineOption }
+        return redis == nil ? [.lockFree, .mutex, .actor] : [.redis]
     }
 
     mutating func run() throws {
@@ -102,7 +117,7 @@ struct BenchCommand: ParsableCommand {
                             timeLimit: duration.map { .milliseconds(Int64($0 * 1000)) })
         var reports: [EngineReport] = []
         for choice in engines {
-            let target = choice.make(capacity: packets)
+            let target = try choice.make(capacity: packets, redis: redis, batch: batch, seed: seed)
             let engine = target.blocking
             let runID = try store.beginRun(RunStart(
                 startedAt: Date().formatted(.iso8601), engine: engine.name, algorithm: algorithm?.rawValue ?? "mixed",
@@ -169,7 +184,7 @@ struct BenchCommand: ParsableCommand {
         let config: [String: String] = [
             "engine": engine, "members": "\(members)", "packets": "\(packets)", "threads": "\(threads)",
             "seed": "\(seed)", "algorithm": algorithm?.rawValue ?? "mixed", "rate": rate.map { "\($0)" } ?? "closed",
-            "duration": duration.map { "\($0)" } ?? "none", "db": db,
+            "duration": duration.map { "\($0)" } ?? "none", "db": db, "redis": redis ?? "none", "batch": "\(batch)",
         ]
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -187,13 +202,16 @@ enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
     case mutex
     case actor
     case racy
+    case redis
 
-    func make(capacity: Int) -> EngineUnderTest {
+    /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
+    func make(capacity: Int, redis url: String?, batch: Int, seed: UInt64) throws -> EngineUnderTest {
         switch self {
         case .lockFree: .synchronous(LockFreeEngine(capacity: capacity))
         case .mutex: .synchronous(MutexEngine(capacity: capacity))
         case .actor: .asynchronous(ActorEngine())
         case .racy: .synchronous(UnsafeRacyEngine(capacity: capacity))
+        case .redis: .batched(try RedisEngine(url: url!, seed: seed), size: batch)   // validate() required --redis
         }
     }
 }

@@ -49,7 +49,8 @@ struct ClassroomCommand: AsyncParsableCommand {
 
     func run() async throws {
         let board = Blackboard(colors: !noColor && isatty(STDOUT_FILENO) == 1, stepping: step)
-        let classroom = Classroom(board: board, seed: seed, redis: RedisConnection.lesson(url: redis))
+        let classroom = Classroom(board: board, seed: seed,
+                                  redisURL: redis ?? ProcessInfo.processInfo.environment["HONGBAO_REDIS_URL"])
         for number in lesson.map({ [$0] }) ?? Classroom.lessons.keys.sorted() {
             do {
                 _ = try await classroom.run(number)
@@ -59,9 +60,4 @@ struct ClassroomCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// Lesson 6 needs the Redis engine; this build connects to none yet.
-enum RedisConnection {
-    static func lesson(url: String?) -> (any RedisLesson)? { nil }
 }

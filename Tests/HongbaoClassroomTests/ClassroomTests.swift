@@ -34,10 +34,10 @@ struct LessonTests {
         var pauses = 0
     }
 
-    static func classroom(_ recorder: Recorder, stepping: Bool = false) -> Classroom {
+    static func classroom(_ recorder: Recorder, stepping: Bool = false, redisURL: String? = nil) -> Classroom {
         Classroom(board: Blackboard(colors: false, stepping: stepping, write: { recorder.lines.append($0) },
                                     waitForEnter: { recorder.pauses += 1 }),
-                  seed: 7, effort: .quick)
+                  seed: 7, redisURL: redisURL, effort: .quick)
     }
 
     /// Lessons 3 and 4 race the mutex engine from threads, which ThreadSanitizer misreports (see
@@ -55,10 +55,25 @@ struct LessonTests {
         case 3: #expect(conclusion.hasPrefix("the lock never oversold in 300 rounds"))
         case 4: #expect(conclusion.hasPrefix("compare-and-swap never oversold in 300 rounds"))
         case 5: #expect(conclusion.hasPrefix("the actor never oversold in 30 rounds"))
-        case 6: #expect(conclusion == "skipped: no Redis server reachable")
+        case 6: #expect(conclusion == "skipped: no Redis server reachable", "no server was given")
         case 7: #expect(conclusion.hasPrefix("same mean everywhere; double mean's spread rises from"))
         default: Issue.record("no expectation for lesson \(lesson)")
         }
+    }
+
+    @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+    func theRedisLessonRacesThroughARealServer() async throws {
+        let recorder = Recorder()
+        let conclusion = try await Self.classroom(recorder, redisURL: RedisTestServer.url).run(6)
+        #expect(conclusion == "one Lua script call is atomic: 30 rounds through Redis, 0 oversold")
+        #expect(recorder.lines.contains { $0.contains("redis.call('DECR', count)") })
+    }
+
+    @Test func theRedisLessonSaysWhyItIsSkipped() async throws {
+        let recorder = Recorder()
+        let conclusion = try await Self.classroom(recorder, redisURL: "redis://127.0.0.1:1").run(6)
+        #expect(conclusion == "skipped: no Redis server reachable")
+        #expect(recorder.lines.contains { $0.hasPrefix("(skipped: Redis connection refused") })
     }
 
     /// Lesson 1 races real threads until the racy engine oversells, and says how many tries it took.

@@ -81,6 +81,10 @@ struct BenchEndToEndTests {
         (["--duration", "0"], "--duration must be a positive number of seconds"),
         (["--db", "/nonexistent-hongbao-dir/x.db"], "cannot open database /nonexistent-hongbao-dir/x.db"),
         (["--members", "lots"], "lots"),
+        (["--redis", "redis://127.0.0.1:1"], "bench: error: Redis connection refused: "),
+        (["--redis", "http://nowhere"], "bench: error: Redis invalid address: http://nowhere"),
+        (["--engine", "redis"], "bench: error: --engine redis needs --redis URL"),
+        (["--batch", "0"], "--batch must be in 1 ... 4096, got 0"),
     ])
     func badInputGetsOneClearLineAndAFailingExit(_ arguments: [String], _ expected: String) throws {
         let run = try Executable("bench").run(Self.tiny + arguments + ["--quiet"])
@@ -88,6 +92,26 @@ struct BenchEndToEndTests {
         #expect(run.standardError.contains(expected), "stderr: \(run.standardError)")
         #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
         #expect(!run.standardError.contains("Fatal error") && !run.standardError.contains("Stack dump"))
+    }
+
+    @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+    func aTinyRunOnRedisAndOnTheClusterPasses() throws {
+        for url in [RedisTestServer.url, RedisTestServer.clusterURL].compactMap({ $0 }) {
+            let db = Self.temporaryDirectory().appendingPathComponent("redis.db").path
+            let run = try Executable("bench").run(Self.tiny + ["--redis", url, "--batch", "16", "--db", db, "--json", "--quiet"])
+            #expect(run.status == 0, "\(run.standardError)")
+            let json = try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any]
+            let runs = try #require(json?["runs"] as? [[String: Any]])
+            #expect(runs.count == 1)
+            #expect(["redis", "redis-cluster"].contains(runs.first?["engine"] as? String ?? ""))
+            let store = try ResultStore(path: db)
+            #expect(try store.integer("""
+                SELECT COUNT(*) FROM packets p
+                WHERE p.total_fen != p.refund_fen + (SELECT COALESCE(SUM(amount_fen), 0) FROM grabs g
+                                                     WHERE g.run_id = p.run_id AND g.packet_id = p.packet_id)
+                """) == 0)
+            #expect(try store.integer("SELECT verdict = 'pass' AND complete FROM runs") == 1)
+        }
     }
 
     @Test func aCorruptDatabaseIsReportedPlainly() throws {
