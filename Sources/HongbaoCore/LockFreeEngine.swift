@@ -114,10 +114,15 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         if packet.loadAcquiring(claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)
         }
-        // Sold-out fast path: a member without a claim cannot hold a share, and losing needs no write.
+        // Sold-out fast path: losing needs no write. But the same member may have claimed and won the last share
+        // between our claim load and our state load, so look at the claim again: the acquiring state load that saw
+        // the packet sold out synchronises with that win's CAS (the later CASes continue its release sequence), so
+        // a claim made before the win is visible now.
         let seen = packet.state
-        if seen.closed { return .expired }
-        if seen.remaining == 0 { return .soldOut }
+        if seen.closed || seen.remaining == 0 {
+            if packet.loadAcquiring(claimWord) & bit != 0 { return previousOutcome(of: member, in: packet) }
+            return seen.closed ? .expired : .soldOut
+        }
         if clock.nanoseconds >= packet.plan.expiresAt { return .expired }
         if packet.bitwiseOrAcquiringAndReleasing(bit, at: claimWord) & bit != 0 {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently

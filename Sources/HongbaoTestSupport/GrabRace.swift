@@ -33,7 +33,8 @@ public enum GrabRace {
     {
         let group = Group(range: members)
         return try (0 ..< count).map { index in
-            let spec = try PacketSpec(total: Fen(Int64(1_000 + index * 37)), shares: 1 + index % 20,
+            let shares = 1 + index % 20
+            let spec = try PacketSpec(total: Fen(Int64(shares) * Int64(1 + (index * 37) % 5_000)), shares: shares,
                                       algorithm: algorithms[index % algorithms.count])
             return try engine.send(spec, to: group, seed: UInt64(index))
         }
