@@ -16,7 +16,7 @@ case $cmd in
     port=$first
     for i in 1 2 3; do
       port=$(free_port "$port")
-      mkdir -p "$dir/$port"
+      rm -rf "${dir:?}/$port" && mkdir -p "$dir/$port"   # a fresh node: no old cluster config
       redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save '' --appendonly no \
         --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 2000 \
         --logfile "$dir/$port/redis.log" --daemonize no >/dev/null 2>&1 &

@@ -23,8 +23,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     let topology: RedisTopology
     let clock: any PacketClock
     let seed: UInt64
-    private let soldOut = Mutex<[PacketID: SoldOutPacket]>([:])
-    private let combiner = Mutex<GrabCombiner?>(nil)
+    private let soldOut = Locked<[PacketID: SoldOutPacket]>([:])
+    private let combiner = Locked<GrabCombiner?>(nil)
 
     static let soldOutCacheLimit = 65_536
     static let grace = Duration.seconds(3600)

@@ -74,7 +74,7 @@ final class RedisNode: @unchecked Sendable {
 /// it is held for a push or a pop, never during a round trip.
 final class RedisNodePool: Sendable {
     let address: RedisAddress
-    private let idle = Mutex<[RedisNode]>([])
+    private let idle = Locked<[RedisNode]>([])
 
     init(_ address: RedisAddress) {
         self.address = address

@@ -8,8 +8,8 @@ import Synchronization
 final class RedisTopology: Sendable {
     let seeds: [RedisAddress]
     let isCluster: Bool
-    private let slots: Mutex<[RedisAddress]>         // 16384 entries in a cluster; one entry otherwise
-    private let pools = Mutex<[RedisAddress: RedisNodePool]>([:])
+    private let slots: Locked<[RedisAddress]>         // 16384 entries in a cluster; one entry otherwise
+    private let pools = Locked<[RedisAddress: RedisNodePool]>([:])
 
     /// Connects to the first seed that answers and learns whether it is a cluster.
     init(seeds: [RedisAddress]) throws {
@@ -31,7 +31,7 @@ final class RedisTopology: Sendable {
         }
         guard let found else { throw lastError! }
         isCluster = found.cluster
-        slots = Mutex(found.map)
+        slots = Locked(found.map)
     }
 
     /// The node serving `slot` (ignored outside a cluster).

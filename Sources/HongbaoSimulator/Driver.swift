@@ -73,7 +73,7 @@ public struct Driver: Sendable {
         }
         let elapsed = ContinuousClock.now - start
         progress("grab", workload.attempts.count, workload.attempts.count)
-        if let failure = shared.failure.withLock({ $0 }) { throw failure }
+        if let failure = shared.failure.value { throw failure }
         return RunMeasurement(merging: results.map { $0.value! }, packetIDs: packetIDs,
                               attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
     }
@@ -248,7 +248,9 @@ final class SharedRun: Sendable {
     let attempts: [Workload.Attempt]
     let cursor = Atomic<Int>(0)
     let stop = Atomic<Bool>(false)
-    let failure = Mutex<(any Error)?>(nil)
+    /// The first failure: the worker that flips `failed` publishes it (no lock: TSan sees the atomics).
+    let failed = Atomic<Bool>(false)
+    let failure = WriteOnce<any Error>()
     /// The run's start, as nanoseconds after `origin` (0 until the main thread sets it).
     private let startOffset = Atomic<Int64>(0)
     private let origin = ContinuousClock.now
@@ -275,7 +277,9 @@ final class SharedRun: Sendable {
     }
 
     func fail(_ error: any Error) {
-        failure.withLock { if $0 == nil { $0 = error } }
+        if failed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            failure.publish(error)
+        }
         stop.store(true, ordering: .relaxed)
     }
 }

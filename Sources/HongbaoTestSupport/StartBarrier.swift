@@ -1,4 +1,5 @@
 import Foundation
+import HongbaoCore
 import Synchronization
 
 /// Releases a number of threads together once all of them are running, as NIO's `testLargeContendedAtomicSum`
@@ -19,18 +20,18 @@ public final class StartBarrier: Sendable {
     /// order once every thread has finished.
     public static func run<T: Sendable>(threads: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
         let barrier = StartBarrier(parties: threads)
-        let results = Mutex<[T?]>(Array(repeating: nil, count: threads))
+        let results = (0 ..< threads).map { _ in WriteOnce<T>() }
         let finished = DispatchGroup()
         for index in 0 ..< threads {
             finished.enter()
             Thread {
                 barrier.arriveAndWait()
                 let result = body(index)
-                results.withLock { $0[index] = result }
+                results[index].publish(result)
                 finished.leave()
             }.start()
         }
         finished.wait()
-        return results.withLock { $0.map { $0! } }
+        return results.map { $0.value! }
     }
 }

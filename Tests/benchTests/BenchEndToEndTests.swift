@@ -95,8 +95,9 @@ struct BenchEndToEndTests {
     }
 
     @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
-    func aTinyRunOnRedisAndOnTheClusterPasses() throws {
-        for url in [RedisTestServer.url, RedisTestServer.clusterURL].compactMap({ $0 }) {
+    func aTinyRunOnRedisPasses() throws {
+        // On the cluster: in the Redis Cluster suite, which is serialised with the test that migrates a slot.
+        for url in [RedisTestServer.url].compactMap({ $0 }) {
             let db = Self.temporaryDirectory().appendingPathComponent("redis.db").path
             let run = try Executable("bench").run(Self.tiny + ["--redis", url, "--batch", "16", "--db", db, "--json", "--quiet"])
             #expect(run.status == 0, "\(run.standardError)")
