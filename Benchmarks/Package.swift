@@ -11,6 +11,15 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Plain executable (not the ordo-one harness): needs a running server; see redis-side-by-side.sh.
+        .executableTarget(
+            name: "RedisGrabs",
+            dependencies: [
+                .product(name: "HongbaoCore", package: "Hongbao"),
+                .product(name: "HongbaoRedis", package: "Hongbao"),
+            ],
+            path: "RedisGrabs"
+        ),
         .executableTarget(
             name: "Engines",
             dependencies: [

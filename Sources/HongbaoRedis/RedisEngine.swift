@@ -8,7 +8,9 @@ import Synchronization
 /// with the meta hash last, so a packet exists only once it is complete. A grab is one EVALSHA of `GrabScript.grab`:
 /// membership, the member's earlier share, expiry, then the gate — an atomic DECR of the shares left — and the
 /// share, popped from the pre-split list or computed by double mean from the balance. A batch of grabs is one
-/// script call per slot (one call in all on a single server), pipelined per node. Packets expire with a TTL
+/// script call per slot (one call in all on a single server), pipelined per node; inside it, the grabs of one
+/// packet are combined — read once, gated by one DECRBY, recorded by one HSET — as WeChat queues a hot packet's
+/// requests. Packets expire with a TTL
 /// (their deadline plus an hour, so late `expire`s still find them); `expire` runs `GrabScript.expire`, which
 /// records the refund in the packet, so it is made once whoever calls it.
 ///
@@ -46,6 +48,9 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     }
 
     deinit { combiner.withLock { $0?.stop() } }
+
+    /// The whole grab script, as loaded with SCRIPT LOAD (for operators and for running it in redis-benchmark).
+    public static var grabScript: String { GrabScript.grab }
 
     /// The lines of the grab script that make a grab atomic, for teaching.
     public static var grabScriptExcerpt: String { GrabScript.excerpt }
@@ -117,6 +122,16 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// (one call in all on a single server). Each caller still gets its own outcome, in request order.
     /// - Throws: `RedisEngineError` for a failed connection or server, `GrabEngineError.unknownPacket`.
     public func grab(_ requests: [GrabRequest]) throws -> [GrabOutcome] {
+        try grab(requests, callPerGrab: false)
+    }
+
+    /// Many grabs pipelined: one script call per grab, all of a node's calls appended before the replies are read
+    /// (one round trip per node). Slower on the server than `grab(_:)`'s batches; for comparing the two.
+    public func grabPipelined(_ requests: [GrabRequest]) throws -> [GrabOutcome] {
+        try grab(requests, callPerGrab: true)
+    }
+
+    private func grab(_ requests: [GrabRequest], callPerGrab: Bool) throws -> [GrabOutcome] {
         var outcomes = [GrabOutcome?](repeating: nil, count: requests.count)
         var toServer: [Int] = []
         soldOut.withLock { cache in
@@ -128,37 +143,61 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         // Group by slot (a script may touch one slot only), then by node (one pipeline per node).
         var bySlot: [Int: [Int]] = [:]
         for index in toServer { bySlot[topology.isCluster ? RedisKey.slot(of: requests[index].packet) : 0, default: []].append(index) }
+        if callPerGrab {   // one script call (a "group") per grab
+            var single: [Int: [Int]] = [:]
+            for (slot, indices) in bySlot { for index in indices { single[slot * requests.count + index] = [index] } }
+            bySlot = single.reduce(into: [:]) { $0[$1.key] = $1.value }
+        }
         var byNode: [RedisAddress: [(slot: Int, indices: [Int])]] = [:]
-        for (slot, indices) in bySlot { byNode[topology.address(forSlot: slot), default: []].append((slot, indices)) }
+        for (key, indices) in bySlot {
+            let slot = callPerGrab ? key / max(requests.count, 1) : key
+            byNode[topology.address(forSlot: slot), default: []].append((slot, indices))
+        }
         var newlySoldOut: [PacketID] = []
-        for (_, groups) in byNode {
+        for (_, unordered) in byNode {
+            let groups = unordered.sorted { $0.indices[0] < $1.indices[0] }   // the calls go in request order
             let sha = try topology.pool(for: topology.address(forSlot: groups[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
             var commands: [RedisCommand] = []
+            var orders: [[Int]] = []   // per call, the request indices in the order the script answers them
             for group in groups {
-                var call = RedisCommand("EVALSHA", sha)
-                call.append(group.indices.count * 5)
+                // Combine per packet, keeping each packet's grabbers in request order.
+                var packets: [PacketID] = []
+                var grabbers: [PacketID: [Int]] = [:]
                 for index in group.indices {
-                    for key in RedisKey.grabKeys(of: requests[index].packet) { call.append(key) }
+                    let packet = requests[index].packet
+                    if grabbers[packet] == nil { packets.append(packet) }
+                    grabbers[packet, default: []].append(index)
+                }
+                var call = RedisCommand("EVALSHA", sha)
+                call.append(packets.count * 5)
+                for packet in packets {
+                    for key in RedisKey.grabKeys(of: packet) { call.append(key) }
                 }
                 call.append(now)
-                for index in group.indices {
-                    let request = requests[index]
-                    call.append(request.member.rawValue)
-                    call.append(random48(for: request))
+                var order: [Int] = []
+                for packet in packets {
+                    let indices = grabbers[packet]!
+                    call.append(indices.count)
+                    for index in indices {
+                        call.append(requests[index].member.rawValue)
+                        call.append(random48(for: requests[index]))
+                    }
+                    order += indices
                 }
                 commands.append(call)
+                orders.append(order)
             }
             // All of a node's slots go in one pipeline; a redirect of any slot is retried slot by slot.
             var replies = try topology.pipeline(slot: groups[0].slot, commands)
             if topology.isCluster && replies.contains(where: { Redirect($0) != nil }) {
                 replies = try zip(groups, commands).map { try topology.pipeline(slot: $0.slot, [$1])[0] }
             }
-            for (group, reply) in zip(groups, replies) {
+            for (order, reply) in zip(orders, replies) {
                 let values = try reply.check().elements.compactMap(\.integer)
-                guard values.count == group.indices.count * 3 else {
-                    throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(group.indices.count) grabs")
+                guard values.count == order.count * 3 else {
+                    throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(order.count) grabs")
                 }
-                for (k, index) in group.indices.enumerated() {
+                for (k, index) in order.enumerated() {
                     let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
                     outcomes[index] = outcome
                     if outcome == .soldOut { newlySoldOut.append(requests[index].packet) }
