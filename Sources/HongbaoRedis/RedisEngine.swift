@@ -38,8 +38,15 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     ///     system's wall clock).
     ///   - seed: the seed of the random numbers passed to the grab script.
     /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …).
-    public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0) throws {
-        let seeds = try url.split(separator: ",").map { try RedisAddress(url: $0.contains("://") ? String($0) : "redis://" + $0) }
+    ///   - commandTimeout: how long a call may wait for its reply before it fails with `.timeout`.
+    public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0,
+                commandTimeout: Duration = .seconds(5)) throws
+    {
+        let seeds = try url.split(separator: ",").map { part in
+            var address = try RedisAddress(url: part.contains("://") ? String(part) : "redis://" + part)
+            address.commandTimeout = commandTimeout
+            return address
+        }
         guard !seeds.isEmpty else { throw RedisEngineError(.invalidAddress, "no address in \"\(url)\"") }
         topology = try RedisTopology(seeds: seeds)
         name = topology.isCluster ? "redis-cluster" : "redis"

@@ -54,8 +54,9 @@ final class RedisNode: @unchecked Sendable {
         return scripts[script]!
     }
 
+    /// The open connection, or a new one if there is none or it failed (a timeout leaves it unusable).
     private func connected() throws -> RedisConnection {
-        if let connection { return connection }
+        if let connection, !connection.isBroken { return connection }
         let fresh = try RedisConnection(address)
         connection = fresh
         return fresh

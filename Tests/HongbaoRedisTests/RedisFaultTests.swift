@@ -62,3 +62,47 @@ struct RedisFaultTests {
         }
     }
 }
+
+@Suite("Redis scripts and timeouts", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"), "no redis-server"))
+struct RedisScriptAndTimeoutTests {
+    /// The server forgot its scripts (SCRIPT FLUSH, as after a restart without persistence): NOSCRIPT is answered
+    /// by loading them again and retrying, transparently.
+    @Test func noScriptIsHandledTransparently() throws {
+        let server = try RedisTestServer.Owned()
+        let engine = try RedisEngine(url: server.url)
+        let packet = try engine.send(try PacketSpec(total: 500, shares: 5), to: Group(range: 1 ... 10), seed: 1)
+        #expect(try engine.grab(packet, for: 1).share != nil)
+        try RedisCLI.run(port: server.port, "SCRIPT", "FLUSH")
+        #expect(try engine.grab(packet, for: 2).share != nil)
+        #expect(try engine.expire(packet).refund == Fen(500) - (try engine.summary(of: packet).paid))
+    }
+
+    /// A server that does not answer in time: one clear `.timeout`, then the engine recovers.
+    @Test func aSlowServerIsATimeoutAndTheEngineRecovers() throws {
+        let server = try RedisTestServer.Owned()
+        let engine = try RedisEngine(url: server.url, commandTimeout: .milliseconds(300))
+        let packet = try engine.send(try PacketSpec(total: 500, shares: 5), to: Group(range: 1 ... 10), seed: 1)
+        try RedisCLI.run(port: server.port, "CLIENT", "PAUSE", "1500", "ALL")   // no command is served for 1.5 s
+        #expect {
+            _ = try engine.grab(packet, for: 1)
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .timeout && "\(error)".contains("timed out")
+        }
+        usleep(1_500_000)
+        #expect(try engine.grab(packet, for: 2).share != nil, "a fresh connection after the timeout")
+        let summary = try engine.summary(of: packet)
+        #expect(invariantViolations(of: summary) == [])
+    }
+}
+
+/// redis-cli, for the tests that poke a server behind the engine's back.
+enum RedisCLI {
+    static func run(port: Int, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+    }
+}

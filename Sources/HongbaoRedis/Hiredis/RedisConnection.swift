@@ -36,6 +36,9 @@ final class RedisConnection {
 
     deinit { redisFree(context) }
 
+    /// True once hiredis has marked the connection failed (lost, timed out): it cannot be used again.
+    var isBroken: Bool { context.map { $0.pointee.err != 0 } ?? true }
+
     /// Sends one command and waits for its reply. An error *reply* is returned as `.error`, not thrown.
     /// - Throws: `RedisEngineError` when the connection fails (lost, timed out).
     func command(_ command: RedisCommand) throws -> RedisReply {
