@@ -66,21 +66,39 @@ public final class Workload: Sendable {
         }
         packets.sort { ($0.sentAtMilliseconds, $0.seed) < ($1.sentAtMilliseconds, $1.seed) }
 
-        // Pass 2: each packet's grabbers (a partial Fisher–Yates over member indices), with their due times.
+        // Pass 2: each packet's grabbers, with their due times — packets in parts on all cores. Each packet draws
+        // from its own stream and the parts are joined in order, so the result does not depend on the split.
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 1_000))
+        let cells = (0 ..< parts).map { _ in WriteOnce<[DueAttempt]>() }
+        let sorted = packets
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = (count * part / parts) ..< (count * (part + 1) / parts)
+            cells[part].publish(Self.attempts(of: sorted, range, population: population, seed: seed))
+        }
         var due: [DueAttempt] = []
-        due.reserveCapacity(count * 12)
+        due.reserveCapacity(cells.reduce(0) { $0 + $1.value!.count })
+        for cell in cells { due += cell.value! }
+        self.packets = packets
+        self.attempts = Self.sortedByDue(due)
+    }
+
+    /// The grab attempts of `packets[range]`, with their due times.
+    static func attempts(of packets: [Packet], _ range: Range<Int>, population: Population, seed: UInt64) -> [DueAttempt] {
+        var due: [DueAttempt] = []
+        due.reserveCapacity(range.count * 18)
         var scratch: [Int] = []
-        for (index, packet) in packets.enumerated() {
-            var random = Self.generator(seed: seed, packet: index, stream: 2)
+        for index in range {
+            let packet = packets[index]
+            var random = generator(seed: seed, packet: index, stream: 2)
             let group = population.group(Int(packet.group))
             let sentAt = packet.sentAtMilliseconds
-            let grabbers = Self.grabberCount(groupSize: group.count, shares: packet.spec.shares, hot: packet.isHot, using: &random)
+            let grabbers = grabberCount(groupSize: group.count, shares: packet.spec.shares, hot: packet.isHot, using: &random)
             scratch.removeAll(keepingCapacity: true)
             scratch.append(contentsOf: 0 ..< group.count)
             for k in 0 ..< grabbers {
                 scratch.swapAt(k, k + Int(random.below(UInt64(group.count - k))))
                 let member = group.member(at: scratch[k])
-                let delay = Self.reactionDelay(using: &random)
+                let delay = reactionDelay(using: &random)
                 due.append(DueAttempt(packet: UInt32(index), member: member, milliseconds: sentAt &+ delay))
                 if random.below(50) == 0 {   // a double tap
                     due.append(DueAttempt(packet: UInt32(index), member: member, milliseconds: sentAt &+ delay &+ 200))
@@ -90,15 +108,14 @@ public final class Workload: Sendable {
                 let outsider = MemberID(UInt32(random.below(UInt64(population.memberCount))))
                 if !group.contains(outsider) {
                     due.append(DueAttempt(packet: UInt32(index), member: outsider,
-                                          milliseconds: sentAt &+ Self.reactionDelay(using: &random)))
+                                          milliseconds: sentAt &+ reactionDelay(using: &random)))
                 }
             }
         }
-        self.packets = packets
-        self.attempts = Self.sortedByDue(due)
+        return due
     }
 
-    struct DueAttempt {
+    struct DueAttempt: Sendable {
         let packet: UInt32
         let member: MemberID
         let milliseconds: UInt32

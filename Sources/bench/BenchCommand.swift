@@ -145,37 +145,38 @@ struct BenchCommand: ParsableCommand {
         if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
     }
 
-    /// Expires and checks every packet, stores packets and grabs, and finishes the run's row.
+    /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
+    /// checks), and finishes the run's row.
     private func record(_ measurement: RunMeasurement, of workload: Workload, engine: any GrabEngine, runID: Int64,
                         store: ResultStore, progress: ProgressReporter) throws -> EngineReport
     {
-        let packetWriter = try store.packetWriter(run: runID)
-        let grabWriter = try store.grabWriter(run: runID)
+        let load = try store.backgroundLoad(run: runID)
         let recordStart = ContinuousClock.now
-        var insertTime = Duration.zero   // time inside SQLite inserts alone, for rows/s
+        var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
         let verdict = try Audit.run(workload, measurement, on: engine, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
         }) { account in
-            let insertStart = ContinuousClock.now
-            defer { insertTime += ContinuousClock.now - insertStart }
             let spec = account.packet.spec
-            try packetWriter.append(PacketRow(
+            packetRows.append(PacketRow(
                 packet: account.id.rawValue, group: account.packet.group, sender: account.packet.sender.rawValue,
                 kind: spec.kind.name, algorithm: spec.algorithm.rawValue, total: spec.total.rawValue, shares: spec.shares,
                 grabbedShares: account.summary.grabs.count, refund: account.refund.rawValue,
                 luckiest: account.summary.luckiest?.member.rawValue))
             for (record, latency) in zip(account.summary.grabs, account.latencies) {
-                try grabWriter.append(GrabRow(packet: account.id.rawValue, seq: record.seq, member: record.member.rawValue,
-                                              amount: record.amount.rawValue, latencyNanoseconds: latency))
+                grabRows.append(GrabRow(packet: account.id.rawValue, seq: record.seq, member: record.member.rawValue,
+                                        amount: record.amount.rawValue, latencyNanoseconds: latency))
+            }
+            if grabRows.count >= 50_000 {
+                try load.append(packets: packetRows, grabs: grabRows)
+                packetRows.removeAll(keepingCapacity: true)
+                grabRows.removeAll(keepingCapacity: true)
             }
         }
-        let commitStart = ContinuousClock.now
-        try packetWriter.finish()
-        insertTime += ContinuousClock.now - commitStart
+        try load.append(packets: packetRows, grabs: grabRows)
+        let (rows, insertSeconds) = try load.finish()
         let recordTime = ContinuousClock.now - recordStart
         let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement, verdict: verdict,
-                                  recordSeconds: recordTime / .seconds(1), insertSeconds: insertTime / .seconds(1),
-                                  rowsWritten: grabWriter.written + packetWriter.written)
+                                  recordSeconds: recordTime / .seconds(1), insertSeconds: insertSeconds, rowsWritten: rows)
         try store.finishRun(runID, report.results)
         return report
     }

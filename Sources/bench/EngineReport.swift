@@ -116,7 +116,7 @@ enum ReportTable {
                 + " verdict: \(verdict.passed ? "pass — money conserved, nobody paid twice, no oversell, every share ≥ 1 fen" : verdict.summary)")
             lines.append("  stored: \(report.rowsWritten.formatted()) rows → \(db), run \(report.runID); SQLite inserts"
                 + " \(count(Double(report.rowsWritten) / max(report.insertSeconds, 1e-9)))/s (\(String(format: "%.2f", report.insertSeconds)) s),"
-                + " with verification \(String(format: "%.2f", report.recordSeconds)) s")
+                + " verify + record \(String(format: "%.2f", report.recordSeconds)) s (overlapped)")
             if let rate {
                 lines.append("  rate: requested \(count(rate))/s, achieved \(count(report.attemptsPerSecond))/s")
             }
