@@ -42,17 +42,20 @@ let package = Package(
         // The concurrency lessons and the interleaving explorer.
         .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore", "HongbaoRedis"]),
 
+        // What the executables share: one-line errors for bad input.
+        .target(name: "HongbaoCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
-            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoRedis",
+            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoRedis", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao-classroom", dependencies: [
-            "HongbaoClassroom",
+            "HongbaoClassroom", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [
-            "HongbaoReport", "HongbaoSQLite",
+            "HongbaoReport", "HongbaoSQLite", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

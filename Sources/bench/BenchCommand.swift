@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HongbaoCommandLine
 import HongbaoCore
 import HongbaoRedis
 import HongbaoSimulator

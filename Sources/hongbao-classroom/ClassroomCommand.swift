@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HongbaoClassroom
+import HongbaoCommandLine
 
 /// `swift run hongbao-classroom`: the concurrency lessons, for a teacher in front of a class.
 @main
@@ -37,13 +38,7 @@ struct ClassroomCommand: AsyncParsableCommand {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
         } catch {
-            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            let first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            let message = first.hasPrefix("Error: ") ? "error: " + first.dropFirst(7) : first
-            FileHandle.standardError.write(Data("hongbao-classroom: \(message)\n".utf8))
-            Foundation.exit(code.rawValue)
+            exitWithOneLine(error, command: Self.self)
         }
     }
 

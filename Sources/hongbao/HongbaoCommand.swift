@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HongbaoCommandLine
 import HongbaoReport
 import HongbaoSQLite
 
@@ -11,12 +12,7 @@ struct HongbaoCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }   // already reported by `run()`
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("hongbao: \(message.hasPrefix("Error: ") ? "error: " + message.dropFirst(7) : message)\n".utf8))
-            Foundation.exit(code.rawValue)
+            exitWithOneLine(error, command: Self.self)
         }
     }
 

@@ -1,0 +1,15 @@
+import ArgumentParser
+import Foundation
+
+/// Bad input is one line on standard error and a non-zero exit: `NAME: error: …`. Help and version requests
+/// print as ArgumentParser prints them; an `ExitCode` thrown by `run()` (which reported its error already) exits
+/// with that code and prints nothing more.
+public func exitWithOneLine<Command: ParsableCommand>(_ error: any Error, command: Command.Type) -> Never {
+    if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
+    let code = Command.exitCode(for: error)
+    if code == .success { Command.exit(withError: error) }
+    let first = Command.fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    let message = first.hasPrefix("Error: ") ? "error: " + first.dropFirst("Error: ".count) : first
+    FileHandle.standardError.write(Data("\(Command.configuration.commandName ?? "hongbao"): \(message)\n".utf8))
+    Foundation.exit(code.rawValue)
+}
