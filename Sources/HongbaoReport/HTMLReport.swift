@@ -42,20 +42,26 @@ public enum HTMLReport {
         return chart.line(series)
     }
 
-    /// Share ÷ average share by grab position, mean ± sd per algorithm; and where the luckiest share fell.
+    /// Share ÷ average share by grab position per algorithm: its mean, its spread, and where the luckiest share fell.
     static func fairnessCharts(_ analysis: RunAnalysis) -> String {
         guard let shares = analysis.comparedShares else { return "<p>No fully grabbed lucky packets to compare.</p>" }
         let positions = (1 ... shares).map { (Double($0), "\($0)") }
-        var spread = analysis.algorithms.map { algorithm in
-            let rows = analysis.positions.filter { $0.algorithm == algorithm }
-            return SVGChart.Series(name: algorithm, points: rows.map { (Double($0.position), $0.mean) },
-                                   band: rows.map { ($0.mean - $0.standardDeviation, $0.mean + $0.standardDeviation) })
+        let algorithms = analysis.algorithms.sorted()
+        let rows = { (algorithm: String) in analysis.positions.filter { $0.algorithm == algorithm } }
+        let means = SVGChart(title: "Mean share ÷ average share by grab position (\(shares)-share packets)",
+                             xLabel: "grab position", yLabel: "mean share ÷ average", xTicks: positions,
+                             yTicks: [(0.8, "0.8"), (0.9, "0.9"), (1, "1.0"), (1.1, "1.1"), (1.2, "1.2")])
+        let meanSeries = algorithms.map { algorithm in
+            SVGChart.Series(name: algorithm, points: rows(algorithm).map { (Double($0.position), $0.mean) })
         }
-        spread.sort { $0.name < $1.name }
-        let means = SVGChart(title: "Share ÷ average share by grab position (\(shares)-share packets): mean ± sd",
-                             xLabel: "grab position", yLabel: "share ÷ average", xTicks: positions,
-                             yTicks: [(0, "0"), (0.5, "0.5"), (1, "1"), (1.5, "1.5"), (2, "2")])
-        let luckiest = analysis.algorithms.sorted().map { algorithm in
+        let spreadSeries = algorithms.map { algorithm in
+            SVGChart.Series(name: algorithm, points: rows(algorithm).map { (Double($0.position), $0.standardDeviation) })
+        }
+        let topSpread = spreadSeries.flatMap { $0.points.map(\.y) }.max() ?? 1
+        let spread = SVGChart(title: "Spread: standard deviation of share ÷ average, by grab position",
+                              xLabel: "grab position", yLabel: "standard deviation", xTicks: positions,
+                              yTicks: stride(from: 0.0, through: topSpread + 0.2, by: 0.2).map { ($0, Format.fixed($0, 1)) })
+        let luckiest = algorithms.map { algorithm in
             let packets = max(1, analysis.packets(of: algorithm))
             let rows = analysis.positions.filter { $0.algorithm == algorithm }
             return SVGChart.Series(name: algorithm, points: rows.map { (Double($0.position), 100 * Double($0.luckiest) / Double(packets)) })
@@ -65,6 +71,6 @@ public enum HTMLReport {
         let luck = SVGChart(title: "Where the luckiest share (手气最佳) fell", xLabel: "grab position",
                             yLabel: "% of packets", xTicks: positions,
                             yTicks: stride(from: 0.0, through: top + step, by: step).map { ($0, Format.fixed($0, 0) + "%") })
-        return means.line(spread) + luck.line(luckiest)
+        return means.line(meanSeries) + spread.line(spreadSeries) + luck.line(luckiest)
     }
 }
