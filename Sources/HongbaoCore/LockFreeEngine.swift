@@ -2,7 +2,8 @@ import Synchronization
 
 /// The in-process engine for service authors: no lock anywhere on the grab path.
 ///
-/// Implementation notes. Each packet is a `PacketPlan` (read-only) and an `AtomicWords` block laid out as
+/// Implementation notes. Each packet is a `PacketPlan` (read-only) and a run of atomic words — the first 16
+/// inline in the packet object, the rest in an `AtomicWords` tail — laid out as
 ///
 ///     word 0                  PackedState: closed bit, remaining count, balance
 ///     words 1 ..< 1+g         claim bitset, one bit per group member (g = ⌈group size / 64⌉)
@@ -16,7 +17,8 @@ import Synchronization
 /// Every grab by a distinct member is lock-free: a CAS fails only because another grab succeeded.
 ///
 /// Orderings. The claim fetch-or is acquiring-and-releasing, so a retry that sees the bit also sees the state the
-/// first attempt started from. The state CAS is acquiring-and-releasing: it publishes nothing else, but `expire`
+/// first attempt started from; the sold-out path loads the claim again after the state, for the reason given
+/// there. The state CAS is acquiring-and-releasing: it publishes nothing else, but `expire`
 /// and `summary` read records after it. Records are stored with releasing and loaded with acquiring ordering, so
 /// a reader that sees a record sees the state change that produced it.
 ///
