@@ -27,7 +27,9 @@ struct RedisFaultTests {
 
     /// redis-server killed mid-run: the engine reports a clear error and does not hang; restarted with its AOF,
     /// a retried grab returns the same share and every packet balances.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"), "no redis-server"))
+    /// The time limit is the guard against a hang (the engine gives up after its reconnects, within seconds).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"), "no redis-server"),
+          .timeLimit(.minutes(1)))
     func aServerKilledMidRunAndRestartedFromItsAOF() throws {
         let server = try RedisTestServer.Owned()
         let engine = try RedisEngine(url: server.url, seed: 3)
@@ -40,14 +42,12 @@ struct RedisFaultTests {
             }
         }
         server.kill()
-        let started = ContinuousClock.now
         #expect {
             _ = try engine.grab(packets[0], for: 7)
         } throws: { error in
             let code = (error as? RedisEngineError)?.code
             return code == .connectionLost || code == .connectionRefused
         }
-        #expect(ContinuousClock.now - started < .seconds(30), "gives up after its reconnects instead of hanging")
 
         try server.start()
         for (request, share) in won {
