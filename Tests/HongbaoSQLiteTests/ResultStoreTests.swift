@@ -66,6 +66,26 @@ struct ResultStoreTests {
         }
     }
 
+    /// A full disk, simulated by capping the database's size (`max_page_count`): reported plainly, and the rows
+    /// committed before it stay readable.
+    @Test func aFullDiskIsReportedPlainly() throws {
+        let path = Self.temporaryPath()
+        let store = try ResultStore(path: path, batchSize: 1_000)
+        let run = try store.beginRun(Self.start)
+        try store.database.execute("PRAGMA max_page_count = \(try store.integer("PRAGMA page_count") + 40)")
+        let grabs = try store.grabWriter(run: run)
+        #expect {
+            for seq in 1 ... 200_000 {
+                try grabs.append(GrabRow(packet: 1, seq: seq, member: UInt32(seq), amount: 100, latencyNanoseconds: 1))
+            }
+        } throws: { error in
+            "\(error)" == "disk full while writing \(path)"
+        }
+        let reopened = try ResultStore(path: path)
+        #expect(try reopened.integer("SELECT COUNT(*) FROM grabs") % 1_000 == 0, "whole batches only")
+        #expect(try reopened.runs().map(\.complete) == [false])
+    }
+
     @Test func aNewerSchemaIsRefused() throws {
         let path = Self.temporaryPath()
         try ResultStore(path: path).database.execute("PRAGMA user_version = 9")
