@@ -80,6 +80,26 @@ struct ContentionTests {
         }
     }
 
+    /// Grabs through handles race exactly like grabs by id, and agree with them.
+    @Test func handlesRaceLikeIDs() throws {
+        let engine = LockFreeEngine(capacity: 1 << 12)
+        let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .lineCutting])
+        let observed = StartBarrier.run(threads: Self.threads) { thread in
+            packets.flatMap { packet in
+                let handle = try! engine.handle(for: packet)
+                return (1 ... UInt32(Self.groupSize)).map { raw in
+                    // Half the threads use the handle, half the id.
+                    let outcome = thread % 2 == 0 ? engine.grab(handle, for: MemberID(raw)) : try! engine.grab(packet, for: MemberID(raw))
+                    return ObservedGrab(packet: packet, member: MemberID(raw), outcome: outcome)
+                }
+            }
+        }.flatMap { $0 }
+        let violations = try GrabRace.violations(engine, packets: packets, observed: observed)
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        #expect(try engine.handle(for: packets[0]).id == packets[0])
+        #expect(throws: GrabEngineError.self) { _ = try engine.handle(for: PacketID(1 << 40)) }
+    }
+
     @Test func concurrentTasksOnTheActorEngineNeverOversell() async throws {
         let engine = ActorEngine()
         let group = Group(range: 1 ... UInt32(Self.groupSize))
