@@ -13,3 +13,23 @@ public func exitWithOneLine<Command: ParsableCommand>(_ error: any Error, comman
     FileHandle.standardError.write(Data("\(Command.configuration.commandName ?? "hongbao"): \(message)\n".utf8))
     Foundation.exit(code.rawValue)
 }
+
+/// A command's `main()` whose bad input is one line (see `exitWithOneLine`).
+public func runWithOneLineErrors<Command: ParsableCommand>(_ command: Command.Type) {
+    do {
+        var parsed = try Command.parseAsRoot()
+        try parsed.run()
+    } catch {
+        exitWithOneLine(error, command: command)
+    }
+}
+
+/// The same for a command with an `async` `run()`.
+public func runWithOneLineErrors<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+    do {
+        var parsed = try Command.parseAsRoot()
+        if var asyncCommand = parsed as? AsyncParsableCommand { try await asyncCommand.run() } else { try parsed.run() }
+    } catch {
+        exitWithOneLine(error, command: command)
+    }
+}

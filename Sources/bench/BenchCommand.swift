@@ -10,14 +10,7 @@ import HongbaoSQLite
 @main
 struct BenchCommand: ParsableCommand {
     /// Bad input is one line on standard error and a non-zero exit (`--help` still prints the help).
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            exitWithOneLine(error, command: Self.self)
-        }
-    }
+    static func main() { runWithOneLineErrors(Self.self) }
 
     static let configuration = CommandConfiguration(
         commandName: "bench",

@@ -33,14 +33,7 @@ struct ClassroomCommand: AsyncParsableCommand {
     }
 
     /// Bad input is one line on standard error and a non-zero exit (`--help` still prints the help).
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
-        } catch {
-            exitWithOneLine(error, command: Self.self)
-        }
-    }
+    static func main() async { await runWithOneLineErrors(Self.self) }
 
     func run() async throws {
         let board = Blackboard(colors: !noColor && isatty(STDOUT_FILENO) == 1, stepping: step)
