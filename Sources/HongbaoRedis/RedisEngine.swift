@@ -147,7 +147,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
             }
         }
         let now = clock.nanoseconds / 1_000_000
-        // Group by slot (a script may touch one slot only), then by node (one pipeline per node).
+        // Group by slot (a script may touch one slot only); the topology sends one pipeline per node.
         var bySlot: [Int: [Int]] = [:]
         for index in toServer { bySlot[topology.isCluster ? RedisKey.slot(of: requests[index].packet) : 0, default: []].append(index) }
         if callPerGrab {   // one script call (a "group") per grab
@@ -155,60 +155,52 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
             for (slot, indices) in bySlot { for index in indices { single[slot * requests.count + index] = [index] } }
             bySlot = single.reduce(into: [:]) { $0[$1.key] = $1.value }
         }
-        var byNode: [RedisAddress: [(slot: Int, indices: [Int])]] = [:]
-        for (key, indices) in bySlot {
-            let slot = callPerGrab ? key / max(requests.count, 1) : key
-            byNode[topology.address(forSlot: slot), default: []].append((slot, indices))
+        let groups = bySlot.map { key, indices in (slot: callPerGrab ? key / max(requests.count, 1) : key, indices: indices) }
+            .sorted { $0.indices[0] < $1.indices[0] }   // the calls go in request order
+        guard !groups.isEmpty else { return outcomes.map { $0! } }
+        let sha = try topology.pool(for: topology.address(forSlot: groups[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
+        var commands: [RedisCommand] = []
+        var orders: [[Int]] = []   // per call, the request indices in the order the script answers them
+        for group in groups {
+            // Combine per packet, keeping each packet's grabbers in request order.
+            var packets: [PacketID] = []
+            var grabbers: [PacketID: [Int]] = [:]
+            for index in group.indices {
+                let packet = requests[index].packet
+                if grabbers[packet] == nil { packets.append(packet) }
+                grabbers[packet, default: []].append(index)
+            }
+            var call = RedisCommand("EVALSHA", sha)
+            call.append(packets.count * 5)
+            for packet in packets {
+                for key in RedisKey.grabKeys(of: packet) { call.append(key) }
+            }
+            call.append(now)
+            var order: [Int] = []
+            for packet in packets {
+                let indices = grabbers[packet]!
+                call.append(indices.count)
+                for index in indices {
+                    call.append(requests[index].member.rawValue)
+                    call.append(random48(for: requests[index]))
+                }
+                order += indices
+            }
+            commands.append(call)
+            orders.append(order)
         }
+        // One pipeline per node; only calls that were redirected are sent again.
+        let replies = try topology.pipeline(slots: groups.map(\.slot), commands)
         var newlySoldOut: [PacketID] = []
-        for (_, unordered) in byNode {
-            let groups = unordered.sorted { $0.indices[0] < $1.indices[0] }   // the calls go in request order
-            let sha = try topology.pool(for: topology.address(forSlot: groups[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
-            var commands: [RedisCommand] = []
-            var orders: [[Int]] = []   // per call, the request indices in the order the script answers them
-            for group in groups {
-                // Combine per packet, keeping each packet's grabbers in request order.
-                var packets: [PacketID] = []
-                var grabbers: [PacketID: [Int]] = [:]
-                for index in group.indices {
-                    let packet = requests[index].packet
-                    if grabbers[packet] == nil { packets.append(packet) }
-                    grabbers[packet, default: []].append(index)
-                }
-                var call = RedisCommand("EVALSHA", sha)
-                call.append(packets.count * 5)
-                for packet in packets {
-                    for key in RedisKey.grabKeys(of: packet) { call.append(key) }
-                }
-                call.append(now)
-                var order: [Int] = []
-                for packet in packets {
-                    let indices = grabbers[packet]!
-                    call.append(indices.count)
-                    for index in indices {
-                        call.append(requests[index].member.rawValue)
-                        call.append(random48(for: requests[index]))
-                    }
-                    order += indices
-                }
-                commands.append(call)
-                orders.append(order)
+        for (order, reply) in zip(orders, replies) {
+            let values = try reply.check().elements.compactMap(\.integer)
+            guard values.count == order.count * 3 else {
+                throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(order.count) grabs")
             }
-            // All of a node's slots go in one pipeline; a redirect of any slot is retried slot by slot.
-            var replies = try topology.pipeline(slot: groups[0].slot, commands)
-            if topology.isCluster && replies.contains(where: { Redirect($0) != nil }) {
-                replies = try zip(groups, commands).map { try topology.pipeline(slot: $0.slot, [$1])[0] }
-            }
-            for (order, reply) in zip(orders, replies) {
-                let values = try reply.check().elements.compactMap(\.integer)
-                guard values.count == order.count * 3 else {
-                    throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(order.count) grabs")
-                }
-                for (k, index) in order.enumerated() {
-                    let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
-                    outcomes[index] = outcome
-                    if outcome == .soldOut { newlySoldOut.append(requests[index].packet) }
-                }
+            for (k, index) in order.enumerated() {
+                let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
+                outcomes[index] = outcome
+                if outcome == .soldOut { newlySoldOut.append(requests[index].packet) }
             }
         }
         if !newlySoldOut.isEmpty { try learnSoldOut(Array(Set(newlySoldOut))) }

@@ -18,19 +18,21 @@ final class RedisNode: @unchecked Sendable {
     }
 
     /// Runs a pipeline; on a lost connection, reconnects (backing off 50, 100, 200, 400 ms) and runs it again —
-    /// safe for Hongbao's commands, which are idempotent (a repeated grab returns the same share). A NOSCRIPT
-    /// reply (the server restarted, or flushed its scripts) loads the scripts again and runs the pipeline again.
+    /// safe for Hongbao's commands, which are idempotent (a repeated grab returns the same share, though as
+    /// "already grabbed"). A NOSCRIPT reply (the server restarted, or flushed its scripts) loads the scripts again
+    /// and sends again only the calls that did not run.
     func pipeline(_ commands: [RedisCommand]) throws -> [RedisReply] {
         var backoff = Self.firstBackoff
         var attempt = 0
         while true {
             do {
                 let connection = try connected()
-                let replies = try connection.pipeline(commands)
-                if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
+                var replies = try connection.pipeline(commands)
+                let missing = replies.indices.filter { if case .error(let message) = replies[$0] { message.hasPrefix("NOSCRIPT") } else { false } }
+                if !missing.isEmpty {   // only those calls did not run: load the scripts and send just them again
                     scripts.removeAll()
                     try loadScripts(on: connection)
-                    return try connection.pipeline(commands)
+                    for (index, reply) in zip(missing, try connection.pipeline(missing.map { commands[$0] })) { replies[index] = reply }
                 }
                 return replies
             } catch let error as RedisEngineError where error.code == .connectionLost || error.code == .connectionRefused {

@@ -55,26 +55,53 @@ final class RedisTopology: Sendable {
 
     /// Runs commands that all concern `slot` on its node, following MOVED (refreshing the map) and ASK.
     func pipeline(slot: Int, _ commands: [RedisCommand]) throws -> [RedisReply] {
-        var address = address(forSlot: slot)
+        try pipeline(slots: Array(repeating: slot, count: commands.count), commands)
+    }
+
+    /// Runs each command on the node serving its slot: one pipeline per node. In a cluster, only the commands
+    /// answered with MOVED (the map is refreshed), ASK (sent again to the importing node, after ASKING) or
+    /// TRYAGAIN (a slot being resharded; sent again after a short wait) are sent again — the others have run,
+    /// and running a grab twice would turn its "granted" into "already grabbed".
+    func pipeline(slots: [Int], _ commands: [RedisCommand]) throws -> [RedisReply] {
+        precondition(slots.count == commands.count, "one slot per command")
+        var replies = [RedisReply?](repeating: nil, count: commands.count)
+        var pending: [(index: Int, ask: RedisAddress?)] = commands.indices.map { ($0, nil) }
         for attempt in 0 ..< 8 {
-            let replies = try pool(for: address).withNode { try $0.pipeline(commands) }
-            // TRYAGAIN: a multi-key request on a slot being resharded; the migration ends in moments.
-            if isCluster, replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("TRYAGAIN") } else { false } }) {
-                Thread.sleep(forTimeInterval: 0.01 * Double(1 << min(attempt, 5)))
-                continue
+            var routes: [RedisAddress: [(index: Int, asking: Bool)]] = [:]
+            var order: [RedisAddress] = []
+            for (index, ask) in pending {
+                let address = ask ?? address(forSlot: slots[index])
+                if routes[address] == nil { order.append(address) }
+                routes[address, default: []].append((index, ask != nil))
             }
-            guard isCluster, let redirect = replies.lazy.compactMap(Redirect.init).first else { return replies }
-            switch redirect.kind {
-            case .moved:
-                try refresh()
-                address = self.address(forSlot: slot)
-            case .ask:
-                let asking = commands.flatMap { [RedisCommand("ASKING"), $0] }
-                let answered = try pool(for: redirect.address(like: address)).withNode { try $0.pipeline(asking) }
-                return stride(from: 1, to: answered.count, by: 2).map { answered[$0] }
+            var next: [(index: Int, ask: RedisAddress?)] = []
+            var moved = false, resharding = false
+            for address in order {
+                let items = routes[address]!
+                let batch = items.flatMap { $0.asking ? [RedisCommand("ASKING"), commands[$0.index]] : [commands[$0.index]] }
+                let answers = try pool(for: address).withNode { try $0.pipeline(batch) }
+                var cursor = 0
+                for (index, asking) in items {
+                    if asking { cursor += 1 }   // ASKING's own +OK
+                    let reply = answers[cursor]
+                    cursor += 1
+                    if isCluster, let redirect = Redirect(reply) {
+                        if redirect.kind == .moved { moved = true }
+                        next.append((index, redirect.kind == .ask ? redirect.address(like: address) : nil))
+                    } else if isCluster, case .error(let message) = reply, message.hasPrefix("TRYAGAIN") {
+                        resharding = true
+                        next.append((index, asking ? address : nil))
+                    } else {
+                        replies[index] = reply
+                    }
+                }
             }
+            if next.isEmpty { return replies.map { $0! } }
+            if moved { try refresh() }
+            if resharding { Thread.sleep(forTimeInterval: 0.01 * Double(1 << min(attempt, 5))) }
+            pending = next
         }
-        throw RedisEngineError(.cluster, "slot \(slot) kept moving or resharding: gave up after 8 tries")
+        throw RedisEngineError(.cluster, "slot \(slots[pending[0].index]) kept moving or resharding: gave up after 8 tries")
     }
 
     /// Reloads the slot map from any master that answers.
