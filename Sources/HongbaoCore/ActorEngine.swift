@@ -6,10 +6,12 @@ public actor ActorEngine: AsyncGrabEngine {
     private var nextID: UInt64 = 0
     private let clock: any PacketClock
 
+    /// - Parameter clock: where expiry reads the time.
     public init(clock: any PacketClock = SystemPacketClock()) {
         self.clock = clock
     }
 
+    /// Creates the packet's ledger in the actor.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let id = PacketID(nextID)
         ledgers[id] = PacketLedger(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds))
@@ -17,16 +19,19 @@ public actor ActorEngine: AsyncGrabEngine {
         return id
     }
 
+    /// One grab, run by the actor alone. - Throws: `GrabEngineError.unknownPacket`.
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
         return ledgers[id]!.grab(for: member, now: clock.nanoseconds)
     }
 
+    /// Closes the packet; the balance is the refund, made once.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
         return ledgers[id]!.expire()
     }
 
+    /// The packet's account: an atomic snapshot (the actor runs one call at a time).
     public func summary(of id: PacketID) throws -> PacketSummary {
         guard let ledger = ledgers[id] else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
         return ledger.summary

@@ -18,6 +18,7 @@ public final class AtomicWords: Sendable {
     @usableFromInline let blocks: [Block]
     public let count: Int
 
+    /// `count` words, all zero.
     public init(count: Int) {
         precondition(count >= 0, "AtomicWords(count:) needs a count ≥ 0")
         self.count = count

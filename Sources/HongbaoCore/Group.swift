@@ -44,6 +44,7 @@ public struct Group: Sendable, Hashable {
         return low < members.endIndex && members[low] == member ? low - members.startIndex : nil
     }
 
+    /// Whether `member` is in the group. O(log count).
     public func contains(_ member: MemberID) -> Bool { index(of: member) != nil }
 
     /// The member at a dense index from `index(of:)`.

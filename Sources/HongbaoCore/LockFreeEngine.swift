@@ -93,11 +93,15 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         }
     }
 
+    /// Creates the packet (its plan, and its words) and publishes it under a new id. Takes a lock only when the
+    /// directory needs a new page of 1,024 ids. - Throws: `GrabEngineError` (capacity, empty group, recipient).
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let sentAt = clock.nanoseconds
         return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
     }
 
+    /// One grab. Lock-free: a distinct member's grab finishes in a bounded number of its own steps unless another
+    /// grab keeps winning the CAS. O(log group size). - Throws: `GrabEngineError.unknownPacket`.
     @inlinable
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         let outcome: GrabOutcome? = directory.withElement(id) { packet in
@@ -165,6 +169,8 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         }
     }
 
+    /// Closes the packet with one CAS on its state; the balance at that instant is the refund, made once.
+    /// Lock-free. - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try packet(id)
         var state = packet.state
@@ -177,6 +183,8 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         return .alreadyRefunded(Fen(state.balance))
     }
 
+    /// The packet's account. NOT an atomic snapshot: grabs that have taken a share but not yet written their record
+    /// are waited for, so every listed grab is complete. O(shares). - Throws: `GrabEngineError.unknownPacket`.
     public func summary(of id: PacketID) throws -> PacketSummary {
         let packet = try packet(id)
         let state = packet.state

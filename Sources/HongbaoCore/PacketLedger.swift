@@ -8,6 +8,7 @@ public struct PacketLedger: Sendable {
     /// Per group member: 0 = never tried, -1 = tried and lost, k > 0 = holds the k-th share.
     private var claims: [Int32]
 
+    /// A fresh ledger: every share left, nobody claimed.
     public init(plan: PacketPlan) {
         self.plan = plan
         state = PackedState(remaining: plan.spec.shares, balance: plan.spec.total.rawValue)

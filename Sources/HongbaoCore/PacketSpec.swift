@@ -60,6 +60,7 @@ public struct PacketPolicy: Sendable, Hashable, Codable {
     /// WeChat's limits: 200 yuan a share, 100 shares.
     public static let wechat = PacketPolicy(perShareCap: Fen(yuan: 200), shareCountCap: 100)
 
+    /// A policy; validated with the spec that uses it.
     public init(perShareCap: Fen = Fen(yuan: 200), shareCountCap: Int = 100) {
         self.perShareCap = perShareCap
         self.shareCountCap = shareCountCap

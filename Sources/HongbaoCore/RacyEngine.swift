@@ -18,6 +18,8 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     private let clock: any PacketClock
     private let window: (@Sendable (MemberID) -> Void)?
 
+    /// - Parameters: capacity: packets over the engine's life; clock: where expiry reads the time; window: runs
+    ///   between the check and the act of every grab (to force an interleaving).
     public init(capacity: Int = 1 << 20, clock: any PacketClock = SystemPacketClock(),
                 window: (@Sendable (MemberID) -> Void)? = nil)
     {
@@ -56,11 +58,13 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         }
     }
 
+    /// Creates the packet.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let sentAt = clock.nanoseconds
         return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
     }
 
+    /// One grab by check-then-act: OVERSELLS under concurrency (see the type's notes).
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         let packet = try packet(id)
         let plan = packet.plan
@@ -85,6 +89,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         return .granted(Fen(amount))
     }
 
+    /// Closes the packet, also by check-then-act.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try packet(id)
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
@@ -93,6 +98,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         return .refunded(Fen(state.balance))
     }
 
+    /// Every win logged, including the oversold ones.
     public func summary(of id: PacketID) throws -> PacketSummary {
         let packet = try packet(id)
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))

@@ -67,6 +67,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     // MARK: Sending
 
+    /// Creates the packet: an id from INCR, then its keys in one pipeline (meta last) with their TTL.
+    /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let plan = try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds)
         let idSlot = ClusterSlot.of(key: RedisKey.packetIDs.rawValue)
@@ -121,6 +123,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     // MARK: Grabbing
 
+    /// One grab: one EVALSHA (or none, for a packet known to be sold out).
     public func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
         try grab([GrabRequest(packet: packet, member: member)])[0]
     }
@@ -258,6 +261,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     // MARK: Expiry and summaries
 
+    /// Closes the packet and refunds its balance, once, whichever process asks: the refund is recorded in the
+    /// packet by the expire script. - Throws: `GrabEngineError.unknownPacket`, `RedisEngineError`.
     public func expire(_ packet: PacketID) throws -> ExpiryOutcome {
         soldOut.withLock { _ = $0.removeValue(forKey: packet) }
         let slot = RedisKey.slot(of: packet)
@@ -273,13 +278,22 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         }
     }
 
+    /// The packet's account: an atomic snapshot (its two reads in one MULTI/EXEC), in one round trip.
     public func summary(of packet: PacketID) throws -> PacketSummary {
         var meta = RedisCommand("HMGET")
         meta.append(RedisKey.meta(of: packet))
         for field in ["total", "shares", "balance", "closed", "refund"] { meta.append(field) }
         var grabbed = RedisCommand("HGETALL")
         grabbed.append(RedisKey.grabbed(of: packet))
-        let replies = try topology.pipeline(slot: RedisKey.slot(of: packet), [meta, grabbed])
+        let commands = [RedisCommand("MULTI"), meta, grabbed, RedisCommand("EXEC")]
+        var transaction = try topology.pipeline(slot: RedisKey.slot(of: packet), commands)
+        if topology.isCluster, case .error = transaction[3] {   // aborted on a stale slot map: refresh, once more
+            try topology.refresh()
+            transaction = try topology.pipeline(slot: RedisKey.slot(of: packet), commands)
+        }
+        for reply in transaction { _ = try reply.check() }
+        let replies = transaction[3].elements
+        guard replies.count == 2 else { throw RedisEngineError(.protocolError, "EXEC returned \(transaction[3])") }
         let fields = try replies[0].check().elements.map(\.integer)
         guard fields.count == 5, let total = fields[0], let shares = fields[1], let balance = fields[2] else {
             throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
@@ -304,10 +318,12 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     // MARK: Async
 
+    /// Async `send`: the I/O runs on a Dispatch thread, never on the cooperative pool.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
         try await offPool { try self.send(spec, to: group, seed: seed) }
     }
 
+    /// Async grab: queued to the engine's combiner threads and sent with whatever else is pending, as a batch.
     public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
         try await withCheckedThrowingContinuation { continuation in
             let combiner = combiner.withLock { combiner in
@@ -320,10 +336,12 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         }
     }
 
+    /// Async `expire`, off the cooperative pool.
     public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         try await offPool { try self.expire(packet) }
     }
 
+    /// Async `summary`, off the cooperative pool.
     public func summary(of packet: PacketID) async throws -> PacketSummary {
         try await offPool { try self.summary(of: packet) }
     }
