@@ -1,12 +1,19 @@
 /// What one grab attempt produced. Losing a race is an outcome, not an error.
+///
+/// Every engine answers by the same rule, checked in this order:
+/// 1. `.notMember` — the member is not in the packet's group (or not the recipient of an exclusive packet);
+/// 2. `.alreadyGrabbed` — the member holds a share: the same share, for ever, also after the deadline and the refund;
+/// 3. `.soldOut` — every share is taken: a sold-out packet stays sold out after its deadline and its refund;
+/// 4. `.expired` — shares are left, but the packet was refunded (`expire`) or its deadline has passed;
+/// 5. `.granted` — the member takes a share now.
 public enum GrabOutcome: Sendable, Hashable, CustomStringConvertible {
     /// This grab won a share.
     case granted(Fen)
     /// The member had already won this share: a retry is safe, the share is paid once.
     case alreadyGrabbed(Fen)
-    /// Every share is taken.
+    /// Every share is taken (whatever the deadline or refund).
     case soldOut
-    /// The packet expired (or was refunded) before this grab.
+    /// Shares are left, but the packet was refunded or its deadline passed before this grab.
     case expired
     /// The member is not in the packet's group (or not the recipient of an exclusive packet).
     case notMember

@@ -32,7 +32,10 @@ extension Duration {
     /// Whole nanoseconds, saturating at `Int64.max` (292 years).
     public var nanosecondsSaturated: Int64 {
         let (seconds, attoseconds) = components
+        let saturated: Int64 = seconds < 0 ? .min : .max
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+        guard !overflow else { return saturated }
+        let (sum, carry) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)  // the sub-second part can overflow too
+        return carry ? saturated : sum
     }
 }

@@ -5,7 +5,7 @@ public struct PacketLedger: Sendable {
     public private(set) var state: PackedState
     /// Successful grabs in order.
     public private(set) var records: [GrabRecord] = []
-    /// Per group member: 0 = never tried, -1 = tried and lost, k > 0 = holds the k-th share.
+    /// Per group member: 0 = holds no share, k > 0 = holds the k-th share.
     private var claims: [Int32]
 
     /// A fresh ledger: every share left, nobody claimed.
@@ -15,17 +15,12 @@ public struct PacketLedger: Sendable {
         claims = Array(repeating: 0, count: plan.group.count)
     }
 
-    /// One grab at time `now`. O(log group size).
+    /// One grab at time `now`, by the rule documented on `GrabOutcome`. O(log group size).
     public mutating func grab(for member: MemberID, now: Int64) -> GrabOutcome {
         guard let index = plan.grabberIndex(of: member) else { return .notMember }
-        switch claims[index] {
-        case 0: break
-        case -1: return state.closed && state.remaining > 0 ? .expired : .soldOut
-        case let seq: return .alreadyGrabbed(records[Int(seq) - 1].amount)
-        }
-        if now >= plan.expiresAt || state.closed { return .expired }
-        claims[index] = -1
-        guard state.remaining > 0 else { return .soldOut }
+        if claims[index] > 0 { return .alreadyGrabbed(records[Int(claims[index]) - 1].amount) }
+        if state.remaining == 0 { return .soldOut }
+        if state.closed || now >= plan.expiresAt { return .expired }
         let shareIndex = plan.spec.shares - state.remaining
         let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
         state = state.taking(amount)

@@ -138,6 +138,25 @@ public struct PacketSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.name) packet of \(total) in \(shares) shares (\(algorithm))" }
+
+    private enum CodingKeys: String, CodingKey { case total, shares, kind, algorithm, expiry, policy }
+
+    /// Decodes a spec and validates it exactly as `init(total:shares:kind:…)` does: a decoded spec is never one the
+    /// engines could not serve. - Throws: `DecodingError.dataCorrupted` whose description is the `PacketSpecError`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(total: try container.decode(Fen.self, forKey: .total),
+                          shares: try container.decode(Int.self, forKey: .shares),
+                          kind: try container.decode(PacketKind.self, forKey: .kind),
+                          algorithm: try container.decode(SplitAlgorithm.self, forKey: .algorithm),
+                          expiry: try container.decode(Duration.self, forKey: .expiry),
+                          policy: try container.decode(PacketPolicy.self, forKey: .policy))
+        } catch let error as PacketSpecError {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description,
+                                                    underlyingError: error))
+        }
+    }
 }
 
 /// Why a packet spec was refused. Each case has one clear message.

@@ -80,24 +80,33 @@ struct ContentionTests {
         }
     }
 
-    /// Grabs through handles race exactly like grabs by id, and agree with them.
-    @Test func handlesRaceLikeIDs() throws {
-        let engine = LockFreeEngine(capacity: 1 << 12)
-        let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .lineCutting])
+    /// Packets are published while other threads grab: every lookup finds either nothing (not yet sent) or a
+    /// complete packet — the arena's releasing publish and acquiring lookup.
+    @Test(arguments: threadedEngines)
+    func packetsSentWhileOthersGrabAreSeenWhole(on kind: EngineKind) throws {
+        let engine = kind.makeSynchronous()!
+        let group = Group(range: 1 ... UInt32(Self.groupSize))
+        let perThread = 300
         let observed = StartBarrier.run(threads: Self.threads) { thread in
-            packets.flatMap { packet in
-                let handle = try! engine.handle(for: packet)
-                return (1 ... UInt32(Self.groupSize)).map { raw in
-                    // Half the threads use the handle, half the id.
-                    let outcome = thread % 2 == 0 ? engine.grab(handle, for: MemberID(raw)) : try! engine.grab(packet, for: MemberID(raw))
-                    return ObservedGrab(packet: packet, member: MemberID(raw), outcome: outcome)
+            var seen: [ObservedGrab] = []
+            for index in 0 ..< perThread {
+                let packet = try! engine.send(try! PacketSpec(total: 3_000, shares: 3), to: group, seed: UInt64(thread * perThread + index))
+                // Grab this thread's packet and whatever ids the other threads may just have published.
+                for raw in [packet.rawValue, packet.rawValue &+ 1, packet.rawValue &+ 2] {
+                    let member = MemberID(UInt32(1 + (index + thread) % Self.groupSize))
+                    if let outcome = try? engine.grab(PacketID(raw), for: member) {
+                        seen.append(ObservedGrab(packet: PacketID(raw), member: member, outcome: outcome))
+                    }
                 }
             }
+            return seen
         }.flatMap { $0 }
-        let violations = try GrabRace.violations(engine, packets: packets, observed: observed)
-        #expect(violations.isEmpty, "\(violations.prefix(5))")
-        #expect(try engine.handle(for: packets[0]).id == packets[0])
-        #expect(throws: GrabEngineError.self) { _ = try engine.handle(for: PacketID(1 << 40)) }
+        let byPacket = Dictionary(grouping: observed, by: \.packet)
+        #expect(byPacket.count > perThread, "threads grabbed each other's packets")
+        for raw in 0 ..< UInt64(Self.threads * perThread) {
+            let packet = PacketID(raw)
+            #expect(invariantViolations(of: try engine.summary(of: packet), observed: byPacket[packet] ?? []) == [])
+        }
     }
 
     @Test func concurrentTasksOnTheActorEngineNeverOversell() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import HongbaoCore
 import HongbaoTestSupport
 import Testing
@@ -55,6 +56,59 @@ struct EngineSemanticsTests {
             #expect(summary.refund == summary.balance)
             #expect(invariantViolations(of: summary) == [])
         }
+    }
+
+    /// The rule on `GrabOutcome`, after the deadline and after the refund: a sold-out packet stays sold out for
+    /// everyone without a share (new members and earlier losers alike); a packet with shares left is expired.
+    @Test(arguments: EngineKind.allCases)
+    func everyEngineAnswersByTheSameRuleAfterTheDeadline(on kind: EngineKind) async throws {
+        let clock = ManualClock()
+        let engine = kind.makeAsync(clock: clock)
+        let spec = try PacketSpec(total: 3_00, shares: 3, expiry: .seconds(60))
+        let soldOut = try await engine.send(spec, to: Self.group, seed: 5)
+        let partly = try await engine.send(spec, to: Self.group, seed: 6)
+        var shares: [Fen] = []
+        for member in [MemberID(1), 2, 3] { shares.append(try #require(try await engine.grab(soldOut, for: member).share)) }
+        #expect(try await engine.grab(soldOut, for: 4) == .soldOut, "member 4 loses before the deadline")
+        let partShare = try #require(try await engine.grab(partly, for: 1).share)
+
+        clock.advance(by: .seconds(61))
+        for stage in ["after the deadline", "after the refund"] {
+            #expect(try await engine.grab(soldOut, for: 5) == .soldOut, "a new member, \(stage)")
+            #expect(try await engine.grab(soldOut, for: 4) == .soldOut, "an earlier loser, \(stage)")
+            #expect(try await engine.grab(soldOut, for: 2) == .alreadyGrabbed(shares[1]), "a winner, \(stage)")
+            #expect(try await engine.grab(soldOut, for: 99) == .notMember, "an outsider, \(stage)")
+            #expect(try await engine.grab(partly, for: 5) == .expired, "shares left, \(stage)")
+            #expect(try await engine.grab(partly, for: 1) == .alreadyGrabbed(partShare), "a winner, \(stage)")
+            if stage == "after the deadline" {
+                #expect(try await engine.expire(soldOut) == .refunded(.zero))
+                #expect(try await engine.expire(partly) == .refunded(3_00 - partShare))
+            }
+        }
+    }
+
+    /// A spec decoded from JSON is validated like one built in code: hostile input is refused, never trapped on.
+    @Test func decodingAPacketSpecValidatesIt() throws {
+        let valid = try PacketSpec(total: 100, shares: 2)
+        let encoded = String(decoding: try JSONEncoder().encode(valid), as: UTF8.self)
+        #expect(try JSONDecoder().decode(PacketSpec.self, from: Data(encoded.utf8)) == valid)
+        for (field, value) in [("\"total\":100", "\"total\":-5"), ("\"total\":100", "\"total\":1"),
+                               ("\"total\":100", "\"total\":9999999999999"), ("\"shares\":2", "\"shares\":0")] {
+            let hostile = encoded.replacingOccurrences(of: field, with: value)
+            #expect(hostile != encoded)
+            #expect(throws: DecodingError.self, "\(value)") { _ = try JSONDecoder().decode(PacketSpec.self, from: Data(hostile.utf8)) }
+        }
+    }
+
+    /// An expiry of 292 years and 0.9 s saturates instead of wrapping to a deadline in the past.
+    @Test(arguments: EngineKind.allCases)
+    func aVeryLongExpiryIsNotExpiredOnArrival(on kind: EngineKind) async throws {
+        #expect(Duration.seconds(9_223_372_036).nanosecondsSaturated > 0)
+        #expect((Duration.seconds(9_223_372_036) + .milliseconds(900)).nanosecondsSaturated == .max)
+        let engine = kind.makeAsync(clock: ManualClock())
+        let spec = try PacketSpec(total: 100, shares: 1, expiry: .seconds(9_223_372_036) + .milliseconds(900))
+        let packet = try await engine.send(spec, to: Self.group, seed: 1)
+        #expect(try await engine.grab(packet, for: 1) == .granted(100))
     }
 
     @Test(arguments: EngineKind.allCases)

@@ -1,0 +1,200 @@
+import Synchronization
+
+/// Where each of a packet's words lives, relative to its first word (64-byte aligned):
+///
+///     line 0   words 0–6        read-only header: expiresAt, seed, total, shares, cap, members' location,
+///                               member count | pre-split flag
+///     line 1+  word 8           PackedState: closed bit, remaining count, balance — the word the CAS takes
+///              words 9 ..< 9+c  claim bits, one per member of the group (c = ⌈members / 64⌉)
+///              then n words     records in grab order (`RecordWord`); 0 = not yet written
+///              then ⌈n / 2⌉     pre-split amounts, two 32-bit amounts a word (only when split at send)
+///
+/// The header never changes after publication, so it stays shared in every core's cache; the state and, for
+/// groups of up to 448 members, every claim word share one cache line, so a grab's claim and its CAS usually
+/// cost one line transfer between cores, not two. Members are stored once per group (two 32-bit ids a word,
+/// sorted) and shared by every packet sent to that group.
+struct PacketLayout {
+    static let headerWords = 8
+    static let stateIndex = 8
+    static let claimBase = 9
+
+    let claimWords: Int
+    let recordBase: Int
+    let preSplitBase: Int
+    let words: Int
+
+    init(memberCount: Int, shares: Int, preSplit: Bool) {
+        claimWords = (memberCount + 63) / 64
+        recordBase = Self.claimBase + claimWords
+        preSplitBase = recordBase + shares
+        words = preSplitBase + (preSplit ? (shares + 1) / 2 : 0)
+    }
+
+    init(_ plan: PacketPlan) {
+        self.init(memberCount: plan.recipient == nil ? plan.group.count : 1, shares: plan.spec.shares,
+                  preSplit: !plan.preSplit.isEmpty)
+    }
+
+    static func memberWords(_ count: Int) -> Int { (count + 1) / 2 }
+}
+
+/// A view of one packet's words in the arena: the only way code outside this folder reaches them, one typed
+/// operation per word and ordering (an ordering must be a literal at the `Atomic` call). It holds addresses, not
+/// objects: nothing here is reference-counted. Valid while the arena that made it lives (its engine's life).
+///
+/// Bounds: `PacketArena.words(of:)` checked the id; every index below is derived from the packet's own header
+/// (a member index from the binary search, a share index below `shares` because remaining ≤ shares), which is
+/// what each "unchecked" comment refers to.
+struct PacketWords {
+    private let base: UnsafeMutablePointer<Atomic<UInt64>>
+    private let members: UnsafeMutablePointer<Atomic<UInt64>>
+
+    init(base: UnsafeMutablePointer<Atomic<UInt64>>, members: UnsafeMutablePointer<Atomic<UInt64>>) {
+        self.base = base
+        self.members = members
+    }
+
+    // MARK: Creation (before publication: relaxed stores, ordered by the arena's releasing publish)
+
+    static func memberLocation(_ base: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 {
+        base[5].load(ordering: .relaxed)  // relaxed: header, written before publication
+    }
+
+    static func storeMembers(_ group: Group, at words: UnsafeMutablePointer<Atomic<UInt64>>) {
+        for pair in 0 ..< PacketLayout.memberWords(group.count) {
+            let low = UInt64(group.member(at: 2 * pair).rawValue)
+            let high = 2 * pair + 1 < group.count ? UInt64(group.member(at: 2 * pair + 1).rawValue) : UInt64(UInt32.max)
+            words[pair].store(high << 32 | low, ordering: .relaxed)  // relaxed: published with the first packet
+        }
+    }
+
+    static func initialize(_ base: UnsafeMutablePointer<Atomic<UInt64>>, layout: PacketLayout, plan: PacketPlan,
+                           members: UInt64)
+    {
+        let spec = plan.spec
+        let memberCount = plan.recipient == nil ? plan.group.count : 1
+        let header: [UInt64] = [
+            UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue), UInt64(spec.shares),
+            UInt64(spec.policy.perShareCap.rawValue), members,
+            UInt64(memberCount) | (plan.preSplit.isEmpty ? 0 : 1 << 63),
+        ]
+        for (index, word) in header.enumerated() { base[index].store(word, ordering: .relaxed) }
+        base[PacketLayout.stateIndex].store(PackedState(remaining: spec.shares, balance: spec.total.rawValue).rawValue,
+                                            ordering: .relaxed)
+        for pair in 0 ..< (plan.preSplit.count + 1) / 2 {
+            let low = UInt64(plan.preSplit[2 * pair].rawValue)
+            let high = 2 * pair + 1 < plan.preSplit.count ? UInt64(plan.preSplit[2 * pair + 1].rawValue) : 0
+            base[layout.preSplitBase + pair].store(high << 32 | low, ordering: .relaxed)
+        }
+    }
+
+    // MARK: The read-only header
+
+    @inline(__always) var expiresAt: Int64 { Int64(bitPattern: base[0].load(ordering: .relaxed)) }
+    @inline(__always) var seed: UInt64 { base[1].load(ordering: .relaxed) }
+    @inline(__always) var total: Fen { Fen(Int64(base[2].load(ordering: .relaxed))) }
+    @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed)) }
+    @inline(__always) var cap: Int64 { Int64(base[4].load(ordering: .relaxed)) }
+    @inline(__always) var memberCount: Int { Int(base[6].load(ordering: .relaxed) & 0xFFFF_FFFF) }
+    @inline(__always) var isPreSplit: Bool { base[6].load(ordering: .relaxed) >> 63 != 0 }
+    @inline(__always) var recordBase: Int { PacketLayout.claimBase + (memberCount + 63) / 64 }
+
+    /// The member's dense index (its claim bit), or nil if it may not grab. O(log members), read-only.
+    @inline(__always)
+    func grabberIndex(of member: MemberID) -> Int? {
+        let target = member.rawValue
+        var low = 0, high = memberCount
+        while low < high {
+            let mid = (low + high) / 2
+            // unchecked: mid < memberCount, and the member words hold ⌈memberCount / 2⌉ words
+            if memberID(at: mid) < target { low = mid + 1 } else { high = mid }
+        }
+        return low < memberCount && memberID(at: low) == target ? low : nil
+    }
+
+    @inline(__always)
+    private func memberID(at index: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: members[index / 2].load(ordering: .relaxed) >> (UInt64(index & 1) * 32))
+    }
+
+    /// The amount of the share with 0-based grab index `index`, given what is left before it.
+    @inline(__always)
+    func amount(ofShare index: Int, balance: Int64, remaining: Int64) -> Int64 {
+        if isPreSplit {
+            // unchecked: index < shares (remaining ≥ 1), and the pre-split words hold ⌈shares / 2⌉ words
+            let word = base[recordBase + shares + index / 2].load(ordering: .relaxed)
+            return Int64(word >> (UInt64(index & 1) * 32) & 0xFFFF_FFFF)
+        }
+        return DoubleMean.share(balance: balance, remaining: remaining, cap: cap,
+                                random48: DoubleMean.random48(seed: seed, index: index))
+    }
+
+    // MARK: The state word
+
+    @inline(__always) var stateAcquiring: PackedState {
+        PackedState(rawValue: base[PacketLayout.stateIndex].load(ordering: .acquiring))
+    }
+    @inline(__always) var stateRelaxed: PackedState {
+        PackedState(rawValue: base[PacketLayout.stateIndex].load(ordering: .relaxed))
+    }
+
+    /// One CAS of the state, acquiring and releasing. - Returns: whether it won, and the state it found.
+    @inline(__always)
+    func compareExchangeState(expected: PackedState, desired: PackedState) -> (exchanged: Bool, found: PackedState) {
+        let (exchanged, found) = base[PacketLayout.stateIndex].compareExchange(
+            expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing)
+        return (exchanged, PackedState(rawValue: found))
+    }
+
+    /// Under the packet's lock only.
+    @inline(__always) func storeStateRelaxed(_ state: PackedState) {
+        base[PacketLayout.stateIndex].store(state.rawValue, ordering: .relaxed)
+    }
+
+    // MARK: Claim bits (member index → word 9 + index / 64, bit index % 64)
+
+    /// Whether the member's claim bit is set, acquiring. `index` comes from `grabberIndex(of:)`.
+    @inline(__always)
+    func isClaimedAcquiring(_ index: Int) -> Bool {
+        base[PacketLayout.claimBase + index &>> 6].load(ordering: .acquiring) & (1 << UInt64(index & 63)) != 0
+    }
+
+    /// Sets the member's claim bit with one fetch-or, acquiring and releasing. - Returns: whether it was set before.
+    @inline(__always)
+    func claimAcquiringAndReleasing(_ index: Int) -> Bool {
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        return base[PacketLayout.claimBase + index &>> 6].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0
+    }
+
+    /// Under the packet's lock only: sets the bit, returns whether it was set.
+    @inline(__always)
+    func claimRelaxed(_ index: Int) -> Bool {
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        let word = base[PacketLayout.claimBase + index &>> 6].load(ordering: .relaxed)
+        base[PacketLayout.claimBase + index &>> 6].store(word | bit, ordering: .relaxed)
+        return word & bit != 0
+    }
+
+    // MARK: Records (share index → the winner)
+
+    /// The record of share `index` (< shares), or nil while its grab is between its CAS and its store. Acquiring.
+    @inline(__always)
+    func recordAcquiring(_ index: Int) -> RecordWord? {
+        RecordWord(rawValue: base[recordBase + index].load(ordering: .acquiring))
+    }
+
+    @inline(__always)
+    func storeRecordReleasing(_ record: RecordWord, at index: Int) {
+        base[recordBase + index].store(record.rawValue, ordering: .releasing)
+    }
+
+    /// Under the packet's lock only.
+    @inline(__always) func recordRelaxed(_ index: Int) -> RecordWord? {
+        RecordWord(rawValue: base[recordBase + index].load(ordering: .relaxed))
+    }
+
+    /// Under the packet's lock only.
+    @inline(__always) func storeRecordRelaxed(_ record: RecordWord, at index: Int) {
+        base[recordBase + index].store(record.rawValue, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,63 @@
+@testable import HongbaoCore
+import HongbaoTestSupport
+import Testing
+
+/// The packet arena's storage: sizes that cross its chunks and cache lines, groups shared by many packets,
+/// and ids it never issued. (Also run under AddressSanitizer by `scripts/test`.)
+@Suite("Packet arena")
+struct ArenaTests {
+    /// A packet bigger than a chunk, one that needs a fresh chunk, groups of every claim-word count around the
+    /// 448-member line boundary: every share is paid exactly once, and amounts match the split.
+    @Test(arguments: [EngineKind.lockFree, .mutex])
+    func packetsOfEverySizeKeepTheirWords(on kind: EngineKind) throws {
+        let engine = kind.makeSynchronous()!
+        let policy = PacketPolicy(perShareCap: Fen(yuan: 200), shareCountCap: 350_000)
+        for (members, shares) in [(1, 1), (63, 63), (64, 64), (65, 65), (447, 100), (448, 448), (449, 449), (350_000, 350_000)] {
+            let spec = try PacketSpec(total: Fen(Int64(shares) * 7), shares: shares, algorithm: .lineCutting, policy: policy)
+            let group = Group(range: 1 ... UInt32(members))
+            let packet = try engine.send(spec, to: group, seed: UInt64(members))
+            let expected = RedPacket.split(spec, seed: UInt64(members))
+            for member in 1 ... UInt32(shares) {
+                let outcome = try engine.grab(packet, for: MemberID(member))
+                #expect(outcome == .granted(expected[Int(member) - 1]), "member \(member) of \(members)")
+                if outcome != .granted(expected[Int(member) - 1]) { break }
+            }
+            #expect(try engine.grab(packet, for: MemberID(UInt32(shares))) == .alreadyGrabbed(expected[shares - 1]))
+            if members > shares { #expect(try engine.grab(packet, for: MemberID(UInt32(members))) == .soldOut) }
+            #expect(try engine.grab(packet, for: MemberID(UInt32(members) + 1)) == .notMember)
+            let summary = try engine.summary(of: packet)
+            #expect(summary.grabs.count == shares && summary.balance == .zero && invariantViolations(of: summary) == [])
+        }
+    }
+
+    /// One group value sent many packets is stored once; each packet still has its own claims and records.
+    @Test func aGroupIsStoredOnceForAllItsPackets() throws {
+        let engine = LockFreeEngine(capacity: 1 << 12)
+        let group = Group(range: 1 ... 500)
+        _ = try engine.send(try PacketSpec(total: 100, shares: 1), to: group, seed: 0)
+        let afterOne = engine.bytesInUse
+        let packets = try (1 ... 100).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: $0) }
+        let perPacket = (engine.bytesInUse - afterOne) / 100
+        #expect(perPacket < 1_000, "a 100-share packet to a 500-member group takes \(perPacket) bytes; its members are shared")
+        for (index, packet) in packets.enumerated() {
+            #expect(try engine.grab(packet, for: MemberID(UInt32(1 + index))) == .granted(RedPacket.split(try PacketSpec(total: 100_00, shares: 100), seed: UInt64(index + 1))[0]))
+        }
+    }
+
+    @Test(arguments: [EngineKind.lockFree, .mutex])
+    func idsNeverIssuedAreUnknown(on kind: EngineKind) throws {
+        let engine = kind.makeSynchronous()!
+        _ = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 3), seed: 0)
+        for raw in [UInt64(1), 4_095, 4_096, 1 << 15, 1 << 40, .max] {
+            #expect(throws: GrabEngineError.self) { _ = try engine.grab(PacketID(raw), for: 1) }
+            #expect(throws: GrabEngineError.self) { _ = try engine.summary(of: PacketID(raw)) }
+        }
+    }
+
+    @Test func capacityIsEnforced() throws {
+        let engine = LockFreeEngine(capacity: 2)
+        let group = Group(range: 1 ... 3)
+        for _ in 0 ..< 2 { _ = try engine.send(try PacketSpec(total: 100, shares: 1), to: group, seed: 0) }
+        #expect(throws: GrabEngineError.self) { _ = try engine.send(try PacketSpec(total: 100, shares: 1), to: group, seed: 0) }
+    }
+}
