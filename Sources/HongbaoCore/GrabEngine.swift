@@ -36,10 +36,29 @@ public struct GrabRequest: Sendable, Hashable {
     }
 }
 
-/// An engine that serves many grabs in one call — for a remote engine, in one round trip or a few — while each
-/// caller still gets its own outcome, in request order.
+/// A packet to send in a batch: what `send(_:to:seed:)` takes.
+public struct OutgoingPacket: Sendable {
+    public let spec: PacketSpec
+    public let group: Group
+    public let seed: UInt64
+    public init(_ spec: PacketSpec, to group: Group, seed: UInt64) {
+        self.spec = spec
+        self.group = group
+        self.seed = seed
+    }
+}
+
+/// An engine that serves many calls in one — for a remote engine, in one round trip per node — while each
+/// caller still gets its own answer, in request order.
 public protocol BatchGrabEngine: GrabEngine {
+    /// Many grabs; each outcome as `grab(_:for:)` would give it. - Throws: a backend failure, `unknownPacket`.
     func grab(_ requests: [GrabRequest]) throws -> [GrabOutcome]
+    /// Many packets sent at once. - Returns: their ids, in order. - Throws: as `send(_:to:seed:)`.
+    func send(_ packets: [OutgoingPacket]) throws -> [PacketID]
+    /// Many packets closed and refunded, each exactly once. - Throws: as `expire(_:)`.
+    func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome]
+    /// Many packets' accounts, each an atomic snapshot of its packet. - Throws: as `summary(of:)`.
+    func summaries(of packets: [PacketID]) throws -> [PacketSummary]
 }
 
 /// The same protocol for `async` callers, e.g. a request handler in a Hummingbird or Vapor service.

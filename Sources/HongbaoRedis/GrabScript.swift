@@ -1,48 +1,66 @@
 /// The Lua scripts, loaded once per connection with SCRIPT LOAD and called with EVALSHA. Every key a script
-/// touches comes in KEYS; all keys of one packet share its hash tag, so a script never crosses cluster slots
-/// when it serves one packet.
+/// touches comes in KEYS; a packet's keys share its hash tag, so a script never crosses cluster slots when it
+/// serves the packets of one slot.
+///
+/// A packet is one hash (`RedisKey.packet`) holding its account — `left` (shares left), `balance`, `closed`,
+/// `refund`, `expires_ms`, `shares`, `cap`, `mode` — and one field per group member: `0` while the member holds
+/// no share, `seq:amount` once it won one. So one HMGET answers, for a whole batch of grabbers, membership, their
+/// earlier shares and whether the packet is sold out or closed; pre-split amounts are a list (`RedisKey.shares`).
 enum GrabScript {
     /// Grabs, combined per packet: for each packet of the call, its grabbers in order. Redis runs a script alone,
     /// start to finish: nothing can happen between a grab's check and its act.
     ///
-    /// Per packet the script reads the packet once, checks every grabber's membership (SMISMEMBER) and earlier
-    /// share (HMGET) in one call each, then gates all the new grabbers at once on one atomic decrement of the
-    /// shares left (DECRBY k: the first `before` of them win, in order, where `before` is what was left), takes
-    /// the winners' shares — popped from the pre-split list, or computed one after another by double mean from the
-    /// balance — and records them in one HSET. One grabber alone is the same script with k = 1 (a DECR).
+    /// Per packet: one HMGET of the account and of every grabber's field; a sold-out or closed packet is answered
+    /// from it with no further call. The new grabbers take the first `min(new, left)` shares in order — the gate:
+    /// `left` is checked and decremented in this one atomic script — their amounts popped from the pre-split list
+    /// (LPOP count) or computed one after another by double mean from the balance; then one HSET writes `left`,
+    /// `balance` and the winners' fields. A Lua script has no rollback, so every call that could fail on size
+    /// (HMGET and HSET with thousands of arguments exceed Lua's C stack of ~8,000) is chunked, and every check is
+    /// made before the first write.
     ///
-    /// KEYS, per packet: meta, count, members, grabbed, shares (see `RedisKey`).
-    /// ARGV: now in ms; then per packet: k, then k pairs of member and random48 (from the caller's seeded
-    /// generator; Redis replays `math.random` identically in every call, so randomness must come from outside).
-    /// Returns 3 integers per grabber, packet after packet, in order: code, seq, amount. Codes: 0 granted,
-    /// 1 already grabbed (same share), -1 sold out, -2 expired, -3 not a member, -4 no such packet.
+    /// KEYS, per packet: the packet hash, the shares list. ARGV: now in ms; then per packet: k, then k pairs of
+    /// member and random48 (from the caller's seeded generator; Redis replays `math.random` identically in every
+    /// call, so randomness must come from outside). Returns 3 integers per grabber, packet after packet, in order:
+    /// code, seq, amount. Codes: 0 granted, 1 already grabbed (same share), -1 sold out, -2 expired,
+    /// -3 not a member, -4 no such packet. Outcomes follow the rule on `GrabOutcome`.
     static let grab = """
+        local chunk = 2000
+        local function hmget(key, fixed, who)
+          local out = redis.call('HMGET', key, unpack(fixed))
+          for s = 1, #who, chunk do
+            local part = redis.call('HMGET', key, unpack(who, s, math.min(s + chunk - 1, #who)))
+            for j = 1, #part do out[#out + 1] = part[j] end
+          end
+          return out
+        end
         local now = tonumber(ARGV[1])
         local out, a = {}, 2
-        for p = 0, #KEYS / 5 - 1 do
-          local meta, count, members, grabbed, shares = KEYS[5*p+1], KEYS[5*p+2], KEYS[5*p+3], KEYS[5*p+4], KEYS[5*p+5]
+        for p = 0, #KEYS / 2 - 1 do
+          local packet, shares = KEYS[2*p+1], KEYS[2*p+2]
           local k = tonumber(ARGV[a])
           local who, rnd = {}, {}
           for i = 1, k do who[i], rnd[i] = ARGV[a + 2*i - 1], tonumber(ARGV[a + 2*i]) end
           a = a + 2*k + 1
           local code, seq, amount = {}, {}, {}
-          for i = 1, k do code[i], seq[i], amount[i] = 0, 0, 0 end
-          local m = redis.call('HMGET', meta, 'shares', 'cap', 'expires_ms', 'mode', 'closed', 'balance')
+          local m = hmget(packet, {'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode'}, who)
           if not m[1] then
-            for i = 1, k do code[i] = -4 end
+            for i = 1, k do code[i], seq[i], amount[i] = -4, 0, 0 end
           else
-            local member = redis.call('SMISMEMBER', members, unpack(who))
-            local previous = redis.call('HMGET', grabbed, unpack(who))
-            local closed = m[5] == '1' or now >= tonumber(m[3])
+            local left, balance = tonumber(m[1]), tonumber(m[2])
+            local closed = m[3] == '1' or now >= tonumber(m[4])
             local fresh, first = {}, {}
             for i = 1, k do
-              if member[i] == 0 then
+              local v = m[7 + i]
+              seq[i], amount[i] = 0, 0
+              if not v then
                 code[i] = -3
-              elseif previous[i] then
-                local colon = string.find(previous[i], ':', 1, true)
-                code[i], seq[i], amount[i] = 1, tonumber(string.sub(previous[i], 1, colon - 1)), tonumber(string.sub(previous[i], colon + 1))
+              elseif v ~= '0' then
+                local colon = string.find(v, ':', 1, true)
+                code[i], seq[i], amount[i] = 1, tonumber(string.sub(v, 1, colon - 1)), tonumber(string.sub(v, colon + 1))
               elseif first[who[i]] then
                 code[i] = -5   -- the same member again in this call: answered after the first
+              elseif left <= 0 then
+                code[i] = -1
               elseif closed then
                 code[i] = -2
               else
@@ -50,23 +68,20 @@ enum GrabScript {
                 fresh[#fresh + 1] = i
               end
             end
-            if #fresh > 0 then
-              -- The gate: one atomic decrement for all of them. Below zero, every share is taken.
-              local left = #fresh == 1 and redis.call('DECR', count) or redis.call('DECRBY', count, #fresh)
-              local before = left + #fresh
-              local winners = math.max(0, math.min(#fresh, before))
-              local shareCount, balance, cap = tonumber(m[1]), tonumber(m[6]), tonumber(m[2])
+            local winners = math.min(#fresh, math.max(left, 0))
+            if winners > 0 then
+              local shareCount, cap = tonumber(m[5]), tonumber(m[6])
               local popped = {}
-              if m[4] == 'list' and winners > 0 then popped = redis.call('LPOP', shares, winners) end
-              local record, paid = {}, 0
+              if m[7] == 'list' then popped = redis.call('LPOP', shares, winners) end
+              local record = {}
               for j = 1, #fresh do
                 local i = fresh[j]
                 if j > winners then
                   code[i] = -1
                 else
-                  local n = before - j + 1   -- shares left before this one
-                  seq[i] = shareCount - n + 1
-                  if m[4] == 'list' then
+                  local n = left - j + 1   -- shares left before this one
+                  code[i], seq[i] = 0, shareCount - n + 1
+                  if m[7] == 'list' then
                     amount[i] = tonumber(popped[j])
                   elseif n == 1 then
                     amount[i] = balance
@@ -77,15 +92,16 @@ enum GrabScript {
                     amount[i] = lo + rnd[i] % (hi - lo + 1)
                   end
                   balance = balance - amount[i]
-                  paid = paid + amount[i]
                   record[#record + 1] = who[i]
                   record[#record + 1] = seq[i] .. ':' .. amount[i]
                 end
               end
-              if paid > 0 then
-                redis.call('HINCRBY', meta, 'balance', -paid)
-                redis.call('HSET', grabbed, unpack(record))
+              redis.call('HSET', packet, 'left', left - winners, 'balance', balance)
+              for s = 1, #record, 2 * chunk do
+                redis.call('HSET', packet, unpack(record, s, math.min(s + 2 * chunk - 1, #record)))
               end
+            else
+              for j = 1, #fresh do code[fresh[j]] = -1 end
             end
             for i = 1, k do
               if code[i] == -5 then
@@ -101,25 +117,33 @@ enum GrabScript {
         return out
         """
 
-    /// Closes a packet and refunds its balance, exactly once: the refund is recorded in the packet.
-    /// KEYS: meta. Returns {code, refund}: 0 refunded now, 1 refunded before, -4 no such packet.
+    /// Closes a packet and refunds its balance, exactly once: the refund is recorded in the packet with the token
+    /// of the call that made it, so a resent call (its first reply lost) learns that it made the refund. Only then
+    /// do the packet's keys get a TTL (`retention`): money never vanishes with an expiring key.
+    /// KEYS: the packet hash, the shares list. ARGV: token, retention in ms.
+    /// Returns {code, refund}: 0 refunded by this call (token), 1 refunded before by another, -4 no such packet.
     static let expire = """
-        local m = redis.call('HMGET', KEYS[1], 'closed', 'refund', 'balance')
+        local m = redis.call('HMGET', KEYS[1], 'closed', 'refund', 'balance', 'refund_token')
         if not m[3] then return {-4, 0} end
-        if m[1] == '1' then return {1, tonumber(m[2])} end
-        redis.call('HSET', KEYS[1], 'closed', '1', 'refund', m[3])
+        if m[1] == '1' then
+          if m[4] == ARGV[1] then return {0, tonumber(m[2])} end
+          return {1, tonumber(m[2])}
+        end
+        redis.call('HSET', KEYS[1], 'closed', '1', 'refund', m[3], 'refund_token', ARGV[1])
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
         return {0, tonumber(m[3])}
         """
 
     /// The lines of `grab` that make a grab atomic, for the classroom.
     static let excerpt = """
           -- Redis runs the whole script alone: no other client's command runs in between.
-          local previous = redis.call('HMGET', grabbed, unpack(who)) -- paid before? the same share again
+          local m = hmget(packet, {'left', 'balance', ...}, who)  -- the account and each grabber's field
           ...
-          local left = redis.call('DECRBY', count, #fresh)           -- the check: one atomic decrement (DECR for one)
-          local winners = math.max(0, math.min(#fresh, left + #fresh))   -- below zero: sold out
+          elseif v ~= '0' then code[i] = 1                        -- paid before: the same share again
+          elseif left <= 0 then code[i] = -1                      -- the check: sold out
           ...
-          redis.call('HINCRBY', meta, 'balance', -paid)              -- the act, in the same script
-          redis.call('HSET', grabbed, unpack(record))
+          local winners = math.min(#fresh, math.max(left, 0))     -- the first `left` new grabbers win
+          redis.call('HSET', packet, 'left', left - winners, 'balance', balance)  -- the act, in the same script
         """
 }

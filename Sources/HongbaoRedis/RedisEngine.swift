@@ -4,15 +4,18 @@ import Synchronization
 
 /// The grab protocol on Redis or Redis Cluster, through hiredis: for services on more than one process.
 ///
-/// Implementation notes. A packet is five keys with the hash tag `{id}` (see `RedisKey`), created in one pipeline
-/// with the meta hash last, so a packet exists only once it is complete. A grab is one EVALSHA of `GrabScript.grab`:
-/// membership, the member's earlier share, expiry, then the gate — an atomic DECR of the shares left — and the
-/// share, popped from the pre-split list or computed by double mean from the balance. A batch of grabs is one
-/// script call per slot (one call in all on a single server), pipelined per node; inside it, the grabs of one
-/// packet are combined — read once, gated by one DECRBY, recorded by one HSET — as WeChat queues a hot packet's
-/// requests. Packets expire with a TTL
-/// (their deadline plus an hour, so late `expire`s still find them); `expire` runs `GrabScript.expire`, which
-/// records the refund in the packet, so it is made once whoever calls it.
+/// Implementation notes. A packet is a hash and, when split at send, a list, both with the hash tag `{id}` (see
+/// `RedisKey` and `GrabScript`), written in one pipeline with the account fields last, so a packet exists only once
+/// it is complete. A grab is one EVALSHA of `GrabScript.grab`; a batch of grabs is one script call per slot (one
+/// call in all on a single server), pipelined per node, and inside it the grabs of one packet are combined — read
+/// by one HMGET, written by one HSET — as WeChat queues a hot packet's requests. Sends, expiries and summaries of
+/// many packets are pipelined the same way: one round trip per node.
+///
+/// Money never vanishes with a TTL: a packet's keys get their TTL (`retention`) only when its refund is recorded,
+/// by the expire script, which also records the token of the call that refunded, so a call resent after a lost
+/// reply still learns that it made the refund. Nothing is cached on the client: every answer comes from the
+/// server, so no answer can outlive the packet it was about (an id reused after a flush, a packet closed by another
+/// process).
 ///
 /// Threads: each call borrows a connection from its node's pool (the pool's lock is held for a push or a pop,
 /// never during I/O). Async callers never block the cooperative pool: grabs go to the engine's own combiner
@@ -25,33 +28,28 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     let topology: RedisTopology
     let clock: any PacketClock
     let seed: UInt64
-    private let soldOut = Locked<[PacketID: SoldOutPacket]>([:])
+    /// How long a packet's keys stay after its refund is recorded.
+    public let retention: Duration
     private let combiner = Locked<GrabCombiner?>(nil)
 
-    static let soldOutCacheLimit = 65_536
-    static let grace = Duration.seconds(3600)
-
-    /// Connects to `url` — `redis://[:password@]host:port[/db]`, or several comma-separated seeds of a
+    /// Connects to `url` — `redis://[[user]:password@]host:port[/db]`, or several comma-separated seeds of a
     /// cluster — and learns whether it is a cluster.
     /// - Parameters:
     ///   - clock: the time that expiry is judged by; it must agree across processes (the default is the
     ///     system's wall clock).
     ///   - seed: the seed of the random numbers passed to the grab script.
-    /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …).
     ///   - commandTimeout: how long a call may wait for its reply before it fails with `.timeout`.
+    ///   - retention: how long a packet is kept after its refund (default one day).
+    /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …); messages never show a password.
     public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0,
-                commandTimeout: Duration = .seconds(5)) throws
+                commandTimeout: Duration = .seconds(5), retention: Duration = .seconds(24 * 3600)) throws
     {
-        let seeds = try url.split(separator: ",").map { part in
-            var address = try RedisAddress(url: part.contains("://") ? String(part) : "redis://" + part)
-            address.commandTimeout = commandTimeout
-            return address
-        }
-        guard !seeds.isEmpty else { throw RedisEngineError(.invalidAddress, "no address in \"\(url)\"") }
-        topology = try RedisTopology(seeds: seeds)
+        let seeds = try RedisAddress.seeds(from: url)
+        topology = try RedisTopology(seeds: seeds.map { var address = $0; address.commandTimeout = commandTimeout; return address })
         name = topology.isCluster ? "redis-cluster" : "redis"
         self.clock = clock
         self.seed = seed
+        self.retention = retention
     }
 
     deinit { combiner.withLock { $0?.stop() } }
@@ -67,63 +65,75 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     // MARK: Sending
 
-    /// Creates the packet: an id from INCR, then its keys in one pipeline (meta last) with their TTL.
+    /// Creates the packet: an id from INCR, then its keys in one pipeline (account fields last).
     /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
-        let plan = try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds)
-        let idSlot = ClusterSlot.of(key: RedisKey.packetIDs.rawValue)
-        var incr = RedisCommand("INCR")
+        try send([OutgoingPacket(spec, to: group, seed: seed)])[0]
+    }
+
+    /// Creates many packets in two round trips: one INCRBY for their ids, then one pipeline per node.
+    /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient (then nothing is sent).
+    public func send(_ packets: [OutgoingPacket]) throws -> [PacketID] {
+        guard !packets.isEmpty else { return [] }
+        let now = clock.nanoseconds
+        let plans = try packets.map { try PacketPlan(id: PacketID(0), spec: $0.spec, group: $0.group, seed: $0.seed, sentAt: now) }
+        var incr = RedisCommand("INCRBY")
         incr.append(RedisKey.packetIDs)
-        guard let raw = try topology.pipeline(slot: idSlot, [incr])[0].check().integer, raw > 0 else {
-            throw RedisEngineError(.protocolError, "INCR \(RedisKey.packetIDs.rawValue) did not return an integer")
+        incr.append(packets.count)
+        let idSlot = ClusterSlot.of(key: RedisKey.packetIDs.rawValue)
+        guard let last = try topology.pipeline(slot: idSlot, [incr])[0].check().integer, last >= packets.count else {
+            throw RedisEngineError(.protocolError, "INCRBY \(RedisKey.packetIDs.rawValue) did not return an integer")
         }
-        let id = PacketID(UInt64(raw))
-        let expiresMilliseconds = plan.expiresAt / 1_000_000
+        let ids = (0 ..< packets.count).map { PacketID(UInt64(last) - UInt64(packets.count - 1 - $0)) }
+        var commands: [RedisCommand] = [], slots: [Int] = []
+        for (id, plan) in zip(ids, plans) {
+            let made = Self.sendCommands(id, plan)
+            commands += made
+            slots += repeatElement(RedisKey.slot(of: id), count: made.count)
+        }
+        for reply in try topology.pipeline(slots: slots, commands) { _ = try reply.check() }
+        return ids
+    }
+
+    /// The commands that create one packet: its members' fields, its pre-split list, then its account.
+    static func sendCommands(_ id: PacketID, _ plan: PacketPlan) -> [RedisCommand] {
+        let key = RedisKey.packet(id)
         var commands: [RedisCommand] = []
-        let members = plan.recipient.map { [$0] } ?? Array(group.members)
+        let members = plan.recipient.map { [$0] } ?? Array(plan.group.members)
         for chunk in stride(from: 0, to: members.count, by: 1_000) {
-            var add = RedisCommand("SADD")
-            add.append(RedisKey.members(of: id))
-            for member in members[chunk ..< min(chunk + 1_000, members.count)] { add.append(member.rawValue) }
-            commands.append(add)
+            var fields = RedisCommand("HSET")
+            fields.append(key)
+            for member in members[chunk ..< min(chunk + 1_000, members.count)] {
+                fields.append(member.rawValue)
+                fields.append("0")
+            }
+            commands.append(fields)
         }
-        let preSplit = plan.preSplit
-        for chunk in stride(from: 0, to: preSplit.count, by: 1_000) {
+        for chunk in stride(from: 0, to: plan.preSplit.count, by: 1_000) {
             var push = RedisCommand("RPUSH")
             push.append(RedisKey.shares(of: id))
-            for amount in preSplit[chunk ..< min(chunk + 1_000, preSplit.count)] { push.append(amount.rawValue) }
+            for amount in plan.preSplit[chunk ..< min(chunk + 1_000, plan.preSplit.count)] { push.append(amount.rawValue) }
             commands.append(push)
         }
-        var count = RedisCommand("SET")
-        count.append(RedisKey.count(of: id))
-        count.append(spec.shares)
-        commands.append(count)
-        var meta = RedisCommand("HSET")
-        meta.append(RedisKey.meta(of: id))
+        let spec = plan.spec
+        var account = RedisCommand("HSET")
+        account.append(key)
         for (field, value) in [("total", spec.total.rawValue), ("shares", Int64(spec.shares)),
-                               ("cap", spec.policy.perShareCap.rawValue), ("expires_ms", expiresMilliseconds),
-                               ("balance", spec.total.rawValue), ("closed", 0), ("refund", 0)]
+                               ("cap", spec.policy.perShareCap.rawValue), ("expires_ms", plan.expiresAt / 1_000_000),
+                               ("balance", spec.total.rawValue), ("left", Int64(spec.shares)), ("closed", 0), ("refund", 0)]
         {
-            meta.append(field)
-            meta.append(value)
+            account.append(field)
+            account.append(value)
         }
-        meta.append("mode")
-        meta.append(preSplit.isEmpty ? "grab" : "list")
-        commands.append(meta)   // last: the packet exists once its meta does
-        let keepUntil = expiresMilliseconds + Self.grace.nanosecondsSaturated / 1_000_000
-        for key in RedisKey.grabKeys(of: id) {
-            var expire = RedisCommand("PEXPIREAT")
-            expire.append(key)
-            expire.append(keepUntil)
-            commands.append(expire)
-        }
-        for reply in try topology.pipeline(slot: RedisKey.slot(of: id), commands) { _ = try reply.check() }
-        return id
+        account.append("mode")
+        account.append(plan.preSplit.isEmpty ? "grab" : "list")
+        commands.append(account)   // last: the packet exists once its account does
+        return commands
     }
 
     // MARK: Grabbing
 
-    /// One grab: one EVALSHA (or none, for a packet known to be sold out).
+    /// One grab: one EVALSHA. - Throws: as `grab(_:)` for a batch.
     public func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
         try grab([GrabRequest(packet: packet, member: member)])[0]
     }
@@ -141,72 +151,62 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         try grab(requests, callPerGrab: true)
     }
 
+    /// One script call: the packets it serves (all in one slot) and, per packet, the indices of its grabbers.
+    private struct ScriptCall {
+        let slot: Int
+        var packets: [PacketID] = []
+        var grabbers: [[Int]] = []
+    }
+
     private func grab(_ requests: [GrabRequest], callPerGrab: Bool) throws -> [GrabOutcome] {
-        var outcomes = [GrabOutcome?](repeating: nil, count: requests.count)
-        var toServer: [Int] = []
-        soldOut.withLock { cache in
-            for (index, request) in requests.enumerated() {
-                if let known = cache[request.packet] { outcomes[index] = known.outcome(for: request.member) } else { toServer.append(index) }
+        guard !requests.isEmpty else { return [] }
+        var calls: [ScriptCall] = []
+        var callOfSlot: [Int: Int] = [:]
+        var packetIndex: [PacketID: Int] = [:]   // within its call
+        for (index, request) in requests.enumerated() {
+            let slot = topology.isCluster ? RedisKey.slot(of: request.packet) : 0
+            if callPerGrab {
+                calls.append(ScriptCall(slot: slot, packets: [request.packet], grabbers: [[index]]))
+                continue
+            }
+            let call = callOfSlot[slot] ?? { calls.append(ScriptCall(slot: slot)); callOfSlot[slot] = calls.count - 1; return calls.count - 1 }()
+            if let known = packetIndex[request.packet] {
+                calls[call].grabbers[known].append(index)
+            } else {
+                packetIndex[request.packet] = calls[call].packets.count
+                calls[call].packets.append(request.packet)
+                calls[call].grabbers.append([index])
             }
         }
+        let sha = try topology.pool(for: topology.address(forSlot: calls[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
         let now = clock.nanoseconds / 1_000_000
-        // Group by slot (a script may touch one slot only); the topology sends one pipeline per node.
-        var bySlot: [Int: [Int]] = [:]
-        for index in toServer { bySlot[topology.isCluster ? RedisKey.slot(of: requests[index].packet) : 0, default: []].append(index) }
-        if callPerGrab {   // one script call (a "group") per grab
-            var single: [Int: [Int]] = [:]
-            for (slot, indices) in bySlot { for index in indices { single[slot * requests.count + index] = [index] } }
-            bySlot = single.reduce(into: [:]) { $0[$1.key] = $1.value }
-        }
-        let groups = bySlot.map { key, indices in (slot: callPerGrab ? key / max(requests.count, 1) : key, indices: indices) }
-            .sorted { $0.indices[0] < $1.indices[0] }   // the calls go in request order
-        guard !groups.isEmpty else { return outcomes.map { $0! } }
-        let sha = try topology.pool(for: topology.address(forSlot: groups[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
-        var commands: [RedisCommand] = []
-        var orders: [[Int]] = []   // per call, the request indices in the order the script answers them
-        for group in groups {
-            // Combine per packet, keeping each packet's grabbers in request order.
-            var packets: [PacketID] = []
-            var grabbers: [PacketID: [Int]] = [:]
-            for index in group.indices {
-                let packet = requests[index].packet
-                if grabbers[packet] == nil { packets.append(packet) }
-                grabbers[packet, default: []].append(index)
-            }
-            var call = RedisCommand("EVALSHA", sha)
-            call.append(packets.count * 5)
-            for packet in packets {
-                for key in RedisKey.grabKeys(of: packet) { call.append(key) }
-            }
-            call.append(now)
-            var order: [Int] = []
-            for packet in packets {
-                let indices = grabbers[packet]!
-                call.append(indices.count)
-                for index in indices {
-                    call.append(requests[index].member.rawValue)
-                    call.append(random48(for: requests[index]))
+        let commands = calls.map { call in
+            var command = RedisCommand("EVALSHA", sha)
+            command.append(call.packets.count * 2)
+            for packet in call.packets { for key in RedisKey.scriptKeys(of: packet) { command.append(key) } }
+            command.append(now)
+            for grabbers in call.grabbers {
+                command.append(grabbers.count)
+                for index in grabbers {
+                    command.append(requests[index].member.rawValue)
+                    command.append(random48(for: requests[index]))
                 }
-                order += indices
             }
-            commands.append(call)
-            orders.append(order)
+            return command
         }
         // One pipeline per node; only calls that were redirected are sent again.
-        let replies = try topology.pipeline(slots: groups.map(\.slot), commands)
-        var newlySoldOut: [PacketID] = []
-        for (order, reply) in zip(orders, replies) {
+        let replies = try topology.pipeline(slots: calls.map(\.slot), commands)
+        var outcomes = [GrabOutcome?](repeating: nil, count: requests.count)
+        for (call, reply) in zip(calls, replies) {
             let values = try reply.check().elements.compactMap(\.integer)
+            let order = call.grabbers.joined()
             guard values.count == order.count * 3 else {
                 throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(order.count) grabs")
             }
             for (k, index) in order.enumerated() {
-                let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
-                outcomes[index] = outcome
-                if outcome == .soldOut { newlySoldOut.append(requests[index].packet) }
+                outcomes[index] = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
             }
         }
-        if !newlySoldOut.isEmpty { try learnSoldOut(Array(Set(newlySoldOut))) }
         return outcomes.map { $0! }
     }
 
@@ -227,93 +227,82 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         SplitMix64.output(seed: seed ^ request.packet.rawValue &* 0x9E37_79B9, index: Int(request.member.rawValue)) >> 16
     }
 
-    /// Caches sold-out packets' final winners and members, so later grabs on them need no round trip: one
-    /// pipeline per slot for all the packets a batch found sold out.
-    private func learnSoldOut(_ packets: [PacketID]) throws {
-        var bySlot: [Int: [PacketID]] = [:]
-        for packet in packets { bySlot[RedisKey.slot(of: packet), default: []].append(packet) }
-        var learned: [(PacketID, SoldOutPacket)] = []
-        for (slot, group) in bySlot {
-            var commands: [RedisCommand] = []
-            for packet in group {
-                var winners = RedisCommand("HGETALL")
-                winners.append(RedisKey.grabbed(of: packet))
-                var members = RedisCommand("SMEMBERS")
-                members.append(RedisKey.members(of: packet))
-                var deadline = RedisCommand("HGET")
-                deadline.append(RedisKey.meta(of: packet))
-                deadline.append("expires_ms")
-                commands += [winners, members, deadline]
-            }
-            let replies = try topology.pipeline(slot: slot, commands)
-            for (k, packet) in group.enumerated() {
-                learned.append((packet, SoldOutPacket(
-                    winners: Self.parseGrabbed(try replies[3 * k].check()).reduce(into: [:]) { $0[$1.member] = $1.amount },
-                    members: Set(try replies[3 * k + 1].check().elements.compactMap { $0.integer.map { MemberID(UInt32(truncatingIfNeeded: $0)) } }),
-                    expiresMilliseconds: try replies[3 * k + 2].check().integer ?? 0, clock: clock)))
-            }
-        }
-        soldOut.withLock { cache in
-            if cache.count + learned.count > Self.soldOutCacheLimit { cache.removeAll(keepingCapacity: true) }
-            for (packet, entry) in learned { cache[packet] = entry }
-        }
-    }
-
     // MARK: Expiry and summaries
 
     /// Closes the packet and refunds its balance, once, whichever process asks: the refund is recorded in the
-    /// packet by the expire script. - Throws: `GrabEngineError.unknownPacket`, `RedisEngineError`.
+    /// packet by the expire script, with this call's token, so a call resent after a lost reply still reports
+    /// `.refunded`. The packet is then kept for `retention`. - Throws: `GrabEngineError.unknownPacket`,
+    /// `RedisEngineError`.
     public func expire(_ packet: PacketID) throws -> ExpiryOutcome {
-        soldOut.withLock { _ = $0.removeValue(forKey: packet) }
-        let slot = RedisKey.slot(of: packet)
-        let sha = try topology.pool(for: topology.address(forSlot: slot)).withNode { try $0.sha(of: GrabScript.expire) }
-        var call = RedisCommand("EVALSHA", sha, "1")
-        call.append(RedisKey.meta(of: packet))
-        let values = try topology.pipeline(slot: slot, [call])[0].check().elements.compactMap(\.integer)
-        guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
-        switch values[0] {
-        case 0: return .refunded(Fen(values[1]))
-        case 1: return .alreadyRefunded(Fen(values[1]))
-        default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        try expire([packet])[0]
+    }
+
+    /// Closes many packets in one round trip per node (one script call each). - Throws: as `expire(_:)`.
+    public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
+        guard !packets.isEmpty else { return [] }
+        let slots = packets.map { RedisKey.slot(of: $0) }
+        let sha = try topology.pool(for: topology.address(forSlot: slots[0])).withNode { try $0.sha(of: GrabScript.expire) }
+        var random = SystemRandomNumberGenerator()
+        let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
+        let commands = packets.map { packet in
+            var call = RedisCommand("EVALSHA", sha, "2")
+            for key in RedisKey.scriptKeys(of: packet) { call.append(key) }
+            call.append(String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
+            call.append(retentionMilliseconds)
+            return call
+        }
+        return try zip(packets, topology.pipeline(slots: slots, commands)).map { packet, reply in
+            let values = try reply.check().elements.compactMap(\.integer)
+            guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
+            switch values[0] {
+            case 0: return .refunded(Fen(values[1]))
+            case 1: return .alreadyRefunded(Fen(values[1]))
+            default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+            }
         }
     }
 
-    /// The packet's account: an atomic snapshot (its two reads in one MULTI/EXEC), in one round trip.
+    /// The packet's account: an atomic snapshot (one HGETALL of its hash), in one round trip.
     public func summary(of packet: PacketID) throws -> PacketSummary {
-        var meta = RedisCommand("HMGET")
-        meta.append(RedisKey.meta(of: packet))
-        for field in ["total", "shares", "balance", "closed", "refund"] { meta.append(field) }
-        var grabbed = RedisCommand("HGETALL")
-        grabbed.append(RedisKey.grabbed(of: packet))
-        let commands = [RedisCommand("MULTI"), meta, grabbed, RedisCommand("EXEC")]
-        var transaction = try topology.pipeline(slot: RedisKey.slot(of: packet), commands)
-        if topology.isCluster, case .error = transaction[3] {   // aborted on a stale slot map: refresh, once more
-            try topology.refresh()
-            transaction = try topology.pipeline(slot: RedisKey.slot(of: packet), commands)
+        try summaries(of: [packet])[0]
+    }
+
+    /// Many packets' accounts in one round trip per node, each an atomic snapshot of its packet.
+    /// - Throws: `GrabEngineError.unknownPacket`, `RedisEngineError`.
+    public func summaries(of packets: [PacketID]) throws -> [PacketSummary] {
+        let commands = packets.map { packet in
+            var all = RedisCommand("HGETALL")
+            all.append(RedisKey.packet(packet))
+            return all
         }
-        for reply in transaction { _ = try reply.check() }
-        let replies = transaction[3].elements
-        guard replies.count == 2 else { throw RedisEngineError(.protocolError, "EXEC returned \(transaction[3])") }
-        let fields = try replies[0].check().elements.map(\.integer)
-        guard fields.count == 5, let total = fields[0], let shares = fields[1], let balance = fields[2] else {
+        return try zip(packets, topology.pipeline(slots: packets.map { RedisKey.slot(of: $0) }, commands)).map { packet, reply in
+            try Self.summary(of: packet, from: reply.check())
+        }
+    }
+
+    /// A packet's account from the HGETALL of its hash.
+    static func summary(of packet: PacketID, from reply: RedisReply) throws -> PacketSummary {
+        let items = reply.elements
+        var account: [String: Int64] = [:]
+        var grabs: [GrabRecord] = []
+        for pair in stride(from: 0, to: items.count - 1, by: 2) {
+            guard let field = items[pair].text, let value = items[pair + 1].text else { continue }
+            if let member = UInt32(field) {
+                guard value != "0" else { continue }
+                let parts = value.split(separator: ":")
+                guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else {
+                    throw RedisEngineError(.protocolError, "\(packet): member \(member) holds \"\(value)\"")
+                }
+                grabs.append(GrabRecord(seq: seq, member: MemberID(member), amount: Fen(amount)))
+            } else if let number = Int64(value) {
+                account[field] = number
+            }
+        }
+        guard let total = account["total"], let shares = account["shares"], let balance = account["balance"] else {
             throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
         }
-        return PacketSummary(packet: packet, total: Fen(total), shares: Int(shares),
-                             grabs: Self.parseGrabbed(try replies[1].check()), balance: Fen(balance),
-                             refund: fields[3] == 1 ? Fen(fields[4] ?? 0) : nil)
-    }
-
-    /// HGETALL of a grabbed hash, as records in grab order.
-    static func parseGrabbed(_ reply: RedisReply) -> [GrabRecord] {
-        let items = reply.elements
-        var records: [GrabRecord] = []
-        for pair in stride(from: 0, to: items.count - 1, by: 2) {
-            guard let member = items[pair].integer, let value = items[pair + 1].text else { continue }
-            let parts = value.split(separator: ":")
-            guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else { continue }
-            records.append(GrabRecord(seq: seq, member: MemberID(UInt32(truncatingIfNeeded: member)), amount: Fen(amount)))
-        }
-        return records.sorted { $0.seq < $1.seq }
+        return PacketSummary(packet: packet, total: Fen(total), shares: Int(shares), grabs: grabs.sorted { $0.seq < $1.seq },
+                             balance: Fen(balance), refund: account["closed"] == 1 ? Fen(account["refund"] ?? 0) : nil)
     }
 
     // MARK: Async
@@ -351,20 +340,6 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
-    }
-}
-
-/// A sold-out packet's final state: its winners cannot change, so grabs on it are answered locally.
-struct SoldOutPacket: Sendable {
-    let winners: [MemberID: Fen]
-    let members: Set<MemberID>
-    let expiresMilliseconds: Int64
-    let clock: any PacketClock
-
-    func outcome(for member: MemberID) -> GrabOutcome {
-        if let amount = winners[member] { return .alreadyGrabbed(amount) }
-        if !members.contains(member) { return .notMember }
-        return clock.nanoseconds / 1_000_000 >= expiresMilliseconds ? .expired : .soldOut
     }
 }
 

@@ -5,21 +5,14 @@ import HongbaoCore
 struct RedisKey: RawRepresentable, Hashable, Sendable {
     let rawValue: String
 
-    /// Hash: total, shares, cap, expires_ms, mode (`grab` or `list`), balance, closed, refund.
-    static func meta(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}:meta") }
-    /// String: shares left — the DECR gate; below zero means sold out.
-    static func count(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}:count") }
-    /// Set: the group's members (or the one recipient of an exclusive packet).
-    static func members(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}:members") }
-    /// Hash: member → "seq:amount" of each successful grab.
-    static func grabbed(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}:grabbed") }
+    /// Hash: the packet's account (`left`, `balance`, `closed`, `refund`, `refund_token`, `expires_ms`, `shares`,
+    /// `cap`, `mode`, `total`) and one field per group member: `0`, or `seq:amount` once it won a share.
+    static func packet(_ packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}") }
     /// List: the pre-split shares, popped in grab order.
     static func shares(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(packet.rawValue)}:shares") }
 
-    /// The keys the grab script takes for one packet, in its order.
-    static func grabKeys(of packet: PacketID) -> [RedisKey] {
-        [meta(of: packet), count(of: packet), members(of: packet), grabbed(of: packet), shares(of: packet)]
-    }
+    /// The keys the scripts take for one packet, in their order.
+    static func scriptKeys(of packet: PacketID) -> [RedisKey] { [Self.packet(packet), shares(of: packet)] }
 
     /// The counter that issues packet ids.
     static let packetIDs = RedisKey(rawValue: "hb:packet-ids")

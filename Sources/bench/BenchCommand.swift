@@ -72,6 +72,9 @@ struct BenchCommand: ParsableCommand {
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
         if algorithm == .equal { throw ValidationError("--algorithm equal is the split of equal packets; pick one for lucky packets") }
         if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
+        if let redis {
+            do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
+        }
         guard (1 ... 4096).contains(batch) else { throw ValidationError("--batch must be in 1 ... 4096, got \(batch)") }
     }
 
@@ -179,7 +182,7 @@ struct BenchCommand: ParsableCommand {
         let config: [String: String] = [
             "engine": engine, "members": "\(members)", "packets": "\(packets)", "threads": "\(threads)",
             "seed": "\(seed)", "algorithm": algorithm?.rawValue ?? "mixed", "rate": rate.map { "\($0)" } ?? "closed",
-            "duration": duration.map { "\($0)" } ?? "none", "db": db, "redis": redis ?? "none", "batch": "\(batch)",
+            "duration": duration.map { "\($0)" } ?? "none", "db": db, "redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)",
         ]
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

@@ -10,11 +10,27 @@ struct RedisAddressTests {
         let full = try RedisAddress(url: "redis://:s3cret@cache.local:7000/3")
         #expect((full.host, full.port, full.password, full.database) == ("cache.local", 7000, "s3cret", 3))
         let user = try RedisAddress(url: "redis://default:pw@h:1")
-        #expect(user.password == "pw")
+        #expect(user.username == "default" && user.password == "pw", "an ACL user is kept, not dropped")
+        #expect(try RedisAddress(url: "redis://pw@h").password == "pw" && RedisAddress(url: "redis://pw@h").username == nil)
+        #expect(!"\(user)".contains("pw"))
+    }
+
+    /// Passwords are never printed: every invalid-address message and every stored URL is redacted.
+    @Test func passwordsAreRedactedEverywhere() {
+        #expect(RedisAddress.redacted("redis://:S3cretPW@h:1/2") == "redis://:***@h:1/2")
+        #expect(RedisAddress.redacted("redis://hb:S3cretPW@h:1,redis://:S3cretPW@g:2,h:3") == "redis://hb:***@h:1,redis://:***@g:2,h:3")
+        for bad in ["redis://:S3cretPW@h:0", "redis://:S3cretPW@h:1/x", "redis://:S3cretPW@", "http://:S3cretPW@h:1",
+                    "redis://hb:S3cretPW@h:99999", "redis://hb:@h:1"] {
+            #expect {
+                _ = try RedisAddress.seeds(from: bad)
+            } throws: { error in
+                !"\(error)".contains("S3cretPW") && (error as? RedisEngineError)?.code == .invalidAddress
+            }
+        }
     }
 
     @Test(arguments: [
-        ("http://h:1", "expected redis://[:password@]host:port[/db]"),
+        ("http://h:1", "expected redis://[[user]:password@]host:port[/db]"),
         ("redis://h:0", "port must be in 1 ... 65535"),
         ("redis://h:99999", "port must be in 1 ... 65535"),
         ("redis://h:1/x", "database must be a number ≥ 0"),
@@ -35,7 +51,7 @@ struct RedisAddressTests {
         #expect(ClusterSlot.of(key: "foo{}{bar}") == Int(ClusterSlot.crc16(Array("foo{}{bar}".utf8)[...]) % 16384), "an empty tag hashes the whole key")
         #expect(ClusterSlot.of(key: "foo{{bar}}zap") == ClusterSlot.of(key: "{bar"))
         for id in [PacketID(1), PacketID(42), PacketID(9_999_999)] {
-            let slots = Set(RedisKey.grabKeys(of: id).map { ClusterSlot.of(key: $0.rawValue) })
+            let slots = Set(RedisKey.scriptKeys(of: id).map { ClusterSlot.of(key: $0.rawValue) })
             #expect(slots == [RedisKey.slot(of: id)], "every key of \(id) is in one slot")
         }
     }

@@ -25,7 +25,7 @@ struct RedisClusterTests {
             for packet in packets {
                 // Another master answers MOVED (an error reply): the key is not there.
                 var exists = RedisCommand("EXISTS")
-                exists.append(RedisKey.meta(of: packet))
+                exists.append(RedisKey.packet(packet))
                 if try engine.topology.pool(for: master).withNode({ try $0.command(exists) }) == .integer(1) {
                     perMaster[master, default: 0] += 1
                 }
@@ -83,13 +83,14 @@ struct RedisClusterTests {
         _ = try Self.command(engine, at: source, "CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID)
         // Every key of the slot moves (other packets may share it).
         let keys = try Self.command(engine, at: source, "CLUSTER", "GETKEYSINSLOT", "\(slot)", "100000").elements.compactMap(\.text)
-        #expect(Set(RedisKey.grabKeys(of: packet).map(\.rawValue)).isSubset(of: keys), "meta, count, members, grabbed, shares")
+        #expect(Set(RedisKey.scriptKeys(of: packet).map(\.rawValue)).isSubset(of: keys), "the packet hash and its shares list")
         var migrate = RedisCommand("MIGRATE", target.host, "\(target.port)", "", "0", "5000", "KEYS")
         for key in keys { migrate.append(key) }
         _ = try engine.topology.pool(for: source).withNode { try $0.command(migrate) }.check()
 
         #expect(try engine.grab(packet, for: 2).share != nil, "ASK: the keys are on the importing node")
         #expect(try engine.grab(packet, for: 1) == .alreadyGrabbed(first))
+        #expect(try engine.summary(of: packet).grabs.count == 2, "a summary follows ASK while the slot migrates")
 
         for node in engine.masters {
             _ = try Self.command(engine, at: node, "CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID)

@@ -24,7 +24,8 @@ final class RedisConnection {
         redisSetTimeout(context, timeval(duration: address.commandTimeout))
         if let password = address.password {
             do {
-                _ = try command(RedisCommand("AUTH", password)).check()
+                let auth = address.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+                _ = try command(auth).check()
             } catch let error as RedisEngineError where error.code == .serverError {
                 throw RedisEngineError(.authenticationFailed, "\(address): \(error.detail)")
             }
@@ -37,7 +38,10 @@ final class RedisConnection {
     deinit { redisFree(context) }
 
     /// True once hiredis has marked the connection failed (lost, timed out): it cannot be used again.
-    var isBroken: Bool { context.map { $0.pointee.err != 0 } ?? true }
+    var isBroken: Bool { injectedLoss || (context.map { $0.pointee.err != 0 } ?? true) }
+
+    /// Set by an injected fault (debug builds): the connection behaves as lost.
+    private var injectedLoss = false
 
     /// Sends one command and waits for its reply. An error *reply* is returned as `.error`, not thrown.
     /// - Throws: `RedisEngineError` when the connection fails (lost, timed out).
@@ -47,7 +51,7 @@ final class RedisConnection {
 
     /// Appends every command, then reads every reply (the first read flushes the buffer): one round trip.
     func pipeline(_ commands: [RedisCommand]) throws -> [RedisReply] {
-        guard let context, context.pointee.err == 0 else {
+        guard let context, context.pointee.err == 0, !injectedLoss else {
             throw RedisEngineError(.connectionLost, "\(address): the connection was lost earlier")
         }
         for command in commands {
@@ -67,6 +71,12 @@ final class RedisConnection {
             replies.append(RedisReply(reply))
             freeReplyObject(raw)
         }
+        #if DEBUG
+        if RedisFaults.takeLostReply(of: commands) {
+            injectedLoss = true
+            throw RedisEngineError(.connectionLost, "\(address): connection lost (injected after the server replied)")
+        }
+        #endif
         return replies
     }
 
@@ -143,3 +153,38 @@ extension timeval {
         self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
 }
+
+#if DEBUG
+/// Faults injected at the choke point, in debug builds only (tests): what the engine does when a reply is lost.
+enum RedisFaults {
+    private static let lostReplies = Locked<[[UInt8]]>([])
+
+    /// The next pipeline that contains a command with `marker` among its arguments runs on the server, and then
+    /// its connection is lost before the replies reach the caller — once.
+    static func loseReply(ofCommandContaining marker: String) {
+        lostReplies.withLock { $0.append(Array(marker.utf8)) }
+    }
+
+    static func takeLostReply(of commands: [RedisCommand]) -> Bool {
+        lostReplies.withLock { markers in
+            guard !markers.isEmpty else { return false }
+            for (index, marker) in markers.enumerated() where commands.contains(where: { $0.contains(marker) }) {
+                markers.remove(at: index)
+                return true
+            }
+            return false
+        }
+    }
+}
+
+extension RedisCommand {
+    fileprivate func contains(_ marker: [UInt8]) -> Bool {
+        var offset = 0
+        for length in lengths {
+            if bytes[offset ..< offset + length].elementsEqual(marker) { return true }
+            offset += length
+        }
+        return false
+    }
+}
+#endif
