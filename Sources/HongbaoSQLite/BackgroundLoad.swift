@@ -6,71 +6,86 @@ import Foundation
 /// inserters (a transaction per 100,000 rows, reused statements). At most `depth` batches wait, so memory stays
 /// bounded and a slow disk slows the producer instead of growing the queue. While a load runs, the store's
 /// connection belongs to the writer thread: the caller must not use the store until `finish()` returns.
+///
+/// Failure: when the writer fails (a full disk, a lock held by another process past the busy timeout), it records
+/// the error and wakes the producer, which gets it from its next `append` or from `finish()` — never a wait for
+/// room that will not come. One condition variable guards the queue, the failure and the writer's end.
 public final class BackgroundLoad: @unchecked Sendable {
-    // `@unchecked Sendable`: `queue` and `failure` are guarded by `lock`; the inserters and the counters are used
-    // by the writer thread only until `finish()` has joined it.
+    // `@unchecked Sendable`: `queue`, `closed`, `failure` and `writerDone` are guarded by `condition`; the
+    // inserters and `insertTime` are used by the writer thread only until `finish()` has seen `writerDone`.
     private let packets: BatchedInserter<PacketRow>
     private let grabs: BatchedInserter<GrabRow>
-    private let lock = NSLock()
+    private let depth: Int
+    private let condition = NSCondition()
     private var queue: [([PacketRow], [GrabRow])] = []
     private var closed = false
     private var failure: (any Error)?
-    private let available = DispatchSemaphore(value: 0)
-    private let room: DispatchSemaphore
-    private let finished = DispatchSemaphore(value: 0)
+    private var writerDone = false
     private var insertTime = Duration.zero
 
     init(packets: BatchedInserter<PacketRow>, grabs: BatchedInserter<GrabRow>, depth: Int = 4) {
         self.packets = packets
         self.grabs = grabs
-        room = DispatchSemaphore(value: depth)
+        self.depth = depth
         Thread { [self] in run() }.start()
     }
 
     /// Queues a batch, waiting while `depth` batches are already queued.
     /// - Throws: the writer's error, as soon as it has failed (a full disk, say).
     public func append(packets: [PacketRow], grabs: [GrabRow]) throws {
-        room.wait()
-        try lock.withLock {
-            if let failure { throw failure }
-            queue.append((packets, grabs))
-        }
-        available.signal()
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= depth && failure == nil { condition.wait() }
+        if let failure { throw failure }
+        queue.append((packets, grabs))
+        condition.broadcast()
     }
 
     /// Waits for every queued row to be written and committed.
     /// - Returns: rows written and the time spent inserting them.
+    /// - Throws: the writer's error; rows of whole batches committed before it stay.
     public func finish() throws -> (rows: Int, seconds: Double) {
-        lock.withLock { closed = true }
-        available.signal()
-        finished.wait()
-        if let failure = lock.withLock({ failure }) { throw failure }
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !writerDone { condition.wait() }
+        let failure = failure
+        condition.unlock()
+        if let failure { throw failure }
         return (packets.written + grabs.written, insertTime / .seconds(1))
     }
 
     private func run() {
-        defer { finished.signal() }
         while true {
-            available.wait()
-            let next: ([PacketRow], [GrabRow])? = lock.withLock { queue.isEmpty ? nil : queue.removeFirst() }
-            guard let (packetRows, grabRows) = next else {
-                if lock.withLock({ closed }) { break }
-                continue
-            }
-            room.signal()
+            condition.lock()
+            while queue.isEmpty && !closed { condition.wait() }
+            let next = queue.isEmpty ? nil : queue.removeFirst()
+            condition.broadcast()   // room for the producer
+            condition.unlock()
             let start = ContinuousClock.now
             do {
-                for row in packetRows { try packets.append(row) }
-                for row in grabRows { try grabs.append(row) }
+                if let (packetRows, grabRows) = next {
+                    for row in packetRows { try packets.append(row) }
+                    for row in grabRows { try grabs.append(row) }
+                } else {
+                    try grabs.finish()
+                }
             } catch {
-                lock.withLock { failure = error }
+                stop(failing: error)
                 return
             }
             insertTime += ContinuousClock.now - start
+            if next == nil { break }
         }
-        let start = ContinuousClock.now
-        do { try grabs.finish() } catch { lock.withLock { failure = error } }
-        insertTime += ContinuousClock.now - start
+        stop(failing: nil)
+    }
+
+    private func stop(failing error: (any Error)?) {
+        condition.lock()
+        if let error { failure = error }
+        writerDone = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

@@ -14,8 +14,9 @@ public final class ResultStore {
     /// Opens or creates the store at `path` and brings its schema to version 1.
     /// - Parameter batchSize: rows per bulk-load transaction.
     /// - Throws: `SQLiteError` (a corrupt file, an unwritable path), or `ResultStoreError` for a newer schema.
-    public init(path: String, batchSize: Int = 100_000) throws {
-        database = try SQLiteDatabase(path: path)
+    /// - Parameter busyTimeout: how long a write waits for another process's lock before it fails plainly.
+    public init(path: String, batchSize: Int = 100_000, busyTimeout: Duration = .seconds(5)) throws {
+        database = try SQLiteDatabase(path: path, busyTimeout: busyTimeout)
         batcher = TransactionBatcher(database, batchSize: batchSize)
         let version = try integer("PRAGMA user_version")   // the first read: a corrupt file fails here
         guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
@@ -26,6 +27,37 @@ public final class ResultStore {
                 try database.execute("PRAGMA user_version = 1")
             }
         }
+    }
+
+    /// Opens a results database to read it, and changes nothing: no migration, no journal-mode switch, no index.
+    /// Files on read-only media are read as immutable.
+    /// - Throws: `ResultStoreError.foreign` for a file that is not a Hongbao results database (whatever tables it
+    ///   has), `.newerSchema` for one written by a newer Hongbao, `SQLiteError` for an unreadable file.
+    public init(readingFrom path: String) throws {
+        database = try Self.openForReading(path)
+        batcher = TransactionBatcher(database, batchSize: 1)
+        let version = try Self.version(of: database)
+        guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
+        let statement = try database.prepare("""
+            SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('id', 'engine', 'complete', 'config_json')
+            """)
+        let runColumns = try statement.step() ? statement.int64(at: 0) : 0
+        guard version == Self.schemaVersion, runColumns == 4 else { throw ResultStoreError.foreign(path: path) }
+    }
+
+    private static func openForReading(_ path: String) throws -> SQLiteDatabase {
+        do {
+            let database = try SQLiteDatabase(path: path, mode: .readOnly)
+            _ = try version(of: database)   // the first read: a WAL file on read-only media fails here
+            return database
+        } catch let error as SQLiteError where error.isCannotOpen {
+            return try SQLiteDatabase(path: path, mode: .immutable)
+        }
+    }
+
+    private static func version(of database: SQLiteDatabase) throws -> Int64 {
+        let statement = try database.prepare("PRAGMA user_version")
+        return try statement.step() ? statement.int64(at: 0) : 0
     }
 
     static let schemaV1 = """
@@ -190,6 +222,7 @@ public final class ResultStore {
 
 public enum ResultStoreError: Error, CustomStringConvertible {
     case newerSchema(Int64, path: String)
+    case foreign(path: String)
     case noSuchRun(Int64, path: String)
     case noRuns(path: String)
 
@@ -197,6 +230,7 @@ public enum ResultStoreError: Error, CustomStringConvertible {
         switch self {
         case .newerSchema(let version, let path):
             "\(path) has schema version \(version), newer than this Hongbao's \(ResultStore.schemaVersion)"
+        case .foreign(let path): "\(path) is not a Hongbao results database (no runs table of schema \(ResultStore.schemaVersion)): nothing was changed"
         case .noSuchRun(let id, let path): "no run \(id) in \(path)"
         case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
         }

@@ -39,8 +39,7 @@ struct Report: ParsableCommand {
 
     func run() throws {
         do {
-            let store = try ResultStore(path: database)
-            try store.createIndexes()
+            let store = try ResultStore(readingFrom: database)   // changes nothing in the file
             let chosen = try runs.isEmpty ? store.runs().map(\.id) : runs
             guard !chosen.isEmpty else { throw ResultStoreError.noRuns(path: database) }
             let analyses = try chosen.map { try RunAnalysis(run: $0, in: store) }

@@ -86,6 +86,75 @@ struct ResultStoreTests {
         #expect(try reopened.runs().map(\.complete) == [false])
     }
 
+    static func grabRows(_ count: Int, packet: UInt64 = 1) -> [GrabRow] {
+        (1 ... count).map { GrabRow(packet: packet, seq: $0, member: UInt32($0), amount: 100, latencyNanoseconds: 1) }
+    }
+
+    /// A full disk under a background load: the producer gets the error (no crash when the load is released), and
+    /// the database keeps whole batches with the run incomplete.
+    @Test(.timeLimit(.minutes(1))) func aFullDiskDuringABackgroundLoadIsAnErrorNotACrash() throws {
+        let path = Self.temporaryPath()
+        do {
+            let store = try ResultStore(path: path, batchSize: 1_000)
+            let run = try store.beginRun(Self.start)
+            try store.database.execute("PRAGMA max_page_count = \(try store.integer("PRAGMA page_count") + 40)")
+            let load = try store.backgroundLoad(run: run)
+            var failure: (any Error)?
+            do {
+                for batch in 0 ..< 200 { try load.append(packets: [], grabs: Self.grabRows(5_000, packet: UInt64(batch))) }
+                _ = try load.finish()
+            } catch {
+                failure = error
+            }
+            #expect(failure.map { "\($0)" } == "disk full while writing \(path)")
+            #expect(throws: SQLiteError.self) { _ = try load.finish() }
+        }   // the load and the store are released here
+        let reopened = try ResultStore(path: path)
+        #expect(try reopened.integer("SELECT COUNT(*) FROM grabs") % 1_000 == 0, "whole batches only")
+        #expect(try reopened.runs().map(\.complete) == [false])
+    }
+
+    /// Another process holds the write lock past the busy timeout: the load fails plainly instead of hanging.
+    @Test(.timeLimit(.minutes(1))) func aLockHeldByAnotherWriterIsAnErrorNotAHang() throws {
+        let path = Self.temporaryPath()
+        let store = try ResultStore(path: path, batchSize: 1_000, busyTimeout: .milliseconds(50))
+        let run = try store.beginRun(Self.start)
+        let other = try SQLiteDatabase(path: path)
+        try other.execute("BEGIN IMMEDIATE")
+        defer { try? other.execute("ROLLBACK") }
+        let load = try store.backgroundLoad(run: run)
+        #expect {
+            for batch in 0 ..< 100 { try load.append(packets: [], grabs: Self.grabRows(2_000, packet: UInt64(batch))) }
+            _ = try load.finish()
+        } throws: { error in
+            "\(error)" == "database \(path) is locked by another process"
+        }
+    }
+
+    /// `hongbao report` reads: a foreign file is refused and left byte for byte as it was; so is a newer schema.
+    @Test func readingChangesNothingAndRefusesForeignFiles() throws {
+        let path = Self.temporaryPath()
+        let foreign = try SQLiteDatabase(path: path)
+        try foreign.execute("CREATE TABLE runs (x INTEGER); INSERT INTO runs VALUES (1)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect {
+            _ = try ResultStore(readingFrom: path)
+        } throws: { error in
+            "\(error)" == "\(path) is not a Hongbao results database (no runs table of schema 1): nothing was changed"
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "no switch to WAL")
+
+        let ours = Self.temporaryPath()
+        let store = try ResultStore(path: ours)
+        _ = try store.beginRun(Self.start)
+        let reader = try ResultStore(readingFrom: ours)
+        #expect(try reader.runs().count == 1)
+        #expect(throws: SQLiteError.self) { try reader.database.execute("CREATE TABLE x (y)") }
+        try store.database.execute("PRAGMA user_version = 9")
+        #expect(throws: ResultStoreError.self) { _ = try ResultStore(readingFrom: ours) }
+    }
+
     @Test func aNewerSchemaIsRefused() throws {
         let path = Self.temporaryPath()
         try ResultStore(path: path).database.execute("PRAGMA user_version = 9")

@@ -82,7 +82,7 @@ struct BenchEndToEndTests {
         (["--db", "/nonexistent-hongbao-dir/x.db"], "cannot open database /nonexistent-hongbao-dir/x.db"),
         (["--members", "lots"], "lots"),
         (["--redis", "redis://127.0.0.1:1"], "bench: error: Redis connection refused: "),
-        (["--redis", "http://nowhere"], "bench: error: Redis invalid address: http://nowhere"),
+        (["--redis", "http://nowhere"], "bench: error: --redis: http://nowhere: expected redis://"),
         (["--engine", "redis"], "bench: error: --engine redis needs --redis URL"),
         (["--batch", "0"], "--batch must be in 1 ... 4096, got 0"),
     ])
@@ -112,6 +112,31 @@ struct BenchEndToEndTests {
                                                      WHERE g.run_id = p.run_id AND g.packet_id = p.packet_id)
                 """) == 0)
             #expect(try store.integer("SELECT verdict = 'pass' AND complete FROM runs") == 1)
+        }
+    }
+
+    /// A password in `--redis` is used, but never stored in the results database nor printed in an error.
+    @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+    func theRedisPasswordIsNeitherStoredNorPrinted() throws {
+        let server = try RedisTestServer.Owned()
+        let port = server.url.split(separator: ":").last!
+        let set = Process()
+        set.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        set.arguments = ["-p", String(port), "CONFIG", "SET", "requirepass", "S3cretPW"]
+        set.standardOutput = FileHandle.nullDevice
+        try set.run()
+        set.waitUntilExit()
+        let db = Self.temporaryDirectory().appendingPathComponent("secret.db").path
+        let run = try Executable("bench").run(Self.tiny + ["--redis", "redis://:S3cretPW@127.0.0.1:\(port)", "--db", db, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let config = try ResultStore(readingFrom: db).runs().map(\.id)
+        #expect(config.count == 1)
+        let stored = try ResultStore(path: db).integer("SELECT COUNT(*) FROM runs WHERE instr(config_json, 'S3cretPW') > 0")
+        #expect(stored == 0)
+        for bad in ["redis://:S3cretPW@127.0.0.1:0", "redis://:S3cretPW@127.0.0.1:1/x", "redis://:S3cretPW@", "http://:S3cretPW@h"] {
+            let refused = try Executable("bench").run(Self.tiny + ["--redis", bad, "--db", db, "--quiet"])
+            #expect(refused.status != 0 && !refused.standardError.contains("S3cretPW") && refused.standardError.contains("--redis"),
+                    "\(refused.standardError)")
         }
     }
 

@@ -1,4 +1,5 @@
 import CHongbaoSQLite
+import HongbaoCore
 
 // The one file that calls SQLite's C API. Every handle is owned by a final class that frees it in deinit.
 
@@ -9,6 +10,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public let path: String
     public let sql: String?
+
+    /// The file could not be opened (or, read-only, its WAL index could not be created).
+    public var isCannotOpen: Bool { code & 0xFF == SQLITE_CANTOPEN }
 
     public var description: String {
         switch code & 0xFF {
@@ -29,13 +33,31 @@ public final class SQLiteDatabase {
     private var handle: OpaquePointer?
     public let path: String
 
-    /// Opens (creating if needed) the database at `path`.
+    /// How a database is opened.
+    public enum Mode: Sendable {
+        /// Read and write, creating the file if needed.
+        case readWrite
+        /// Read only: nothing is ever written, not even a journal-mode switch.
+        case readOnly
+        /// Read only, and the file is known not to change (read-only media, where the WAL's shared-memory file
+        /// cannot be created): SQLite's `immutable` URI parameter.
+        case immutable
+    }
+
+    /// Opens the database at `path` (creating it if needed in `.readWrite`).
+    /// - Parameter busyTimeout: how long a statement waits for another process's lock before failing with
+    ///   "locked by another process".
     /// - Throws: `SQLiteError` if it cannot be opened.
-    public init(path: String) throws {
+    public init(path: String, mode: Mode = .readWrite, busyTimeout: Duration = .seconds(5)) throws {
         self.path = path
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        let flags = switch mode {
+        case .readWrite: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+        case .immutable: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        }
+        let name = mode == .immutable ? "file:" + Self.uriEscaped(path) + "?immutable=1" : path
+        let status = sqlite3_open_v2(name, &handle, flags, nil)
         self.handle = handle
         guard status == SQLITE_OK else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -43,7 +65,16 @@ public final class SQLiteDatabase {
             self.handle = nil
             throw SQLiteError(code: status, message: message, path: path, sql: nil)
         }
-        sqlite3_busy_timeout(handle, 5_000)
+        sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.nanosecondsSaturated / 1_000_000))
+    }
+
+    private static func uriEscaped(_ path: String) -> String {
+        path.utf8.map { byte in
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): "%" + String(byte, radix: 16, uppercase: true)
+            default: String(UnicodeScalar(byte))
+            }
+        }.joined()
     }
 
     deinit { sqlite3_close_v2(handle) }
