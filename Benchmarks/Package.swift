@@ -11,14 +11,15 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        // Plain executable (not the ordo-one harness): needs a running server; see redis-side-by-side.sh.
+        // Plain executable (not the ordo-one harness, whose plugin runs only targets directly in Benchmarks/):
+        // needs a running server; see redis-side-by-side.sh.
         .executableTarget(
             name: "RedisGrabs",
             dependencies: [
                 .product(name: "HongbaoCore", package: "Hongbao"),
                 .product(name: "HongbaoRedis", package: "Hongbao"),
             ],
-            path: "RedisGrabs"
+            path: "Tools/RedisGrabs"
         ),
         .executableTarget(
             name: "Engines",

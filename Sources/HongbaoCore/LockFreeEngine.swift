@@ -24,6 +24,8 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     public let name = "lock-free"
     let arena: PacketArena
     let clock: any PacketClock
+    /// The system clock is read directly, without the existential call (the common case, on every grab).
+    private let usesSystemClock: Bool
 
     /// - Parameters:
     ///   - capacity: how many packets the engine can hold over its life.
@@ -31,6 +33,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     public init(capacity: Int = 1 << 24, clock: any PacketClock = SystemPacketClock()) {
         arena = PacketArena(capacity: capacity)
         self.clock = clock
+        usesSystemClock = clock is SystemPacketClock
     }
 
     /// Creates the packet's words in the arena and publishes them under a new id. Takes the arena's lock (the send
@@ -56,7 +59,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
             if packet.isClaimedAcquiring(index) { return previousOutcome(of: member, in: packet) }
             return state.remaining == 0 ? .soldOut : .expired
         }
-        if clock.nanoseconds >= packet.expiresAt { return .expired }
+        if (usesSystemClock ? SystemPacketClock().nanoseconds : clock.nanoseconds) >= packet.expiresAt { return .expired }
         if packet.claimAcquiringAndReleasing(index) {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }

@@ -3,6 +3,12 @@ import HongbaoCore
 /// The correctness verdict of a run: every packet expired (its balance refunded) and its account checked
 /// against the invariants and against what the grabbers were told.
 public struct Verdict: Sendable, Codable {
+    /// False for an engine that keeps no records (the null engine): nothing was checked.
+    public var audited = true
+
+    /// An empty verdict, to be filled by `Audit.run`; `audited: false` for a run nothing could be checked of.
+    public init(audited: Bool = true) { self.audited = audited }
+
     public var packets = 0
     public var totalFen: Int64 = 0
     public var paidFen: Int64 = 0
@@ -16,21 +22,32 @@ public struct Verdict: Sendable, Codable {
     public var belowOneFen = 0
     /// Packets whose paid + refund ≠ total.
     public var unbalanced = 0
-    /// Packets whose grants (as callers saw them) differ from the engine's records.
-    public var mismatched = 0
+    /// Grants a caller was told (granted, or already grabbed) that the engine has no record of: acknowledged
+    /// money the engine lost.
+    public var lostGrants = 0
+    /// Grants whose amount, as the caller was told it, differs from the engine's record.
+    public var wrongAmounts = 0
+    /// Records of the engine that no caller was told it won.
+    public var unreportedGrants = 0
 
     public var moneyConserved: Bool { unbalanced == 0 && paidFen + refundFen == totalFen }
-    public var passed: Bool { moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && mismatched == 0 }
+    public var passed: Bool {
+        !audited || moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && lostGrants == 0 && wrongAmounts == 0
+            && unreportedGrants == 0
+    }
 
     /// One line: `pass` or what failed.
     public var summary: String {
+        guard audited else { return "not audited (no records)" }
         guard !passed else { return "pass" }
         var failures: [String] = []
         if !moneyConserved { failures.append("money not conserved (\(unbalanced) packets)") }
         if oversold > 0 { failures.append("\(oversold) packets oversold") }
         if paidTwice > 0 { failures.append("\(paidTwice) members paid twice") }
         if belowOneFen > 0 { failures.append("\(belowOneFen) shares below 1 fen") }
-        if mismatched > 0 { failures.append("\(mismatched) packets whose grants differ from their records") }
+        if lostGrants > 0 { failures.append("\(lostGrants) acknowledged grants lost") }
+        if wrongAmounts > 0 { failures.append("\(wrongAmounts) grants paid another amount than the caller was told") }
+        if unreportedGrants > 0 { failures.append("\(unreportedGrants) records no caller was told of") }
         return "FAIL: " + failures.joined(separator: ", ")
     }
 }
@@ -47,44 +64,81 @@ public struct PacketAccount {
 }
 
 public enum Audit {
-    /// Expires every packet of the run, checks it, and hands its account to `visit` (to be stored).
+    static let batch = 512
+
+    /// Expires every packet of the run, checks its account against the invariants and against what each caller
+    /// was told (the driver kept every answer: outcome, amount, latency), and hands the account to `visit` (to be
+    /// stored). A batch engine is audited `batch` packets per call (one round trip per node).
     /// - Throws: what the engine or `visit` throws.
-    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on engine: any GrabEngine,
+    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: EngineUnderTest,
                            progress: (Int, Int) -> Void = { _, _ in },
                            visit: (PacketAccount) throws -> Void) throws -> Verdict
     {
         var verdict = Verdict()
         let (starts, indices) = workload.attemptsByPacket()
-        var grantLatency: [MemberID: UInt64] = [:]
-        for (index, packet) in workload.packets.enumerated() {
-            let id = measurement.packetIDs[index]
-            let refund = try engine.expire(id).refund
-            let summary = try engine.summary(of: id)
-            verdict.packets += 1
-            verdict.totalFen += summary.total.rawValue
-            verdict.paidFen += summary.paid.rawValue
-            verdict.refundFen += refund.rawValue
-            verdict.grabs += summary.grabs.count
-            if summary.grabs.count > packet.spec.shares { verdict.oversold += 1 }
-            if summary.paid + refund != summary.total { verdict.unbalanced += 1 }
-            verdict.belowOneFen += summary.grabs.lazy.filter { $0.amount < Fen(1) }.count
-            verdict.paidTwice += summary.grabs.count - Set(summary.grabs.lazy.map(\.member)).count
-
-            grantLatency.removeAll(keepingCapacity: true)
-            var grants = 0
-            for k in starts[index] ..< starts[index + 1] {
-                let attempt = Int(indices[k])
-                guard measurement.codes[attempt] == GrabCode.granted.rawValue else { continue }
-                grants += 1
-                grantLatency[workload.attempts[attempt].member] = UInt64(measurement.latencies[attempt])
+        let count = workload.packets.count
+        var told: [MemberID: (amount: UInt32, latency: UInt32, grants: Int)] = [:]
+        for first in stride(from: 0, to: count, by: batch) {
+            let range = first ..< min(count, first + batch)
+            let ids = range.map { measurement.packetIDs[$0] }
+            let (refunds, summaries): ([Fen], [PacketSummary])
+            if case .batched(let engine, _) = target {
+                refunds = try engine.expire(ids).map(\.refund)
+                summaries = try engine.summaries(of: ids)
+            } else {
+                let engine = target.blocking
+                refunds = try ids.map { try engine.expire($0).refund }
+                summaries = try ids.map { try engine.summary(of: $0) }
             }
-            let latencies = summary.grabs.map { grantLatency[$0.member] }
-            if grants != summary.grabs.count || latencies.contains(nil) { verdict.mismatched += 1 }
-            try visit(PacketAccount(index: index, packet: packet, id: id, summary: summary, refund: refund,
-                                    latencies: latencies.map { $0 ?? 0 }))
-            if index % 16_384 == 0 { progress(index, workload.packets.count) }
+            for (k, index) in range.enumerated() {
+                let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
+                verdict.packets += 1
+                verdict.totalFen += summary.total.rawValue
+                verdict.paidFen += summary.paid.rawValue
+                verdict.refundFen += refund.rawValue
+                verdict.grabs += summary.grabs.count
+                if summary.grabs.count > packet.spec.shares { verdict.oversold += 1 }
+                if summary.paid + refund != summary.total { verdict.unbalanced += 1 }
+                verdict.belowOneFen += summary.grabs.lazy.filter { $0.amount < Fen(1) }.count
+                verdict.paidTwice += summary.grabs.count - Set(summary.grabs.lazy.map(\.member)).count
+
+                // What each caller was told, against the records.
+                told.removeAll(keepingCapacity: true)
+                for position in starts[index] ..< starts[index + 1] {
+                    let attempt = Int(indices[position])
+                    let code = measurement.codes[attempt]
+                    guard code == GrabCode.granted.rawValue || code == GrabCode.alreadyGrabbed.rawValue else { continue }
+                    let member = workload.attempts[attempt].member
+                    let amount = measurement.amounts[attempt]
+                    let isGrant = code == GrabCode.granted.rawValue ? 1 : 0
+                    if let earlier = told[member] {
+                        if earlier.amount != amount { verdict.wrongAmounts += 1 }
+                        told[member] = (earlier.amount, isGrant == 1 ? measurement.latencies[attempt] : earlier.latency,
+                                        earlier.grants + isGrant)
+                    } else {
+                        told[member] = (amount, measurement.latencies[attempt], isGrant)
+                    }
+                }
+                var latencies: [UInt64] = []
+                latencies.reserveCapacity(summary.grabs.count)
+                for record in summary.grabs {
+                    // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
+                    // resent grab answered with the same share).
+                    guard let answer = told.removeValue(forKey: record.member) else {
+                        verdict.unreportedGrants += 1
+                        latencies.append(0)
+                        continue
+                    }
+                    if answer.grants > 1 { verdict.paidTwice += answer.grants - 1 }   // told "granted" twice
+                    if UInt32(clamping: record.amount.rawValue) != answer.amount { verdict.wrongAmounts += 1 }
+                    latencies.append(UInt64(answer.latency))
+                }
+                verdict.lostGrants += told.count   // told they hold a share the engine has no record of
+                try visit(PacketAccount(index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
+                                        latencies: latencies))
+            }
+            progress(range.upperBound, count)
         }
-        progress(workload.packets.count, workload.packets.count)
         return verdict
     }
 }

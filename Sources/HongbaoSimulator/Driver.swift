@@ -44,11 +44,17 @@ public struct Driver: Sendable {
     {
         let engine = target.blocking
         let sendStart = ContinuousClock.now
-        var packetIDs: [PacketID] = []
-        packetIDs.reserveCapacity(workload.packets.count)
-        for (index, packet) in workload.packets.enumerated() {
-            packetIDs.append(try engine.send(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed))
-            if index % 65_536 == 0 { progress("send", index, workload.packets.count) }
+        let packetIDs: [PacketID]
+        if case .batched(let batchEngine, _) = target {
+            packetIDs = try sendInParallel(workload, on: batchEngine, progress: progress)
+        } else {
+            var ids: [PacketID] = []
+            ids.reserveCapacity(workload.packets.count)
+            for (index, packet) in workload.packets.enumerated() {
+                ids.append(try engine.send(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed))
+                if index % 65_536 == 0 { progress("send", index, workload.packets.count) }
+            }
+            packetIDs = ids
         }
         let sendTime = ContinuousClock.now - sendStart
         progress("send", workload.packets.count, workload.packets.count)
@@ -154,6 +160,44 @@ public struct Driver: Sendable {
         return result
     }
 
+    static let sendBatch = 256
+
+    /// Sends every packet from all the worker threads, `sendBatch` packets per call (one round trip per node for
+    /// a remote engine): ids come back in workload order.
+    private func sendInParallel(_ workload: Workload, on engine: any BatchGrabEngine,
+                                progress: (String, Int, Int) -> Void) throws -> [PacketID]
+    {
+        let count = workload.packets.count
+        let chunks = (count + Self.sendBatch - 1) / Self.sendBatch
+        let cells = (0 ..< chunks).map { _ in WriteOnce<[PacketID]>() }
+        let shared = SharedRun(packetIDs: [], attempts: [])
+        let finished = DispatchGroup()
+        for _ in 0 ..< threads {
+            finished.enter()
+            Thread {
+                defer { finished.leave() }
+                while !shared.stop.load(ordering: .relaxed) {
+                    let chunk = shared.cursor.add(1, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
+                    guard chunk < chunks else { return }
+                    let range = chunk * Self.sendBatch ..< min(count, (chunk + 1) * Self.sendBatch)
+                    do {
+                        cells[chunk].publish(try engine.send(range.map { index in
+                            let packet = workload.packets[index]
+                            return OutgoingPacket(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed)
+                        }))
+                    } catch {
+                        shared.fail(error)
+                    }
+                }
+            }.start()
+        }
+        while finished.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            progress("send", min(shared.cursor.load(ordering: .relaxed), chunks) * Self.sendBatch, count)
+        }
+        if let failure = shared.failure.value { throw failure }
+        return cells.flatMap { $0.value! }
+    }
+
     /// When attempt `index` falls due in the open loop (nil in the closed loop).
     private func dueTime(of index: Int, start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         guard case .open(let rate) = schedule else { return nil }
@@ -175,6 +219,8 @@ public struct RunMeasurement: Sendable {
     public let packetIDs: [PacketID]
     /// Per attempt (due order): its `GrabCode` raw value; `.notRun` for attempts past a time limit.
     public let codes: [UInt8]
+    /// Per attempt: the amount in fen the caller was told it holds (granted or already grabbed), else 0.
+    public let amounts: [UInt32]
     /// Per attempt: latency in ns, saturated at `UInt32.max` (4.3 s; the histogram keeps the exact value).
     public let latencies: [UInt32]
     public let histogram: Histogram<UInt64>
@@ -186,6 +232,7 @@ public struct RunMeasurement: Sendable {
     init(merging workers: [WorkerResult], packetIDs: [PacketID], attempts: Int, sendTime: Duration, grabTime: Duration) {
         var codes = [UInt8](repeating: GrabCode.notRun.rawValue, count: attempts)
         var latencies = [UInt32](repeating: 0, count: attempts)
+        var amounts = [UInt32](repeating: 0, count: attempts)
         var histogram = Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three)
         var late = 0, run = 0
         for worker in workers {
@@ -195,6 +242,7 @@ public struct RunMeasurement: Sendable {
                 for k in 0 ..< count {
                     codes[first + k] = worker.codes[offset + k]
                     latencies[first + k] = worker.latencies[offset + k]
+                    amounts[first + k] = worker.amounts[offset + k]
                 }
                 offset += count
             }
@@ -204,6 +252,7 @@ public struct RunMeasurement: Sendable {
         }
         self.codes = codes
         self.latencies = latencies
+        self.amounts = amounts
         self.histogram = histogram
         self.packetIDs = packetIDs
         self.sendTime = sendTime
@@ -219,6 +268,7 @@ struct WorkerResult: Sendable {
     /// (first attempt, count) of each chunk taken, in order.
     var chunks: [(Int, Int)] = []
     var codes: [UInt8] = []
+    var amounts: [UInt32] = []
     var latencies: [UInt32] = []
     var late = 0
     var histogram = Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three)
@@ -232,12 +282,14 @@ struct WorkerResult: Sendable {
         if let due, sent - due > lateAfter { late += 1 }
         _ = histogram.record(max(1, latency))
         codes.append(GrabCode(outcome).rawValue)
+        amounts.append(UInt32(clamping: outcome.share?.rawValue ?? 0))
         latencies.append(UInt32(min(latency, UInt64(UInt32.max))))
     }
 
     /// Attempts of the current chunk that did not run (the run failed).
     mutating func recordNotRun(_ count: Int) {
         codes.append(contentsOf: repeatElement(GrabCode.notRun.rawValue, count: count))
+        amounts.append(contentsOf: repeatElement(0, count: count))
         latencies.append(contentsOf: repeatElement(0, count: count))
     }
 }

@@ -38,15 +38,30 @@ public final class Workload: Sendable {
     static let burst: ClosedRange<UInt32> = 300_000 ... 310_000
     static let maxDelayMilliseconds = 600_000.0
 
+    /// What the grabs look like.
+    public enum Scenario: String, Sendable, CaseIterable {
+        /// A festival night: many packets over ten minutes, a burst, a few hot packets (the default).
+        case festival
+        /// Hot packets only: every packet goes to the biggest group (up to 500 members) with up to 100 shares, and
+        /// its whole group grabs it before the next one — every thread on the same packet at once, the case where
+        /// lock-free, mutex and actor engines really differ.
+        case hot
+    }
+
     /// - Parameters:
     ///   - algorithm: the split algorithm of every lucky packet; nil for WeChat's mix (70 % double mean at grab).
     public init(population: Population, packets count: Int, seed: UInt64, algorithm: SplitAlgorithm? = nil,
-                policy: PacketPolicy = .wechat)
+                policy: PacketPolicy = .wechat, scenario: Scenario = .festival)
     {
         precondition(count >= 1 && count < Int(UInt32.max), "packets must be in 1 ..< 2^32")
         self.population = population
         self.seed = seed
         let biggest = (0 ..< population.groupCount).max { population.groupSize($0) < population.groupSize($1) }!
+        if scenario == .hot {
+            (packets, attempts) = Self.hot(population: population, group: biggest, count: count, seed: seed,
+                                           algorithm: algorithm, policy: policy)
+            return
+        }
 
         // Pass 1: every packet, then sorted into send order.
         var packets: [Packet] = []
@@ -80,6 +95,33 @@ public final class Workload: Sendable {
         for cell in cells { due += cell.value! }
         self.packets = packets
         self.attempts = Self.sortedByDue(due)
+    }
+
+    /// Hot packets: `count` packets to `group`, each grabbed by its whole group (shuffled) before the next.
+    static func hot(population: Population, group groupIndex: Int, count: Int, seed: UInt64, algorithm: SplitAlgorithm?,
+                    policy: PacketPolicy) -> ([Packet], [Attempt])
+    {
+        let group = population.group(groupIndex)
+        let shares = min(group.count, policy.shareCountCap, 100)
+        var packets: [Packet] = [], attempts: [Attempt] = []
+        packets.reserveCapacity(count)
+        attempts.reserveCapacity(count * group.count)
+        var order = Array(0 ..< group.count)
+        for index in 0 ..< count {
+            var random = generator(seed: seed, packet: index, stream: 3)
+            let total = min(policy.perShareCap.rawValue * Int64(shares), Int64(shares) * (100 + Int64(random.below(900))))
+            let spec: PacketSpec
+            do {
+                spec = try PacketSpec(total: Fen(total), shares: shares, algorithm: algorithm ?? .doubleMeanAtGrab, policy: policy)
+            } catch {
+                preconditionFailure("the hot workload built an invalid spec: \(error)")   // a bug: the draw is feasible
+            }
+            packets.append(Packet(group: UInt32(groupIndex), sender: group.member(at: 0), spec: spec, seed: random.next(),
+                                  sentAtMilliseconds: 0, isHot: true))
+            for k in 0 ..< order.count { order.swapAt(k, k + Int(random.below(UInt64(order.count - k)))) }
+            for position in order { attempts.append(Attempt(packet: UInt32(index), member: group.member(at: position))) }
+        }
+        return (packets, attempts)
     }
 
     /// The grab attempts of `packets[range]`, with their due times.

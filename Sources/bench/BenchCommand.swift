@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
             """)
 
     @Option(name: .customLong("engine"), parsing: .upToNextOption,
-            help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor, or redis with --redis.")
+            help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor null, or redis with --redis.")
     var engineOption: [EngineChoice] = []
 
     @Option(help: "Members in the population.")
@@ -40,6 +40,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
     var algorithm: SplitAlgorithm?
+
+    @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
+    var scenario: Workload.Scenario = .festival
 
     @Option(help: "Open loop: grabs per second, each due at start + i / rate (default: closed loop, as fast as possible).")
     var rate: Double?
@@ -81,7 +84,7 @@ struct BenchCommand: ParsableCommand {
     /// The engines to run: as given, else the in-process ones, or Redis when --redis is given.
     var engines: [EngineChoice] {
         if !engineOption.isEmpty { return engineOption }
-        return redis == nil ? [.lockFree, .mutex, .actor] : [.redis]
+        return redis == nil ? [.lockFree, .mutex, .actor, .null] : [.redis]
     }
 
     mutating func run() throws {
@@ -97,6 +100,12 @@ struct BenchCommand: ParsableCommand {
 
     private func runBench() throws {
         let progress = ProgressReporter(quiet: quiet)
+        if Self.isDebugBuild && !quiet {
+            FileHandle.standardError.write(Data("""
+                bench: this is a debug build: its figures are several times slower than release. For measurements run \
+                `swift run -c release bench` (or scripts/bench).\n
+                """.utf8))
+        }
         let store = try ResultStore(path: db)   // fails early on an unwritable or corrupt file
         try store.dropIndexes()
 
@@ -106,7 +115,7 @@ struct BenchCommand: ParsableCommand {
         progress.note("population: \(members.formatted()) members in \(population.groupCount.formatted()) groups (\(Self.seconds(populationTime)))")
         var workload: Workload!
         let workloadTime = clock.measure {
-            workload = Workload(population: population, packets: packets, seed: seed, algorithm: algorithm)
+            workload = Workload(population: population, packets: packets, seed: seed, algorithm: algorithm, scenario: scenario)
         }
         progress.note("workload: \(packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(Self.seconds(workloadTime)))")
 
@@ -123,7 +132,7 @@ struct BenchCommand: ParsableCommand {
             let measurement = try driver.run(workload, on: target) { phase, done, total in
                 progress.update("\(engine.name): \(phase)", done: done, total: total)
             }
-            let report = try record(measurement, of: workload, engine: engine, runID: runID, store: store, progress: progress)
+            let report = try record(measurement, of: workload, target: target, runID: runID, store: store, progress: progress)
             reports.append(report)
         }
         progress.finishLine()
@@ -133,7 +142,7 @@ struct BenchCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let summary = BenchSummary(db: db, seed: seed, members: members, packets: packets, threads: threads,
+            let summary = BenchSummary(build: Self.isDebugBuild ? "debug" : "release", db: db, seed: seed, members: members, packets: packets, threads: threads,
                                        attempts: workload.attempts.count, runs: reports)
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else if !quiet {
@@ -144,13 +153,20 @@ struct BenchCommand: ParsableCommand {
 
     /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
     /// checks), and finishes the run's row.
-    private func record(_ measurement: RunMeasurement, of workload: Workload, engine: any GrabEngine, runID: Int64,
+    private func record(_ measurement: RunMeasurement, of workload: Workload, target: EngineUnderTest, runID: Int64,
                         store: ResultStore, progress: ProgressReporter) throws -> EngineReport
     {
+        let engine = target.blocking
         let load = try store.backgroundLoad(run: runID)
         let recordStart = ContinuousClock.now
         var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
-        let verdict = try Audit.run(workload, measurement, on: engine, progress: { done, total in
+        guard !(engine is NullEngine) else {   // it keeps no records: nothing to check or store
+            let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement,
+                                      verdict: Verdict(audited: false), recordSeconds: 0, insertSeconds: 0, rowsWritten: 0)
+            try store.finishRun(runID, report.results)
+            return report
+        }
+        let verdict = try Audit.run(workload, measurement, on: target, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
         }) { account in
             let spec = account.packet.spec
@@ -189,10 +205,19 @@ struct BenchCommand: ParsableCommand {
         return (try? String(decoding: encoder.encode(config), as: UTF8.self)) ?? "{}"
     }
 
+    static var isDebugBuild: Bool {
+        #if DEBUG
+        true
+        #else
+        false
+        #endif
+    }
+
     static func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration / .seconds(1)) }
 }
 
 extension SplitAlgorithm: ExpressibleByArgument {}
+extension Workload.Scenario: ExpressibleByArgument {}
 
 /// The engines `--engine` can name.
 enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
@@ -201,6 +226,7 @@ enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
     case actor
     case racy
     case redis
+    case null
 
     /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
     func make(capacity: Int, redis url: String?, batch: Int, seed: UInt64) throws -> EngineUnderTest {
@@ -210,6 +236,7 @@ enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
         case .actor: .asynchronous(ActorEngine())
         case .racy: .synchronous(UnsafeRacyEngine(capacity: capacity))
         case .redis: .batched(try RedisEngine(url: url!, seed: seed), size: batch)   // validate() required --redis
+        case .null: .synchronous(NullEngine())
         }
     }
 }

@@ -75,6 +75,8 @@ struct EngineReport: Encodable {
 
 /// The JSON document of `--json`.
 struct BenchSummary: Encodable {
+    /// "debug" or "release": debug figures are several times slower.
+    let build: String
     let db: String
     let seed: UInt64
     let members: Int
@@ -95,7 +97,7 @@ enum ReportTable {
             rows.append([report.engine, count(report.grabsPerSecond), count(report.attemptsPerSecond),
                          duration(latency["p50"]!), duration(latency["p90"]!), duration(latency["p99"]!),
                          duration(latency["p99.9"]!), duration(latency["max"]!), report.soldOut.formatted(),
-                         report.verdict.passed ? "pass" : "FAIL"])
+                         !report.verdict.audited ? "n/a" : report.verdict.passed ? "pass" : "FAIL"])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
         for (index, row) in rows.enumerated() {
@@ -105,6 +107,12 @@ enum ReportTable {
             }.joined(separator: "  "))
             if index == 0 { lines.append(String(repeating: "─", count: lines[0].count)) }
         }
+        if let null = reports.first(where: { !$0.verdict.audited }), null.attemptsPerSecond > 0 {
+            let ratios = reports.filter(\.verdict.audited).map {
+                "\($0.engine) \(String(format: "%.2f", $0.attemptsPerSecond / null.attemptsPerSecond))×"
+            }
+            if !ratios.isEmpty { lines.append("attempts/s against the harness alone (null engine): " + ratios.joined(separator: ", ")) }
+        }
         lines.append("")
         for report in reports {
             let verdict = report.verdict
@@ -112,6 +120,10 @@ enum ReportTable {
                 + " (packets sent in \(String(format: "%.2f", report.sendSeconds)) s); granted \(report.grabs.formatted()),"
                 + " retries \(report.retries.formatted()), sold out \(report.soldOut.formatted()),"
                 + " not members \(report.notMember.formatted())\(rate.map { _ in ", late \(report.late.formatted())" } ?? "")")
+            guard verdict.audited else {
+                lines.append("  not audited: it records nothing — its row is the harness's own ceiling")
+                continue
+            }
             lines.append("  money: \(fen(verdict.totalFen)) sent = \(fen(verdict.paidFen)) paid + \(fen(verdict.refundFen)) refunded;"
                 + " verdict: \(verdict.passed ? "pass — money conserved, nobody paid twice, no oversell, every share ≥ 1 fen" : verdict.summary)")
             lines.append("  stored: \(report.rowsWritten.formatted()) rows → \(db), run \(report.runID); SQLite inserts"

@@ -23,7 +23,7 @@ struct DriverTests {
         #expect(measurement.codes.allSatisfy { $0 != GrabCode.notRun.rawValue })
         #expect(measurement.histogram.totalCount == UInt64(Self.workload.attempts.count))
         var rows = 0
-        let verdict = try Audit.run(Self.workload, measurement, on: target.blocking) { account in
+        let verdict = try Audit.run(Self.workload, measurement, on: target) { account in
             rows += account.summary.grabs.count
             #expect(account.latencies.count == account.summary.grabs.count)
         }
@@ -31,6 +31,39 @@ struct DriverTests {
         #expect(verdict.grabs == measurement.count(.granted) && rows == verdict.grabs)
         #expect(verdict.paidFen + verdict.refundFen == verdict.totalFen)
         #expect(measurement.count(.notMember) > 0 && measurement.count(.soldOut) > 0 && measurement.count(.alreadyGrabbed) > 0)
+    }
+
+    /// The verdict compares what each caller was told with the engine's records: an engine that tells a caller
+    /// another amount than it records, or tells of a grant it never records, fails — whoever wrote it.
+    @Test(arguments: [LyingEngine.Lie.wrongAmount, .lostGrant, .unreportedGrant])
+    func theVerdictCatchesAnEngineThatLiesToItsCallers(_ lie: LyingEngine.Lie) throws {
+        let target = EngineUnderTest.synchronous(LyingEngine(lie))
+        let measurement = try Driver(threads: 2).run(Self.workload, on: target)
+        let verdict = try Audit.run(Self.workload, measurement, on: target) { _ in }
+        #expect(!verdict.passed)
+        switch lie {
+        case .wrongAmount: #expect(verdict.wrongAmounts > 0 && verdict.lostGrants == 0, "\(verdict.summary)")
+        case .lostGrant: #expect(verdict.lostGrants > 0, "\(verdict.summary)")
+        case .unreportedGrant: #expect(verdict.unreportedGrants > 0, "\(verdict.summary)")
+        }
+    }
+
+    /// The hot scenario: every packet to the biggest group, its whole group grabs it; every packet sells out.
+    @Test func theHotScenarioSellsOutEveryPacket() throws {
+        let population = Population(members: 5_000, seed: 1)
+        let hot = Workload(population: population, packets: 20, seed: 3, scenario: .hot)
+        #expect(hot.packets.allSatisfy { $0.isHot && $0.spec.shares == min(100, population.group(Int($0.group)).count) })
+        let target = EngineUnderTest.synchronous(LockFreeEngine(capacity: 100))
+        let measurement = try Driver(threads: 2).run(hot, on: target)
+        let verdict = try Audit.run(hot, measurement, on: target) { _ in }
+        #expect(verdict.passed && verdict.grabs == hot.packets.reduce(0) { $0 + $1.spec.shares }, "\(verdict.summary)")
+    }
+
+    /// The null engine runs the harness alone; it is never audited as if it had paid anyone.
+    @Test func theNullEngineMeasuresTheHarness() throws {
+        let measurement = try Driver(threads: 2).run(Self.workload, on: .synchronous(NullEngine()))
+        #expect(measurement.count(.granted) == Self.workload.attempts.count)
+        #expect(Verdict(audited: false).summary == "not audited (no records)")
     }
 
     @Test func anOpenLoopKeepsToItsSchedule() throws {
@@ -73,6 +106,33 @@ final class FailingEngine: GrabEngine {
             throw GrabEngineError(.backend, "connection lost (injected)")
         }
         return try base.grab(packet, for: member)
+    }
+    func expire(_ packet: PacketID) throws -> ExpiryOutcome { try base.expire(packet) }
+    func summary(of packet: PacketID) throws -> PacketSummary { try base.summary(of: packet) }
+}
+
+/// A lock-free engine that lies to its callers in one way, for testing the verdict.
+final class LyingEngine: GrabEngine {
+    enum Lie: Sendable { case wrongAmount, lostGrant, unreportedGrant }
+    let base = LockFreeEngine(capacity: 1_000)
+    let lie: Lie
+    var name: String { "lying" }
+
+    init(_ lie: Lie) { self.lie = lie }
+
+    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID { try base.send(spec, to: group, seed: seed) }
+    func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
+        let unlucky = member.rawValue % 97 == 0
+        switch lie {
+        case .lostGrant where unlucky: return .granted(1)   // acknowledged, never recorded
+        case .wrongAmount where unlucky:
+            if case .granted(let amount) = try base.grab(packet, for: member) { return .granted(amount + 1) }
+            return try base.grab(packet, for: member)
+        case .unreportedGrant where unlucky:
+            if case .granted = try base.grab(packet, for: member) { return .soldOut }   // paid, but told "no"
+            return try base.grab(packet, for: member)
+        default: return try base.grab(packet, for: member)
+        }
     }
     func expire(_ packet: PacketID) throws -> ExpiryOutcome { try base.expire(packet) }
     func summary(of packet: PacketID) throws -> PacketSummary { try base.summary(of: packet) }

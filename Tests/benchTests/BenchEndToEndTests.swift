@@ -31,6 +31,7 @@ struct BenchEndToEndTests {
         #expect(run.status == 0, "\(run.standardError)")
         let json = try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any]
         let runs = try #require(json?["runs"] as? [[String: Any]])
+        #expect(json?["build"] as? String == "debug", "the tests run a debug bench, and it says so")
         #expect(runs.compactMap { $0["engine"] as? String } == Self.engines)
         #expect(runs.allSatisfy { ($0["verdict"] as? [String: Any])?["oversold"] as? Int == 0 })
 

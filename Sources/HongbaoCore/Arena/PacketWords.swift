@@ -99,17 +99,35 @@ struct PacketWords {
     @inline(__always) var isPreSplit: Bool { base[6].load(ordering: .relaxed) >> 63 != 0 }
     @inline(__always) var recordBase: Int { PacketLayout.claimBase + (memberCount + 63) / 64 }
 
-    /// The member's dense index (its claim bit), or nil if it may not grab. O(log members), read-only.
+    /// The member's dense index (its claim bit), or nil if it may not grab. Read-only. Interpolation search
+    /// (one or two probes when ids are spread evenly, as in most groups), falling back to binary search after
+    /// four probes, so the worst case stays O(log members).
     @inline(__always)
     func grabberIndex(of member: MemberID) -> Int? {
         let target = member.rawValue
-        var low = 0, high = memberCount
-        while low < high {
-            let mid = (low + high) / 2
-            // unchecked: mid < memberCount, and the member words hold ⌈memberCount / 2⌉ words
-            if memberID(at: mid) < target { low = mid + 1 } else { high = mid }
+        var low = 0, high = memberCount - 1
+        // unchecked, here and below: low ≤ high < memberCount, and the member words hold ⌈memberCount / 2⌉ words
+        var lowID = memberID(at: low), highID = memberID(at: high)
+        var probes = 0
+        while low <= high && target >= lowID && target <= highID {
+            let position: Int
+            if probes < 4 && highID > lowID {
+                position = low + Int(UInt64(target - lowID) * UInt64(high - low) / UInt64(highID - lowID))
+            } else {
+                position = (low + high) / 2
+            }
+            probes += 1
+            let found = memberID(at: position)
+            if found == target { return position }
+            if found < target {
+                low = position + 1
+                if low <= high { lowID = memberID(at: low) }
+            } else {
+                high = position - 1
+                if high >= low { highID = memberID(at: high) }
+            }
         }
-        return low < memberCount && memberID(at: low) == target ? low : nil
+        return nil
     }
 
     @inline(__always)
