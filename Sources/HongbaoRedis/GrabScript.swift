@@ -3,15 +3,19 @@
 /// serves the packets of one slot.
 ///
 /// A packet is one hash (`RedisKey.packet`) holding its account — `left` (shares left), `balance`, `closed`,
-/// `refund`, `expires_ms`, `shares`, `cap`, `mode` — and one field per group member: `0` while the member holds
-/// no share, `seq:amount` once it won one. So one HMGET answers, for a whole batch of grabbers, membership, their
-/// earlier shares and whether the packet is sold out or closed; pre-split amounts are a list (`RedisKey.shares`).
+/// `refund`, `expires_ms`, `shares`, `cap`, `mode`, `group` — and one field per winner, `seq:amount`. Membership:
+/// a group of up to `inlineGroup` members is written into the packet's hash (a field `0` per member, replaced by
+/// `seq:amount` when it wins: the hash stays a small listpack); a bigger group is a set stored once per group
+/// (`RedisKey.group`, named in `group`; an intset up to 512 members) in the packet's slot. So one HMGET answers,
+/// for a whole batch of grabbers, membership (small groups), earlier shares and whether the packet is sold out or
+/// closed; a big group adds one SMISMEMBER. Pre-split amounts are a list (`RedisKey.shares`).
 enum GrabScript {
     /// Grabs, combined per packet: for each packet of the call, its grabbers in order. Redis runs a script alone,
     /// start to finish: nothing can happen between a grab's check and its act.
     ///
-    /// Per packet: one HMGET of the account and of every grabber's field; a sold-out or closed packet is answered
-    /// from it with no further call. The new grabbers take the first `min(new, left)` shares in order — the gate:
+    /// Per packet: one HMGET of the account and of every grabber's field and, for a big group, one SMISMEMBER of
+    /// the grabbers without a share on the group's set (same hash tag, so same slot); a sold-out or closed packet is
+    /// answered from these with no write. The new grabbers take the first `min(new, left)` shares in order — the gate:
     /// `left` is checked and decremented in this one atomic script — their amounts popped from the pre-split list
     /// (LPOP count) or computed one after another by double mean from the balance; then one HSET writes `left`,
     /// `balance` and the winners' fields. A Lua script has no rollback, so every call that could fail on size
@@ -25,36 +29,76 @@ enum GrabScript {
     /// -3 not a member, -4 no such packet. Outcomes follow the rule on `GrabOutcome`.
     static let grab = """
         local chunk = 2000
-        local function hmget(key, fixed, who)
-          local out = redis.call('HMGET', key, unpack(fixed))
-          for s = 1, #who, chunk do
-            local part = redis.call('HMGET', key, unpack(who, s, math.min(s + chunk - 1, #who)))
+        local function chunked(command, key, out, args)
+          for s = 1, #args, chunk do
+            local part = redis.call(command, key, unpack(args, s, math.min(s + chunk - 1, #args)))
             for j = 1, #part do out[#out + 1] = part[j] end
           end
           return out
         end
         local now = tonumber(ARGV[1])
         local out, a = {}, 2
+        -- One grabber of a packet (most of a batch spread over many packets): the same rules as below, with no
+        -- table built, so a grab costs its one HMGET (plus SISMEMBER for a big group) and, if it wins, one HSET.
+        local function one(packet, shares, who, rnd)
+          local m = redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode', 'group', who)
+          if not m[1] then return -4, 0, 0 end
+          local v = m[9]
+          if v and v ~= '0' then
+            local colon = string.find(v, ':', 1, true)
+            return 1, tonumber(string.sub(v, 1, colon - 1)), tonumber(string.sub(v, colon + 1))
+          end
+          if not v and (not m[8] or redis.call('SISMEMBER', m[8], who) == 0) then return -3, 0, 0 end
+          local left, balance = tonumber(m[1]), tonumber(m[2])
+          if left <= 0 then return -1, 0, 0 end
+          if m[3] == '1' or now >= tonumber(m[4]) then return -2, 0, 0 end
+          local seq, amount = tonumber(m[5]) - left + 1, balance
+          if m[7] == 'list' then
+            amount = tonumber(redis.call('LPOP', shares))
+          elseif left > 1 then
+            local cap = tonumber(m[6])
+            local lo = math.max(1, balance - cap * (left - 1))
+            local hi = math.min(2 * math.floor(balance / left) - 1, cap)
+            amount = lo + rnd % (hi - lo + 1)
+          end
+          redis.call('HSET', packet, who, seq .. ':' .. amount, 'left', left - 1, 'balance', balance - amount)
+          return 0, seq, amount
+        end
         for p = 0, #KEYS / 2 - 1 do
           local packet, shares = KEYS[2*p+1], KEYS[2*p+2]
           local k = tonumber(ARGV[a])
+          if k == 1 then
+            local c, sq, am = one(packet, shares, ARGV[a + 1], tonumber(ARGV[a + 2]))
+            out[#out + 1], out[#out + 2], out[#out + 3] = c, sq, am
+            a = a + 3
+          else
           local who, rnd = {}, {}
           for i = 1, k do who[i], rnd[i] = ARGV[a + 2*i - 1], tonumber(ARGV[a + 2*i]) end
           a = a + 2*k + 1
           local code, seq, amount = {}, {}, {}
-          local m = hmget(packet, {'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode'}, who)
+          local m
+          if k <= chunk then
+            m = redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode', 'group', unpack(who))
+          else
+            m = chunked('HMGET', packet, redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares',
+                                                    'cap', 'mode', 'group'), who)
+          end
           if not m[1] then
             for i = 1, k do code[i], seq[i], amount[i] = -4, 0, 0 end
           else
             local left, balance = tonumber(m[1]), tonumber(m[2])
             local closed = m[3] == '1' or now >= tonumber(m[4])
-            local fresh, first = {}, {}
+            local asked = {}   -- a big group: who has no field in the packet is asked of the group's set
+            if m[8] then for i = 1, k do if not m[8 + i] then asked[#asked + 1] = who[i] end end end
+            local answers = chunked('SMISMEMBER', m[8], {}, asked)
+            local fresh, first, n = {}, {}, 0
             for i = 1, k do
-              local v = m[7 + i]
+              local v = m[8 + i]
               seq[i], amount[i] = 0, 0
-              if not v then
+              if m[8] and not v then n = n + 1 end
+              if not v and (not m[8] or answers[n] == 0) then
                 code[i] = -3
-              elseif v ~= '0' then
+              elseif v and v ~= '0' then
                 local colon = string.find(v, ':', 1, true)
                 code[i], seq[i], amount[i] = 1, tonumber(string.sub(v, 1, colon - 1)), tonumber(string.sub(v, colon + 1))
               elseif first[who[i]] then
@@ -96,7 +140,8 @@ enum GrabScript {
                   record[#record + 1] = seq[i] .. ':' .. amount[i]
                 end
               end
-              redis.call('HSET', packet, 'left', left - winners, 'balance', balance)
+              record[#record + 1], record[#record + 2] = 'left', left - winners
+              record[#record + 1], record[#record + 2] = 'balance', balance
               for s = 1, #record, 2 * chunk do
                 redis.call('HSET', packet, unpack(record, s, math.min(s + 2 * chunk - 1, #record)))
               end
@@ -112,6 +157,7 @@ enum GrabScript {
           end
           for i = 1, k do
             out[#out + 1], out[#out + 2], out[#out + 3] = code[i], seq[i], amount[i]
+          end
           end
         end
         return out
@@ -136,14 +182,17 @@ enum GrabScript {
         """
 
     /// The lines of `grab` that make a grab atomic, for the classroom.
+    /// The largest group written into its packets' hashes rather than into a set of its own.
+    static let inlineGroup = 100
+
     static let excerpt = """
           -- Redis runs the whole script alone: no other client's command runs in between.
-          local m = hmget(packet, {'left', 'balance', ...}, who)  -- the account and each grabber's field
+          local m = redis.call('HMGET', packet, 'left', 'balance', ..., unpack(who))  -- the account, earlier shares
           ...
           elseif v ~= '0' then code[i] = 1                        -- paid before: the same share again
           elseif left <= 0 then code[i] = -1                      -- the check: sold out
           ...
           local winners = math.min(#fresh, math.max(left, 0))     -- the first `left` new grabbers win
-          redis.call('HSET', packet, 'left', left - winners, 'balance', balance)  -- the act, in the same script
+          redis.call('HSET', packet, unpack(record))  -- the act, in the same script: winners, left, balance
         """
 }

@@ -71,44 +71,61 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         try send([OutgoingPacket(spec, to: group, seed: seed)])[0]
     }
 
-    /// Creates many packets in two round trips: one INCRBY for their ids, then one pipeline per node.
+    /// Creates many packets in two round trips per node: one for their ids (INCRBY) and for whether their groups'
+    /// sets exist, one to create the missing groups (one SADD each: a set appears whole) and the packets.
     /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient (then nothing is sent).
     public func send(_ packets: [OutgoingPacket]) throws -> [PacketID] {
         guard !packets.isEmpty else { return [] }
         let now = clock.nanoseconds
         let plans = try packets.map { try PacketPlan(id: PacketID(0), spec: $0.spec, group: $0.group, seed: $0.seed, sentAt: now) }
+        let groups = plans.map { plan in plan.recipient.map { Group(CollectionOfOne($0)) } ?? plan.group }
+        let tags = groups.map(RedisKey.tag(ofGroup:))
+        let groupKeys = zip(groups, tags).map { RedisKey.group($0, tag: $1) }
+
         var incr = RedisCommand("INCRBY")
         incr.append(RedisKey.packetIDs)
         incr.append(packets.count)
-        let idSlot = ClusterSlot.of(key: RedisKey.packetIDs.rawValue)
-        guard let last = try topology.pipeline(slot: idSlot, [incr])[0].check().integer, last >= packets.count else {
-            throw RedisEngineError(.protocolError, "INCRBY \(RedisKey.packetIDs.rawValue) did not return an integer")
+        var probes = [incr], probeSlots = [ClusterSlot.of(key: RedisKey.packetIDs.rawValue)]
+        var probed: [RedisKey: Int] = [:]   // group key → index of its EXISTS
+        for (index, (key, tag)) in zip(groupKeys, tags).enumerated() where probed[key] == nil && groups[index].count > GrabScript.inlineGroup {
+            var exists = RedisCommand("EXISTS")
+            exists.append(key)
+            probed[key] = probes.count
+            probes.append(exists)
+            probeSlots.append(RedisKey.slot(ofTag: tag))
         }
-        let ids = (0 ..< packets.count).map { PacketID(UInt64(last) - UInt64(packets.count - 1 - $0)) }
+        let answers = try topology.pipeline(slots: probeSlots, probes).map { try $0.check() }
+        guard let last = answers[0].integer, last >= packets.count, UInt64(last) < RedisKey.counterLimit else {
+            throw RedisEngineError(.protocolError, "INCRBY \(RedisKey.packetIDs.rawValue) returned \(answers[0])")
+        }
+        let ids = tags.enumerated().map { index, tag in
+            PacketID(tag << RedisKey.tagShift | UInt64(last - Int64(packets.count - 1 - index)))
+        }
+
         var commands: [RedisCommand] = [], slots: [Int] = []
-        for (id, plan) in zip(ids, plans) {
-            let made = Self.sendCommands(id, plan)
+        var created: Set<RedisKey> = []
+        for index in plans.indices {
+            let key = groupKeys[index], slot = RedisKey.slot(ofTag: tags[index])
+            let inline = groups[index].count <= GrabScript.inlineGroup
+            if !inline, answers[probed[key]!].integer == 0, created.insert(key).inserted {
+                var add = RedisCommand("SADD")
+                add.append(key)
+                for member in groups[index].members { add.append(member.rawValue) }
+                commands.append(add)
+                slots.append(slot)
+            }
+            let made = Self.sendCommands(ids[index], plans[index], group: inline ? nil : key, members: groups[index])
             commands += made
-            slots += repeatElement(RedisKey.slot(of: id), count: made.count)
+            slots += repeatElement(slot, count: made.count)
         }
         for reply in try topology.pipeline(slots: slots, commands) { _ = try reply.check() }
         return ids
     }
 
-    /// The commands that create one packet: its members' fields, its pre-split list, then its account.
-    static func sendCommands(_ id: PacketID, _ plan: PacketPlan) -> [RedisCommand] {
-        let key = RedisKey.packet(id)
+    /// The commands that create one packet: its pre-split list, then its account with its members' fields (a
+    /// small group) or the name of its group's set (a big one) — last: the packet exists once its account does.
+    static func sendCommands(_ id: PacketID, _ plan: PacketPlan, group: RedisKey?, members: Group) -> [RedisCommand] {
         var commands: [RedisCommand] = []
-        let members = plan.recipient.map { [$0] } ?? Array(plan.group.members)
-        for chunk in stride(from: 0, to: members.count, by: 1_000) {
-            var fields = RedisCommand("HSET")
-            fields.append(key)
-            for member in members[chunk ..< min(chunk + 1_000, members.count)] {
-                fields.append(member.rawValue)
-                fields.append("0")
-            }
-            commands.append(fields)
-        }
         for chunk in stride(from: 0, to: plan.preSplit.count, by: 1_000) {
             var push = RedisCommand("RPUSH")
             push.append(RedisKey.shares(of: id))
@@ -117,17 +134,26 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         }
         let spec = plan.spec
         var account = RedisCommand("HSET")
-        account.append(key)
-        for (field, value) in [("total", spec.total.rawValue), ("shares", Int64(spec.shares)),
-                               ("cap", spec.policy.perShareCap.rawValue), ("expires_ms", plan.expiresAt / 1_000_000),
-                               ("balance", spec.total.rawValue), ("left", Int64(spec.shares)), ("closed", 0), ("refund", 0)]
+        account.append(RedisKey.packet(id))
+        for (field, value) in [("left", Int64(spec.shares)), ("balance", spec.total.rawValue), ("closed", 0),
+                               ("expires_ms", plan.expiresAt / 1_000_000), ("shares", Int64(spec.shares)),
+                               ("cap", spec.policy.perShareCap.rawValue), ("total", spec.total.rawValue), ("refund", 0)]
         {
             account.append(field)
             account.append(value)
         }
         account.append("mode")
         account.append(plan.preSplit.isEmpty ? "grab" : "list")
-        commands.append(account)   // last: the packet exists once its account does
+        if let group {
+            account.append("group")
+            account.append(group)
+        } else {
+            for member in members.members {
+                account.append(member.rawValue)
+                account.append("0")
+            }
+        }
+        commands.append(account)
         return commands
     }
 
@@ -288,7 +314,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         for pair in stride(from: 0, to: items.count - 1, by: 2) {
             guard let field = items[pair].text, let value = items[pair + 1].text else { continue }
             if let member = UInt32(field) {
-                guard value != "0" else { continue }
+                guard value != "0" else { continue }   // a member of a small group, without a share
                 let parts = value.split(separator: ":")
                 guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else {
                     throw RedisEngineError(.protocolError, "\(packet): member \(member) holds \"\(value)\"")

@@ -7,7 +7,7 @@ import Testing
 @Suite("Packet arena")
 struct ArenaTests {
     /// A packet bigger than a chunk, one that needs a fresh chunk, groups of every claim-word count around the
-    /// 448-member line boundary: every share is paid exactly once, and amounts match the split.
+    /// 64-member line boundary: every share is paid exactly once, and amounts match the split.
     @Test(arguments: [EngineKind.lockFree, .mutex])
     func packetsOfEverySizeKeepTheirWords(on kind: EngineKind) throws {
         let engine = kind.makeSynchronous()!

@@ -19,10 +19,13 @@ struct RedisClusterTests {
     @Test func packetsSpreadOverEveryMasterAndRaceCorrectly() throws {
         let engine = try Self.engine()
         #expect(engine.name == "redis-cluster" && engine.masters.count == 3)
-        let packets = try GrabRace.sendPackets(engine, count: 60, members: 1 ... 24, algorithms: [.doubleMeanAtGrab, .lineCutting])
+        // A packet lives in its group's slot: packets to 60 groups spread over the masters.
+        let spread = try (0 ..< 60).map { index in
+            try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: UInt32(index) ... UInt32(index + 9)), seed: 0)
+        }
         var perMaster: [RedisAddress: Int] = [:]
         for master in engine.masters {
-            for packet in packets {
+            for packet in spread {
                 // Another master answers MOVED (an error reply): the key is not there.
                 var exists = RedisCommand("EXISTS")
                 exists.append(RedisKey.packet(packet))
@@ -32,11 +35,14 @@ struct RedisClusterTests {
             }
         }
         #expect(perMaster.count == 3 && perMaster.values.reduce(0, +) == 60, "\(perMaster)")
+        let packets = try GrabRace.sendPackets(engine, count: 60, members: 1 ... 24, algorithms: [.doubleMeanAtGrab, .lineCutting])
         let observed = GrabRace.run(engine, packets: packets, members: 1 ... 24, threads: 3)
         let violations = try GrabRace.violations(engine, packets: packets, observed: observed)
         #expect(violations.isEmpty, "\(violations.prefix(5))")
         // One batch across every node: grouped per node, one script call per slot.
-        let more = try (0 ..< 30).map { _ in try engine.send(try PacketSpec(total: 300, shares: 3), to: Group(range: 1 ... 5), seed: 2) }
+        let more = try (0 ..< 30).map { index in
+            try engine.send(try PacketSpec(total: 300, shares: 3), to: Group([1, 2, 3, 4, 5, MemberID(UInt32(100 + index))]), seed: 2)
+        }
         let requests = more.flatMap { packet in (1 ... UInt32(5)).map { GrabRequest(packet: packet, member: MemberID($0)) } }
         let outcomes = try engine.grab(requests)
         for packet in more {

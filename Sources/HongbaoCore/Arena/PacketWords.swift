@@ -2,21 +2,20 @@ import Synchronization
 
 /// Where each of a packet's words lives, relative to its first word (64-byte aligned):
 ///
-///     line 0   words 0–6        read-only header: expiresAt, seed, total, shares, cap, members' location,
-///                               member count | pre-split flag
-///     line 1+  word 8           PackedState: closed bit, remaining count, balance — the word the CAS takes
-///              words 9 ..< 9+c  claim bits, one per member of the group (c = ⌈members / 64⌉)
-///              then n words     records in grab order (`RecordWord`); 0 = not yet written
-///              then ⌈n / 2⌉     pre-split amounts, two 32-bit amounts a word (only when split at send)
+///     words 0–5        read-only header: expiresAt, seed, total, shares | member count << 32,
+///                      cap | pre-split flag << 63, the members' location
+///     word 6           PackedState: closed bit, remaining count, balance — the word the CAS takes
+///     words 7 ..< 7+c  claim bits, one per member of the group (c = ⌈members / 64⌉)
+///     then n words     records in grab order (`RecordWord`); 0 = not yet written
+///     then ⌈n / 2⌉     pre-split amounts, two 32-bit amounts a word (only when split at send)
 ///
-/// The header never changes after publication, so it stays shared in every core's cache; the state and, for
-/// groups of up to 448 members, every claim word share one cache line, so a grab's claim and its CAS usually
-/// cost one line transfer between cores, not two. Members are stored once per group (two 32-bit ids a word,
-/// sorted) and shared by every packet sent to that group.
+/// The first cache line holds the header, the state and, for groups of up to 64 members (most chat groups),
+/// the claims: a grab on a packet no core has touched lately costs one miss for all of them, and on a hot packet
+/// the claim and the CAS are on the one line that moves between cores. Members are stored once per group (two
+/// 32-bit ids a word, sorted) and shared by every packet sent to that group.
 struct PacketLayout {
-    static let headerWords = 8
-    static let stateIndex = 8
-    static let claimBase = 9
+    static let stateIndex = 6
+    static let claimBase = 7
 
     let claimWords: Int
     let recordBase: Int
@@ -74,9 +73,9 @@ struct PacketWords {
         let spec = plan.spec
         let memberCount = plan.recipient == nil ? plan.group.count : 1
         let header: [UInt64] = [
-            UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue), UInt64(spec.shares),
-            UInt64(spec.policy.perShareCap.rawValue), members,
-            UInt64(memberCount) | (plan.preSplit.isEmpty ? 0 : 1 << 63),
+            UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue),
+            UInt64(spec.shares) | UInt64(memberCount) << 32,
+            UInt64(spec.policy.perShareCap.rawValue) | (plan.preSplit.isEmpty ? 0 : 1 << 63), members,
         ]
         for (index, word) in header.enumerated() { base[index].store(word, ordering: .relaxed) }
         base[PacketLayout.stateIndex].store(PackedState(remaining: spec.shares, balance: spec.total.rawValue).rawValue,
@@ -93,10 +92,10 @@ struct PacketWords {
     @inline(__always) var expiresAt: Int64 { Int64(bitPattern: base[0].load(ordering: .relaxed)) }
     @inline(__always) var seed: UInt64 { base[1].load(ordering: .relaxed) }
     @inline(__always) var total: Fen { Fen(Int64(base[2].load(ordering: .relaxed))) }
-    @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed)) }
-    @inline(__always) var cap: Int64 { Int64(base[4].load(ordering: .relaxed)) }
-    @inline(__always) var memberCount: Int { Int(base[6].load(ordering: .relaxed) & 0xFFFF_FFFF) }
-    @inline(__always) var isPreSplit: Bool { base[6].load(ordering: .relaxed) >> 63 != 0 }
+    @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed) & 0xFFFF_FFFF) }
+    @inline(__always) var memberCount: Int { Int(base[3].load(ordering: .relaxed) >> 32) }
+    @inline(__always) var cap: Int64 { Int64(base[4].load(ordering: .relaxed) & 0xFFFF_FFFF) }
+    @inline(__always) var isPreSplit: Bool { base[4].load(ordering: .relaxed) >> 63 != 0 }
     @inline(__always) var recordBase: Int { PacketLayout.claimBase + (memberCount + 63) / 64 }
 
     /// The member's dense index (its claim bit), or nil if it may not grab. Read-only. Interpolation search
@@ -169,7 +168,7 @@ struct PacketWords {
         base[PacketLayout.stateIndex].store(state.rawValue, ordering: .relaxed)
     }
 
-    // MARK: Claim bits (member index → word 9 + index / 64, bit index % 64)
+    // MARK: Claim bits (member index → word 7 + index / 64, bit index % 64)
 
     /// Whether the member's claim bit is set, acquiring. `index` comes from `grabberIndex(of:)`.
     @inline(__always)
