@@ -34,7 +34,12 @@ enum RaceRounds {
                     var seen = 0
                     while true {
                         var current = state.round.load(ordering: .acquiring)
+                        var spins = 0
                         while current == seen && !state.quit.load(ordering: .acquiring) {
+                            spins += 1
+                            // More threads than cores: a waiter that only spins holds a core the others need to
+                            // finish the round (a scheduler tick, milliseconds, per round); give it up instead.
+                            if spins % 64 == 0 { sched_yield() }
                             current = state.round.load(ordering: .acquiring)
                         }
                         if state.quit.load(ordering: .acquiring) { break }
@@ -58,7 +63,11 @@ enum RaceRounds {
                 state.packetID.store(packet.rawValue, ordering: .releasing)
                 state.finished.store(0, ordering: .relaxed)
                 state.round.add(1, ordering: .acquiringAndReleasing)   // release: the packet id is stored first
-                while state.finished.load(ordering: .acquiring) < threads {}
+                var spins = 0
+                while state.finished.load(ordering: .acquiring) < threads {
+                    spins += 1
+                    if spins % 64 == 0 { sched_yield() }
+                }
                 result.rounds += 1
                 let summary = try engine.summary(of: packet)
                 if summary.grabs.count > spec.shares {
@@ -85,10 +94,12 @@ final class RoundState: Sendable {
 enum CASRetries {
     static func measure(grabs: Int, threads: Int) -> (grabs: Int, retries: Int, perGrab: Double) {
         let word = CountedWord()
+        let start = StartLine(threads)
         let done = DispatchGroup()
         for thread in 0 ..< threads {
             done.enter()
             Thread {
+                start.wait()
                 word.grab(count: grabs / threads, seed: UInt64(thread + 1))
                 done.leave()
             }.start()
@@ -134,11 +145,12 @@ enum Throughput {
         let group = Group(range: 1 ... 100)
         let packets = try (0 ..< count).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: UInt64($0)) }
         let done = DispatchGroup()
-        let start = ContinuousClock.now
+        let line = StartLine(2)
         let counter = GrantCounter()
         for half in 0 ..< 2 {
             done.enter()
             Thread {
+                line.wait()
                 var won = 0
                 for packet in packets {
                     for member in stride(from: UInt32(1 + half), through: 100, by: 2) {
@@ -150,7 +162,7 @@ enum Throughput {
             }.start()
         }
         done.wait()
-        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - start) / .seconds(1))
+        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - line.released) / .seconds(1))
     }
 
     static func format(_ rate: Double) -> String {
@@ -160,4 +172,22 @@ enum Throughput {
 
 final class GrantCounter: Sendable {
     let count = Atomic<Int>(0)
+}
+
+/// Releases threads together, so that what they measure really overlaps (a thread started a few hundred
+/// microseconds after another may otherwise find the work done). Spins, yielding the processor: there may be
+/// more threads than cores.
+final class StartLine: @unchecked Sendable {
+    // @unchecked Sendable: `released` is written once, before the releasing store of `arrived`'s last increment
+    // is seen by the waiters; the creator reads it after every thread has finished (`DispatchGroup.wait`).
+    private let arrived = Atomic<Int>(0)
+    private let parties: Int
+    private(set) var released = ContinuousClock.now
+
+    init(_ parties: Int) { self.parties = parties }
+
+    func wait() {
+        if arrived.add(1, ordering: .acquiringAndReleasing).newValue == parties { released = .now }
+        while arrived.load(ordering: .acquiring) < parties { sched_yield() }
+    }
 }
