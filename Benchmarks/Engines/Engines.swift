@@ -16,7 +16,7 @@ import Synchronization
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput],
-        timeUnits: .microseconds,   // µs per iteration of 1,000,000 grabs = ns per grab, to the third decimal
+        timeUnits: .nanoseconds,   // per grab (the scaling factor divides by the grabs of an iteration)
         warmupIterations: 1,
         scalingFactor: .mega,
         maxDuration: .seconds(3),

@@ -4,7 +4,7 @@
 /// its group's sorted members), then the state word, one claim bit per member, and one record word per share
 /// (see `PacketLayout`). A grab by id finds the packet's words with two acquiring loads and touches no object.
 ///
-/// A grab (1) finds the member's dense index (binary search of the group, read-only); (2) answers a sold-out or
+/// A grab (1) finds the member's dense index (a search of the group, read-only); (2) answers a sold-out or
 /// closed packet from one load, without writing; (3) checks the deadline; (4) sets its claim bit with a fetch-or —
 /// a member whose bit was already set is a retry, answered from the records; (5) takes a share with one
 /// compare-and-swap of the state word, computing the amount from the count and balance it replaces (double mean
@@ -49,17 +49,20 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
         guard let index = packet.grabberIndex(of: member) else { return .notMember }
-        if packet.isClaimedAcquiring(index) { return previousOutcome(of: member, in: packet) }
-        // Sold-out fast path: losing needs no write. But the same member may have claimed and won the last share
-        // between our claim load and our state load, so look at the claim again: the acquiring state load that saw
-        // the packet sold out synchronises with that win's CAS (the later CASes continue its release sequence), so
-        // a claim made before the win is visible now.
+        // Sold-out fast path: losing needs no write. The member may have won a share before (or may be winning the
+        // last one right now, in a twin grab), so look at its claim after the state: the acquiring state load that
+        // saw the packet sold out synchronises with the last win's CAS (the later CASes continue its release
+        // sequence), so a claim made before that win is visible now. (The claim is not loaded before the state:
+        // on a hot packet every load of the state's line is a transfer between cores, and the fetch-or below
+        // answers a retry anyway.)
         var state = packet.stateAcquiring
         if state.remaining == 0 || state.closed {
             if packet.isClaimedAcquiring(index) { return previousOutcome(of: member, in: packet) }
             return state.remaining == 0 ? .soldOut : .expired
         }
-        if (usesSystemClock ? SystemPacketClock().nanoseconds : clock.nanoseconds) >= packet.expiresAt { return .expired }
+        if (usesSystemClock ? SystemPacketClock().nanoseconds : clock.nanoseconds) >= packet.expiresAt {
+            return packet.isClaimedAcquiring(index) ? previousOutcome(of: member, in: packet) : .expired
+        }
         if packet.claimAcquiringAndReleasing(index) {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }
