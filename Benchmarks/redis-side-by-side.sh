@@ -22,20 +22,19 @@ log "our engine ($grabs grabs per measurement)"
 # members are redis-benchmark's 12-digit __rand_int__ ids.
 "$bin" --print-script > "$work/grab.lua"
 sha=$(redis-cli -p "$port" -x SCRIPT LOAD < "$work/grab.lua")
-id=999999999
-keys=("hb:{$id}:meta" "hb:{$id}:count" "hb:{$id}:members" "hb:{$id}:grabbed" "hb:{$id}:shares")
+keys=("hb:{bench}:p:1" "hb:{bench}:s:1")   # the packet's hash and (unused: split at grab) shares list
+group="hb:{bench}:g:bench"                  # its group's set: a big group, as in the festival's hot packets
 members=3000000
-redis-cli -p "$port" HSET "${keys[0]}" total $((members * 100)) shares $members cap 20000 expires_ms 4102444800000 \
-  mode grab balance $((members * 100)) closed 0 refund 0 >/dev/null
-redis-cli -p "$port" SET "${keys[1]}" $members >/dev/null
+redis-cli -p "$port" HSET "${keys[0]}" left $members balance $((members * 100)) closed 0 expires_ms 4102444800000 \
+  shares $members cap 20000 total $((members * 100)) refund 0 mode grab group "$group" >/dev/null
 redis-cli -p "$port" EVAL "for i = 0, tonumber(ARGV[1]) - 1 do redis.call('SADD', KEYS[1], string.format('%012d', i)) end return 1" \
-  1 "${keys[2]}" $members >/dev/null
+  1 "$group" $members >/dev/null
 echo "test,pipeline,requests,rps"
 for P in 1 64; do
   n=200000; [[ $P == 64 ]] && n=2000000
   line=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -n $n -c 50 -P $P -r $members \
-    EVALSHA "$sha" 5 "${keys[@]}" 1700000000000 1 __rand_int__ 123456789 2>&1 | tr '\r' '\n' | grep "requests per second" | tail -1)
+    EVALSHA "$sha" 2 "${keys[@]}" 1700000000000 1 __rand_int__ 123456789 2>&1 | tr '\r' '\n' | grep "requests per second" | tail -1)
   echo "redis-benchmark-our-script,$P,$n,$(grep -oE '[0-9.]+ requests per second' <<<"$line" | awk '{print $1}')"
 done
-left=$(redis-cli -p "$port" GET "${keys[1]}")
-log "redis-benchmark's packet: $((members - left)) shares taken, $(redis-cli -p "$port" HLEN "${keys[3]}") members recorded"
+left=$(redis-cli -p "$port" HGET "${keys[0]}" left)
+log "redis-benchmark's packet: $((members - left)) shares taken, $(( $(redis-cli -p "$port" HLEN "${keys[0]}") - 10 )) members recorded"
