@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the tests of the packet arena — the core's unsafe memory — under AddressSanitizer, in its own build folder:
+# the arena's own tests, the engine semantics on it, and the contention races. Fails on any report or failure.
+source "$(dirname "$0")/lib.sh"
+cd "$HONGBAO_ROOT"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+ASAN_OPTIONS="halt_on_error=1 detect_leaks=0 ${ASAN_OPTIONS:-}" \
+  swift test --disable-xctest --sanitize=address --scratch-path .build-asan \
+    --filter 'ArenaTests|ContentionTests|EngineSemanticsTests' 2>&1 | tee "$out" | grep -E '✘|ERROR: AddressSanitizer|Test run with' || true
+status=${PIPESTATUS[0]}
+grep -q 'ERROR: AddressSanitizer' "$out" && fatal "AddressSanitizer reported an error (above)"
+((status == 0)) || fatal "tests failed under AddressSanitizer (exit $status)"
+grep -qE 'Test run with [1-9][0-9]* tests?.* passed' "$out" || fatal "AddressSanitizer run executed no test"
+log "AddressSanitizer: clean"
