@@ -66,7 +66,7 @@ struct LessonTests {
         let recorder = Recorder()
         let conclusion = try await Self.classroom(recorder, redisURL: RedisTestServer.url).run(6)
         #expect(conclusion == "one Lua script call is atomic: 30 rounds through Redis, 0 oversold")
-        #expect(recorder.lines.contains { $0.contains("redis.call('DECRBY', count, #fresh)") })
+        #expect(recorder.lines.contains { $0.contains("local winners = math.min(#fresh, math.max(left, 0))") }, "the gate is on the board")
     }
 
     @Test func theRedisLessonSaysWhyItIsSkipped() async throws {

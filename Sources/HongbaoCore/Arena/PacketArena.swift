@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// The packet arena: every packet of an in-process engine as a run of atomic 64-bit words in raw memory,
@@ -9,7 +14,7 @@ import Synchronization
 /// The chunk table and the page table are fixed arrays allocated with the arena, so readers never race on a
 /// growing structure.
 ///
-/// Who writes what: `insert` takes `growth` (a lock on the send path only) to issue the id, create the index page
+/// Who writes what: `insert` takes `growthLock` (on the send path only) to issue the id, create the index page
 /// or a chunk if needed, copy a group's members the first time the group is seen, and carve the packet's words;
 /// then, outside the lock, it fills the packet's words and publishes its location with a releasing store. A
 /// reader (`words(of:)`) loads the page and the entry with acquiring loads, so everything the sender wrote
@@ -23,14 +28,18 @@ import Synchronization
 /// access there states why its index is in bounds.
 package final class PacketArena: @unchecked Sendable {
     // @unchecked Sendable: the tables and chunks are raw memory whose entries are atomics, written once under
-    // `growth` and published by releasing stores before any reader can find them (see the notes above).
+    // `growthLock` and published by releasing stores before any reader can find them (see the notes above);
+    // `growthState` is only touched under `growthLock`.
 
     package let capacity: Int
     private let pageCount: Int
     private let pageTable: UnsafeMutablePointer<Atomic<UInt>>     // address of each index page, 0 until created
     private let chunkTable: UnsafeMutablePointer<Atomic<UInt>>    // address of each chunk, 0 until created
     private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?    // per index page, its packets' mutexes
-    private let growth = Mutex(Growth())
+    /// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees pthread locks (it does not see
+    /// `Mutex`'s futex on Linux), and the contention tests send from several threads under it.
+    private let growthLock: UnsafeMutablePointer<pthread_mutex_t>
+    private var growthState = Growth()
 
     static let idsPerPage = 4096
     static let chunkWords = 1 << 19   // 4 MiB
@@ -62,10 +71,20 @@ package final class PacketArena: @unchecked Sendable {
         pageTable = Self.zeroedTable(pageCount)
         chunkTable = Self.zeroedTable(Self.maxChunks)
         lockPages = locks ? Self.zeroedTable(pageCount) : nil
+        growthLock = .allocate(capacity: 1)
+        growthLock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(growthLock, nil)
+    }
+
+    /// Runs `body` on the growth state, holding `growthLock`.
+    private func withGrowth<R>(_ body: (inout Growth) throws -> R) rethrows -> R {
+        pthread_mutex_lock(growthLock)
+        defer { pthread_mutex_unlock(growthLock) }
+        return try body(&growthState)
     }
 
     deinit {
-        growth.withLock { growth in
+        withGrowth { growth in
             for (address, words) in growth.chunks {
                 address.deinitialize(count: words)
                 UnsafeMutableRawPointer(address).deallocate()
@@ -79,6 +98,9 @@ package final class PacketArena: @unchecked Sendable {
                 page.deallocate()
             }
         }
+        pthread_mutex_destroy(growthLock)
+        growthLock.deinitialize(count: 1)
+        growthLock.deallocate()
         pageTable.deinitialize(count: pageCount)
         pageTable.deallocate()
         chunkTable.deinitialize(count: Self.maxChunks)
@@ -96,7 +118,7 @@ package final class PacketArena: @unchecked Sendable {
     package func insert(_ plan: PacketPlan) throws -> PacketID {
         let layout = PacketLayout(plan)
         let members = plan.recipient.map { Group(CollectionOfOne($0)) } ?? plan.group
-        let carved: (id: Int, packet: UInt64, members: UInt64)? = growth.withLock { growth in
+        let carved: (id: Int, packet: UInt64, members: UInt64)? = withGrowth { growth in
             guard growth.nextID < capacity else { return nil }
             let id = growth.nextID
             growth.nextID += 1
@@ -159,11 +181,11 @@ package final class PacketArena: @unchecked Sendable {
     }
 
     /// How many ids were issued (an upper bound on the packets stored).
-    package var issued: Int { growth.withLock { $0.nextID } }
+    package var issued: Int { withGrowth { $0.nextID } }
 
     /// Bytes of arena memory in use (packets and group copies), for reports.
     package var bytesUsed: Int {
-        growth.withLock { growth in
+        withGrowth { growth in
             (growth.chunks.dropLast().reduce(0) { $0 + $1.words } + growth.used) * MemoryLayout<UInt64>.stride
         }
     }
@@ -177,7 +199,7 @@ package final class PacketArena: @unchecked Sendable {
         return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: chunk)! + Int(location & (1 << Self.offsetBits - 1))
     }
 
-    /// `words` zeroed words, 64-byte aligned, from the last chunk or a new one. Called under `growth`.
+    /// `words` zeroed words, 64-byte aligned, from the last chunk or a new one. Called under `growthLock`.
     private func carve(_ words: Int, _ growth: inout Growth) -> UInt64 {
         let rounded = (words + 7) & ~7   // whole cache lines: no packet shares a line with another
         if growth.chunks.isEmpty || growth.used + rounded > growth.chunks[growth.chunks.count - 1].words {
@@ -195,7 +217,7 @@ package final class PacketArena: @unchecked Sendable {
         return location
     }
 
-    /// Creates index page `index` (and its mutexes). Called under `growth`.
+    /// Creates index page `index` (and its mutexes). Called under `growthLock`.
     private func createPage(_ index: Int, _ growth: inout Growth) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.idsPerPage * 8, alignment: 64)
         let page = raw.bindMemory(to: Atomic<UInt64>.self, capacity: Self.idsPerPage)
