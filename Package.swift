@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HongbaoRedis", targets: ["HongbaoRedis"]),
         .library(name: "HongbaoSQLite", targets: ["HongbaoSQLite"]),
         .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
+        .library(name: "HongbaoBench", targets: ["HongbaoBench"]),
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "hongbao", targets: ["hongbao"]),
         .executable(name: "hongbao-classroom", targets: ["hongbao-classroom"]),
@@ -36,6 +37,10 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // A bench session: workload, driver, audit, results store and the table — what `bench` and the example
+        // service's HTTP load generator share.
+        .target(name: "HongbaoBench", dependencies: ["HongbaoCore", "HongbaoSimulator", "HongbaoSQLite"]),
+
         // Analysis of stored runs: text tables and a self-contained HTML page with SVG charts.
         .target(name: "HongbaoReport", dependencies: ["HongbaoCore", "HongbaoSQLite"]),
 
@@ -47,7 +52,7 @@ let package = Package(
 
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
-            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoRedis", "HongbaoCommandLine",
+            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoRedis", "HongbaoBench", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao-classroom", dependencies: [

@@ -21,6 +21,11 @@ public actor ActorEngine: AsyncGrabEngine {
 
     /// One grab, run by the actor alone. - Throws: `GrabEngineError.unknownPacket`.
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        try grabReceipt(id, for: member).outcome
+    }
+
+    /// One grab with the seq of the share the member holds, run by the actor alone.
+    public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
         guard ledgers[id] != nil else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
         return ledgers[id]!.grab(for: member, now: clock.nanoseconds)
     }

@@ -67,13 +67,18 @@ public protocol AsyncGrabEngine: AnyObject, Sendable {
     var name: String { get }
     func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID
     func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome
+    /// One grab, with the seq of the share the member holds (what an HTTP service answers).
+    func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt
     func expire(_ packet: PacketID) async throws -> ExpiryOutcome
     func summary(of packet: PacketID) async throws -> PacketSummary
 }
 
 /// A `GrabEngine` that never blocks for I/O: its `async` side calls the synchronous path directly, with no
 /// thread hop and no allocation. Only engines whose critical sections are a few instructions may conform.
-public protocol NonBlockingGrabEngine: GrabEngine, AsyncGrabEngine {}
+public protocol NonBlockingGrabEngine: GrabEngine, AsyncGrabEngine {
+    /// One grab, with the seq of the share the member holds. - Throws: as `grab(_:for:)`.
+    func grabReceipt(_ packet: PacketID, for member: MemberID) throws -> GrabReceipt
+}
 
 extension NonBlockingGrabEngine {
     // Each body is a synchronous closure, so the call inside resolves to the synchronous requirement.
@@ -82,6 +87,9 @@ extension NonBlockingGrabEngine {
     }
     @inlinable public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
         try { try self.grab(packet, for: member) }()
+    }
+    @inlinable public func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt {
+        try { try self.grabReceipt(packet, for: member) }()
     }
     @inlinable public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         try { try self.expire(packet) }()

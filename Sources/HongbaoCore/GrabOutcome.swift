@@ -37,6 +37,21 @@ public enum GrabOutcome: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A grab's outcome and, when the member holds a share, where that share stands among the packet's grabs: what a
+/// service returns to its caller (`POST /packets/{id}/grab` answers the amount and the seq).
+public struct GrabReceipt: Sendable, Hashable {
+    public let outcome: GrabOutcome
+    /// The 1-based order of the member's share among the packet's successful grabs; nil when it holds none.
+    public let seq: Int?
+
+    /// A receipt; `seq` must be given exactly when the outcome holds a share.
+    public init(_ outcome: GrabOutcome, seq: Int? = nil) {
+        precondition((outcome.share != nil) == (seq != nil), "a receipt has a seq exactly when it holds a share")
+        self.outcome = outcome
+        self.seq = seq
+    }
+}
+
 /// What `expire` did: the refund happens exactly once, and asking again reports it without paying it again.
 public enum ExpiryOutcome: Sendable, Hashable, CustomStringConvertible {
     /// This call closed the packet and refunds the balance to the sender (zero if it was fully grabbed).

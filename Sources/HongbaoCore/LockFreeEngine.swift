@@ -47,8 +47,14 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// - Returns: the outcome, by the rule documented on `GrabOutcome`.
     /// - Throws: `GrabEngineError.unknownPacket`.
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        try grabReceipt(id, for: member).outcome
+    }
+
+    /// One grab, with the seq of the share the member holds: the same grab as `grab(_:for:)`.
+    /// - Throws: `GrabEngineError.unknownPacket`.
+    public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
         guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
-        guard let index = packet.grabberIndex(of: member) else { return .notMember }
+        guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         // Sold-out fast path: losing needs no write. The member may have won a share before (or may be winning the
         // last one right now, in a twin grab), so look at its claim after the state: the acquiring state load that
         // saw the packet sold out synchronises with the last win's CAS (the later CASes continue its release
@@ -58,43 +64,43 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         var state = packet.stateAcquiring
         if state.remaining == 0 || state.closed {
             if packet.isClaimedAcquiring(index) { return previousOutcome(of: member, in: packet) }
-            return state.remaining == 0 ? .soldOut : .expired
+            return GrabReceipt(state.remaining == 0 ? .soldOut : .expired)
         }
         if (usesSystemClock ? SystemPacketClock().nanoseconds : clock.nanoseconds) >= packet.expiresAt {
-            return packet.isClaimedAcquiring(index) ? previousOutcome(of: member, in: packet) : .expired
+            return packet.isClaimedAcquiring(index) ? previousOutcome(of: member, in: packet) : GrabReceipt(.expired)
         }
         if packet.claimAcquiringAndReleasing(index) {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }
         let shares = packet.shares
         while true {
-            if state.remaining == 0 { return .soldOut }
-            if state.closed { return .expired }
+            if state.remaining == 0 { return GrabReceipt(.soldOut) }
+            if state.closed { return GrabReceipt(.expired) }
             let shareIndex = shares &- state.remaining
             let amount = packet.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
             let (won, found) = packet.compareExchangeState(expected: state, desired: state.taking(amount))
             if won {
                 // release: the CAS that took the share precedes the record
                 packet.storeRecordReleasing(RecordWord(member: member, amount: amount), at: shareIndex)
-                return .granted(Fen(amount))
+                return GrabReceipt(.granted(Fen(amount)), seq: shareIndex + 1)
             }
             state = found
         }
     }
 
     /// The answer to a member whose claim bit was already set: its share if it won one, else why it did not.
-    private func previousOutcome(of member: MemberID, in packet: PacketWords) -> GrabOutcome {
+    private func previousOutcome(of member: MemberID, in packet: PacketWords) -> GrabReceipt {
         let shares = packet.shares
         while true {
             let state = packet.stateAcquiring
             var allWritten = true
             for index in 0 ..< shares - state.remaining {
                 guard let record = packet.recordAcquiring(index) else { allWritten = false; continue }
-                if record.member == member { return .alreadyGrabbed(record.amount) }
+                if record.member == member { return GrabReceipt(.alreadyGrabbed(record.amount), seq: index + 1) }
             }
             // The first attempt either lost (the packet is sold out or closed) or is still in flight.
-            if allWritten && state.remaining == 0 { return .soldOut }
-            if allWritten && state.closed { return .expired }
+            if allWritten && state.remaining == 0 { return GrabReceipt(.soldOut) }
+            if allWritten && state.closed { return GrabReceipt(.expired) }
             spinWait()
         }
     }

@@ -24,23 +24,30 @@ public final class MutexEngine: NonBlockingGrabEngine {
     /// is checked before the lock: it reads only the packet's read-only header.
     /// - Returns: the outcome, by the rule documented on `GrabOutcome`. - Throws: `GrabEngineError.unknownPacket`.
     public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+        try grabReceipt(id, for: member).outcome
+    }
+
+    /// One grab, with the seq of the share the member holds. - Throws: `GrabEngineError.unknownPacket`.
+    public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
         guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
-        guard let index = packet.grabberIndex(of: member) else { return .notMember }
+        guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         let now = clock.nanoseconds
         return arena.withLock(of: id) {
             let state = packet.stateRelaxed
             if packet.claimRelaxed(index) {
                 for share in 0 ..< packet.shares - state.remaining {
-                    if let record = packet.recordRelaxed(share), record.member == member { return .alreadyGrabbed(record.amount) }
+                    if let record = packet.recordRelaxed(share), record.member == member {
+                        return GrabReceipt(.alreadyGrabbed(record.amount), seq: share + 1)
+                    }
                 }
             }
-            if state.remaining == 0 { return .soldOut }
-            if state.closed || now >= packet.expiresAt { return .expired }
+            if state.remaining == 0 { return GrabReceipt(.soldOut) }
+            if state.closed || now >= packet.expiresAt { return GrabReceipt(.expired) }
             let shareIndex = packet.shares - state.remaining
             let amount = packet.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
             packet.storeStateRelaxed(state.taking(amount))
             packet.storeRecordRelaxed(RecordWord(member: member, amount: amount), at: shareIndex)
-            return .granted(Fen(amount))
+            return GrabReceipt(.granted(Fen(amount)), seq: shareIndex + 1)
         }
     }
 

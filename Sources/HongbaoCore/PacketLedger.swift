@@ -16,17 +16,17 @@ public struct PacketLedger: Sendable {
     }
 
     /// One grab at time `now`, by the rule documented on `GrabOutcome`. O(log group size).
-    public mutating func grab(for member: MemberID, now: Int64) -> GrabOutcome {
-        guard let index = plan.grabberIndex(of: member) else { return .notMember }
-        if claims[index] > 0 { return .alreadyGrabbed(records[Int(claims[index]) - 1].amount) }
-        if state.remaining == 0 { return .soldOut }
-        if state.closed || now >= plan.expiresAt { return .expired }
+    public mutating func grab(for member: MemberID, now: Int64) -> GrabReceipt {
+        guard let index = plan.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
+        if claims[index] > 0 { return GrabReceipt(.alreadyGrabbed(records[Int(claims[index]) - 1].amount), seq: Int(claims[index])) }
+        if state.remaining == 0 { return GrabReceipt(.soldOut) }
+        if state.closed || now >= plan.expiresAt { return GrabReceipt(.expired) }
         let shareIndex = plan.spec.shares - state.remaining
         let amount = plan.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
         state = state.taking(amount)
         records.append(GrabRecord(seq: shareIndex + 1, member: member, amount: Fen(amount)))
         claims[index] = Int32(shareIndex + 1)
-        return .granted(Fen(amount))
+        return GrabReceipt(.granted(Fen(amount)), seq: shareIndex + 1)
     }
 
     /// Closes the packet; the balance is the refund, made once.

@@ -89,6 +89,14 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         return .granted(Fen(amount))
     }
 
+    /// One grab with the seq of the share the member holds (its place in the log of wins). OVERSELLS too.
+    public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
+        let outcome = try grab(id, for: member)
+        guard outcome.share != nil else { return GrabReceipt(outcome) }
+        // A win is logged before its grab returns, and a member wins at most once: its record is there.
+        return GrabReceipt(outcome, seq: try packet(id).records.first { $0.member == member }!.seq)
+    }
+
     /// Closes the packet, also by check-then-act.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try packet(id)

@@ -9,7 +9,7 @@ import Synchronization
 /// The queue's lock is held only to append a request or to take the whole queue. The I/O threads are the
 /// engine's own (`Thread`s), never the cooperative pool's, so hiredis's blocking calls block nobody else.
 final class GrabCombiner: Sendable {
-    typealias Waiter = CheckedContinuation<GrabOutcome, any Error>
+    typealias Waiter = CheckedContinuation<GrabReceipt, any Error>
     private let pending = Locked<[(GrabRequest, Waiter)]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
@@ -34,7 +34,7 @@ final class GrabCombiner: Sendable {
                         continue
                     }
                     do {
-                        let outcomes = try engine.grab(batch.map(\.0))
+                        let outcomes = try engine.grabReceipts(batch.map(\.0))
                         for ((_, waiter), outcome) in zip(batch, outcomes) { waiter.resume(returning: outcome) }
                     } catch {
                         for (_, waiter) in batch { waiter.resume(throwing: error) }

@@ -168,13 +168,18 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// (one call in all on a single server). Each caller still gets its own outcome, in request order.
     /// - Throws: `RedisEngineError` for a failed connection or server, `GrabEngineError.unknownPacket`.
     public func grab(_ requests: [GrabRequest]) throws -> [GrabOutcome] {
+        try grab(requests, callPerGrab: false).map(\.outcome)
+    }
+
+    /// Many grabs, as `grab(_:)`, each with the seq of the share its member holds.
+    public func grabReceipts(_ requests: [GrabRequest]) throws -> [GrabReceipt] {
         try grab(requests, callPerGrab: false)
     }
 
     /// Many grabs pipelined: one script call per grab, all of a node's calls appended before the replies are read
     /// (one round trip per node). Slower on the server than `grab(_:)`'s batches; for comparing the two.
     public func grabPipelined(_ requests: [GrabRequest]) throws -> [GrabOutcome] {
-        try grab(requests, callPerGrab: true)
+        try grab(requests, callPerGrab: true).map(\.outcome)
     }
 
     /// One script call: the packets it serves (all in one slot) and, per packet, the indices of its grabbers.
@@ -184,7 +189,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         var grabbers: [[Int]] = []
     }
 
-    private func grab(_ requests: [GrabRequest], callPerGrab: Bool) throws -> [GrabOutcome] {
+    private func grab(_ requests: [GrabRequest], callPerGrab: Bool) throws -> [GrabReceipt] {
         guard !requests.isEmpty else { return [] }
         var calls: [ScriptCall] = []
         var callOfSlot: [Int: Int] = [:]
@@ -222,7 +227,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         }
         // One pipeline per node; only calls that were redirected are sent again.
         let replies = try topology.pipeline(slots: calls.map(\.slot), commands)
-        var outcomes = [GrabOutcome?](repeating: nil, count: requests.count)
+        var outcomes = [GrabReceipt?](repeating: nil, count: requests.count)
         for (call, reply) in zip(calls, replies) {
             let values = try reply.check().elements.compactMap(\.integer)
             let order = call.grabbers.joined()
@@ -230,7 +235,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
                 throw RedisEngineError(.protocolError, "the grab script returned \(values.count) values for \(order.count) grabs")
             }
             for (k, index) in order.enumerated() {
-                outcomes[index] = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
+                let outcome = try Self.outcome(code: values[3 * k], amount: values[3 * k + 2], packet: requests[index].packet)
+                outcomes[index] = GrabReceipt(outcome, seq: outcome.share == nil ? nil : Int(values[3 * k + 1]))
             }
         }
         return outcomes.map { $0! }
@@ -340,6 +346,11 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     /// Async grab: queued to the engine's combiner threads and sent with whatever else is pending, as a batch.
     public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
+        try await grabReceipt(packet, for: member).outcome
+    }
+
+    /// Async grab with the seq of the share the member holds; combined with other pending grabs, off the pool.
+    public func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt {
         try await withCheckedThrowingContinuation { continuation in
             let combiner = combiner.withLock { combiner in
                 if let combiner { return combiner }

@@ -5,6 +5,7 @@ import HongbaoCore
 import HongbaoRedis
 import HongbaoSimulator
 import HongbaoSQLite
+import HongbaoBench
 
 /// `swift run bench`: a festival night in miniature against one or more engines.
 @main
@@ -88,8 +89,17 @@ struct BenchCommand: ParsableCommand {
     }
 
     mutating func run() throws {
+        var options = BenchOptions()
+        (options.members, options.packets, options.threads, options.seed) = (members, packets, threads, seed)
+        (options.algorithm, options.scenario, options.rate, options.duration) = (algorithm, scenario, rate, duration)
+        (options.db, options.json, options.quiet) = (db, json, quiet)
+        options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)"]
+        let (redis, batch, seed) = (redis, batch, seed)
         do {
-            try runBench()
+            let reports = try BenchSession.run(options, engines: engines.map { choice in
+                { capacity in try choice.make(capacity: capacity, redis: redis, batch: batch, seed: seed) }
+            })
+            if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -97,123 +107,6 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode.failure
         }
     }
-
-    private func runBench() throws {
-        let progress = ProgressReporter(quiet: quiet)
-        if Self.isDebugBuild && !quiet {
-            FileHandle.standardError.write(Data("""
-                bench: this is a debug build: its figures are several times slower than release. For measurements run \
-                `swift run -c release bench` (or scripts/bench).\n
-                """.utf8))
-        }
-        let store = try ResultStore(path: db)   // fails early on an unwritable or corrupt file
-        try store.dropIndexes()
-
-        let clock = ContinuousClock()
-        var population: Population!
-        let populationTime = clock.measure { population = Population(members: members, seed: seed) }
-        progress.note("population: \(members.formatted()) members in \(population.groupCount.formatted()) groups (\(Self.seconds(populationTime)))")
-        var workload: Workload!
-        let workloadTime = clock.measure {
-            workload = Workload(population: population, packets: packets, seed: seed, algorithm: algorithm, scenario: scenario)
-        }
-        progress.note("workload: \(packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(Self.seconds(workloadTime)))")
-
-        let driver = Driver(threads: threads, schedule: rate.map { .open(perSecond: $0) } ?? .closed,
-                            timeLimit: duration.map { .milliseconds(Int64($0 * 1000)) })
-        var reports: [EngineReport] = []
-        for choice in engines {
-            let target = try choice.make(capacity: packets, redis: redis, batch: batch, seed: seed)
-            let engine = target.blocking
-            let runID = try store.beginRun(RunStart(
-                startedAt: Date().formatted(.iso8601), engine: engine.name, algorithm: algorithm?.rawValue ?? "mixed",
-                seed: seed, members: members, packets: packets, threads: threads, rate: rate, durationLimit: duration,
-                configJSON: configJSON(engine: engine.name)))
-            let measurement = try driver.run(workload, on: target) { phase, done, total in
-                progress.update("\(engine.name): \(phase)", done: done, total: total)
-            }
-            let report = try record(measurement, of: workload, target: target, runID: runID, store: store, progress: progress)
-            reports.append(report)
-        }
-        progress.finishLine()
-        progress.note("indexes: creating")
-        try store.createIndexes()
-
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let summary = BenchSummary(build: Self.isDebugBuild ? "debug" : "release", db: db, seed: seed, members: members, packets: packets, threads: threads,
-                                       attempts: workload.attempts.count, runs: reports)
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-        } else if !quiet {
-            print(ReportTable.render(reports, workload: workload, rate: rate, db: db))
-        }
-        if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
-    }
-
-    /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
-    /// checks), and finishes the run's row.
-    private func record(_ measurement: RunMeasurement, of workload: Workload, target: EngineUnderTest, runID: Int64,
-                        store: ResultStore, progress: ProgressReporter) throws -> EngineReport
-    {
-        let engine = target.blocking
-        let load = try store.backgroundLoad(run: runID)
-        let recordStart = ContinuousClock.now
-        var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
-        guard !(engine is NullEngine) else {   // it keeps no records: nothing to check or store
-            let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement,
-                                      verdict: Verdict(audited: false), recordSeconds: 0, insertSeconds: 0, rowsWritten: 0)
-            try store.finishRun(runID, report.results)
-            return report
-        }
-        let verdict = try Audit.run(workload, measurement, on: target, progress: { done, total in
-            progress.update("\(engine.name): verify + record", done: done, total: total)
-        }) { account in
-            let spec = account.packet.spec
-            packetRows.append(PacketRow(
-                packet: account.id.rawValue, group: account.packet.group, sender: account.packet.sender.rawValue,
-                kind: spec.kind.name, algorithm: spec.algorithm.rawValue, total: spec.total.rawValue, shares: spec.shares,
-                grabbedShares: account.summary.grabs.count, refund: account.refund.rawValue,
-                luckiest: account.summary.luckiest?.member.rawValue))
-            for (record, latency) in zip(account.summary.grabs, account.latencies) {
-                grabRows.append(GrabRow(packet: account.id.rawValue, seq: record.seq, member: record.member.rawValue,
-                                        amount: record.amount.rawValue, latencyNanoseconds: latency))
-            }
-            if grabRows.count >= 50_000 {
-                try load.append(packets: packetRows, grabs: grabRows)
-                packetRows.removeAll(keepingCapacity: true)
-                grabRows.removeAll(keepingCapacity: true)
-            }
-        }
-        try load.append(packets: packetRows, grabs: grabRows)
-        let (rows, insertSeconds) = try load.finish()
-        let recordTime = ContinuousClock.now - recordStart
-        let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement, verdict: verdict,
-                                  recordSeconds: recordTime / .seconds(1), insertSeconds: insertSeconds, rowsWritten: rows)
-        try store.finishRun(runID, report.results)
-        return report
-    }
-
-    private func configJSON(engine: String) -> String {
-        let config: [String: String] = [
-            "engine": engine, "members": "\(members)", "packets": "\(packets)", "threads": "\(threads)",
-            "seed": "\(seed)", "algorithm": algorithm?.rawValue ?? "mixed", "rate": rate.map { "\($0)" } ?? "closed",
-            "duration": duration.map { "\($0)" } ?? "none", "db": db, "redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)",
-        ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? String(decoding: encoder.encode(config), as: UTF8.self)) ?? "{}"
-    }
-
-    static var isDebugBuild: Bool {
-        #if DEBUG
-        true
-        #else
-        false
-        #endif
-    }
-
-    static func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration / .seconds(1)) }
 }
 
 extension SplitAlgorithm: ExpressibleByArgument {}

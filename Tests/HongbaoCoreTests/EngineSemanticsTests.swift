@@ -87,6 +87,19 @@ struct EngineSemanticsTests {
         }
     }
 
+    /// A receipt carries the seq of the share the member holds — on a grant and on a retry — and none otherwise.
+    @Test(arguments: EngineKind.allCases)
+    func receiptsCarryTheSeqOfTheShareHeld(on kind: EngineKind) async throws {
+        let engine = kind.makeAsync()
+        let packet = try await engine.send(try PacketSpec(total: 300, shares: 2), to: Self.group, seed: 1)
+        let first = try await engine.grabReceipt(packet, for: 4)
+        let second = try await engine.grabReceipt(packet, for: 9)
+        #expect(first.seq == 1 && second.seq == 2 && first.outcome.share != nil)
+        #expect(try await engine.grabReceipt(packet, for: 9) == GrabReceipt(.alreadyGrabbed(second.outcome.share!), seq: 2))
+        #expect(try await engine.grabReceipt(packet, for: 5) == GrabReceipt(.soldOut))
+        #expect(try await engine.grabReceipt(packet, for: 99) == GrabReceipt(.notMember))
+    }
+
     /// A spec decoded from JSON is validated like one built in code: hostile input is refused, never trapped on.
     @Test func decodingAPacketSpecValidatesIt() throws {
         let valid = try PacketSpec(total: 100, shares: 2)

@@ -118,6 +118,15 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func receiptsCarryTheSeqFromTheScript() async throws {
+        let engine = try Self.engine()
+        let packet = try await engine.send(try PacketSpec(total: 300, shares: 2), to: Self.group, seed: 1)
+        let receipts = try engine.grabReceipts([GrabRequest(packet: packet, member: 4), GrabRequest(packet: packet, member: 9),
+                                                GrabRequest(packet: packet, member: 4), GrabRequest(packet: packet, member: 5)])
+        #expect(receipts.map(\.seq) == [1, 2, 1, nil])
+        #expect(try await engine.grabReceipt(packet, for: 9).seq == 2)
+    }
+
     @Test func asyncGrabsAreCombinedAndCorrect() async throws {
         let engine = try Self.engine()
         let packet = try await engine.send(try PacketSpec(total: 100_00, shares: 30), to: Group(range: 1 ... 300), seed: 8)

@@ -3,8 +3,9 @@ import HongbaoSimulator
 import HongbaoSQLite
 
 /// One engine's run, as printed, stored and encoded as JSON.
-struct EngineReport: Encodable {
-    let engine: String
+public struct EngineReport: Encodable, Sendable {
+    /// The engine's name.
+    public let engine: String
     let runID: Int64
     let seconds: Double
     let sendSeconds: Double
@@ -19,7 +20,8 @@ struct EngineReport: Encodable {
     let attemptsPerSecond: Double
     let latencyNanoseconds: [String: UInt64]
     let ladder: [Double: UInt64]
-    let verdict: Verdict
+    /// The correctness verdict (not audited for the null engine).
+    public let verdict: Verdict
     let recordSeconds: Double
     let insertSeconds: Double
     let rowsWritten: Int

@@ -1,0 +1,158 @@
+import Foundation
+import HongbaoCore
+import HongbaoSimulator
+import HongbaoSQLite
+
+/// What a `bench` run is: the population, the workload, the driver's schedule and where results go. The
+/// executables (`bench`, and the HTTP load generator of the example service) fill it from their options.
+public struct BenchOptions: Sendable {
+    public var members = 1_000_000
+    public var packets = 100_000
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var seed: UInt64 = 2017
+    public var algorithm: SplitAlgorithm?
+    public var scenario: Workload.Scenario = .festival
+    /// Open loop: grabs per second; nil for the closed loop.
+    public var rate: Double?
+    /// Stop starting grabs after this many seconds.
+    public var duration: Double?
+    public var db = "hongbao.db"
+    public var json = false
+    public var quiet = false
+    /// Settings of the engines to store with each run (`config_json`); never a secret (redact URLs first).
+    public var settings: [String: String] = [:]
+    /// The executable's name, for its messages.
+    public var command = "bench"
+
+    public init() {}
+}
+
+/// One `bench` session: builds the population and the workload once, runs them against each engine in turn on
+/// the same seed, audits and stores each run, and prints the table (or JSON).
+public enum BenchSession {
+    /// Runs every engine that `engines` makes (called once each, after the workload is built, with the packet
+    /// count as capacity). - Returns: the reports; a failed verdict is in its report, not thrown.
+    /// - Throws: the first failure of the store, the workload's engines or the audit.
+    public static func run(_ options: BenchOptions,
+                           engines: [(_ capacity: Int) throws -> EngineUnderTest]) throws -> [EngineReport]
+    {
+        let progress = ProgressReporter(quiet: options.quiet)
+        if isDebugBuild && !options.quiet {
+            FileHandle.standardError.write(Data("""
+                \(options.command): this is a debug build: its figures are several times slower than release. For \
+                measurements build with `-c release` (`swift run -c release \(options.command)`).\n
+                """.utf8))
+        }
+        let store = try ResultStore(path: options.db)   // fails early on an unwritable or corrupt file
+        try store.dropIndexes()
+
+        let clock = ContinuousClock()
+        var population: Population!
+        let populationTime = clock.measure { population = Population(members: options.members, seed: options.seed) }
+        progress.note("population: \(options.members.formatted()) members in \(population.groupCount.formatted()) groups (\(seconds(populationTime)))")
+        var workload: Workload!
+        let workloadTime = clock.measure {
+            workload = Workload(population: population, packets: options.packets, seed: options.seed,
+                                algorithm: options.algorithm, scenario: options.scenario)
+        }
+        progress.note("workload: \(options.packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(seconds(workloadTime)))")
+
+        let driver = Driver(threads: options.threads, schedule: options.rate.map { .open(perSecond: $0) } ?? .closed,
+                            timeLimit: options.duration.map { .milliseconds(Int64($0 * 1000)) })
+        var reports: [EngineReport] = []
+        for make in engines {
+            let target = try make(options.packets)
+            let name = target.blocking.name
+            let runID = try store.beginRun(RunStart(
+                startedAt: Date().formatted(.iso8601), engine: name, algorithm: options.algorithm?.rawValue ?? "mixed",
+                seed: options.seed, members: options.members, packets: options.packets, threads: options.threads,
+                rate: options.rate, durationLimit: options.duration, configJSON: configJSON(options, engine: name)))
+            let measurement = try driver.run(workload, on: target) { phase, done, total in
+                progress.update("\(name): \(phase)", done: done, total: total)
+            }
+            reports.append(try record(measurement, of: workload, target: target, runID: runID, store: store, progress: progress))
+        }
+        progress.finishLine()
+        progress.note("indexes: creating")
+        try store.createIndexes()
+
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let summary = BenchSummary(build: isDebugBuild ? "debug" : "release", db: options.db, seed: options.seed,
+                                       members: options.members, packets: options.packets, threads: options.threads,
+                                       attempts: workload.attempts.count, runs: reports)
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else if !options.quiet {
+            print(ReportTable.render(reports, workload: workload, rate: options.rate, db: options.db))
+        }
+        return reports
+    }
+
+    /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
+    /// checks), and finishes the run's row. An engine that keeps no records (the null engine) is not audited.
+    static func record(_ measurement: RunMeasurement, of workload: Workload, target: EngineUnderTest, runID: Int64,
+                       store: ResultStore, progress: ProgressReporter) throws -> EngineReport
+    {
+        let engine = target.blocking
+        guard !(engine is NullEngine) else {
+            let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement,
+                                      verdict: Verdict(audited: false), recordSeconds: 0, insertSeconds: 0, rowsWritten: 0)
+            try store.finishRun(runID, report.results)
+            return report
+        }
+        let load = try store.backgroundLoad(run: runID)
+        let recordStart = ContinuousClock.now
+        var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
+        let verdict = try Audit.run(workload, measurement, on: target, progress: { done, total in
+            progress.update("\(engine.name): verify + record", done: done, total: total)
+        }) { account in
+            let spec = account.packet.spec
+            packetRows.append(PacketRow(
+                packet: account.id.rawValue, group: account.packet.group, sender: account.packet.sender.rawValue,
+                kind: spec.kind.name, algorithm: spec.algorithm.rawValue, total: spec.total.rawValue, shares: spec.shares,
+                grabbedShares: account.summary.grabs.count, refund: account.refund.rawValue,
+                luckiest: account.summary.luckiest?.member.rawValue))
+            for (record, latency) in zip(account.summary.grabs, account.latencies) {
+                grabRows.append(GrabRow(packet: account.id.rawValue, seq: record.seq, member: record.member.rawValue,
+                                        amount: record.amount.rawValue, latencyNanoseconds: latency))
+            }
+            if grabRows.count >= 50_000 {
+                try load.append(packets: packetRows, grabs: grabRows)
+                packetRows.removeAll(keepingCapacity: true)
+                grabRows.removeAll(keepingCapacity: true)
+            }
+        }
+        try load.append(packets: packetRows, grabs: grabRows)
+        let (rows, insertSeconds) = try load.finish()
+        let recordTime = ContinuousClock.now - recordStart
+        let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement, verdict: verdict,
+                                  recordSeconds: recordTime / .seconds(1), insertSeconds: insertSeconds, rowsWritten: rows)
+        try store.finishRun(runID, report.results)
+        return report
+    }
+
+    static func configJSON(_ options: BenchOptions, engine: String) -> String {
+        var config: [String: String] = [
+            "engine": engine, "members": "\(options.members)", "packets": "\(options.packets)",
+            "threads": "\(options.threads)", "seed": "\(options.seed)", "algorithm": options.algorithm?.rawValue ?? "mixed",
+            "scenario": options.scenario.rawValue, "rate": options.rate.map { "\($0)" } ?? "closed",
+            "duration": options.duration.map { "\($0)" } ?? "none", "db": options.db,
+        ]
+        config.merge(options.settings) { _, setting in setting }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? String(decoding: encoder.encode(config), as: UTF8.self)) ?? "{}"
+    }
+
+    /// Whether this is a debug build (its figures are several times slower than release).
+    public static var isDebugBuild: Bool {
+        #if DEBUG
+        true
+        #else
+        false
+        #endif
+    }
+
+    static func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration / .seconds(1)) }
+}
