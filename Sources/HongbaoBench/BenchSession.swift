@@ -23,6 +23,8 @@ public struct BenchOptions: Sendable {
     public var settings: [String: String] = [:]
     /// The executable's name, for its messages.
     public var command = "bench"
+    /// Grabs in flight at once per worker thread, for async engines (a remote service).
+    public var inFlightPerThread = 1
 
     public init() {}
 }
@@ -57,8 +59,9 @@ public enum BenchSession {
         }
         progress.note("workload: \(options.packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(seconds(workloadTime)))")
 
-        let driver = Driver(threads: options.threads, schedule: options.rate.map { .open(perSecond: $0) } ?? .closed,
+        var driver = Driver(threads: options.threads, schedule: options.rate.map { .open(perSecond: $0) } ?? .closed,
                             timeLimit: options.duration.map { .milliseconds(Int64($0 * 1000)) })
+        driver.inFlight = options.inFlightPerThread
         var reports: [EngineReport] = []
         for make in engines {
             let target = try make(options.packets)

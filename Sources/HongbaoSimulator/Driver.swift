@@ -26,6 +26,8 @@ public struct Driver: Sendable {
     public var timeLimit: Duration?
     /// A grab that starts later than this after it fell due counts as late (open loop only).
     public var lateAfter: Duration = .milliseconds(1)
+    /// Grabs in flight at once per worker thread, for an async engine (a remote service: one per connection).
+    public var inFlight = 1
 
     public init(threads: Int, schedule: LoadSchedule = .closed, timeLimit: Duration? = nil) {
         self.threads = threads
@@ -132,20 +134,28 @@ public struct Driver: Sendable {
                     }
                 }
             case .asynchronous(let engine):
-                // One task per chunk, awaited from this thread: each grab is an `await` on the engine, timed
-                // in the task; the thread wakes once per chunk, not once per grab.
+                // One task per chunk, awaited from this thread: each grab is an `await` on the engine, timed in its
+                // task, `inFlight` of them at once; the thread wakes once per chunk, not once per grab.
                 do {
                     let timings = try blockingWait { [self] in
-                        var timings: [(GrabOutcome, ContinuousClock.Instant, ContinuousClock.Instant, ContinuousClock.Instant?)] = []
-                        for index in chunk {
-                            let due = dueTime(of: index, start: start)
-                            if let due, due > .now { try await Task.sleep(until: due, clock: .continuous) }
-                            let attempt = shared.attempts[index]
-                            let sent = ContinuousClock.now
-                            let outcome = try await engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
-                            timings.append((outcome, sent, .now, due))
+                        try await withThrowingTaskGroup(of: (Int, Timing).self) { tasks in
+                            var timings = [Timing?](repeating: nil, count: chunk.count)
+                            var started = 0
+                            for index in chunk {
+                                if started >= inFlight, let (position, timing) = try await tasks.next() { timings[position] = timing }
+                                started += 1
+                                let due = dueTime(of: index, start: start)
+                                if let due, due > .now { try await Task.sleep(until: due, clock: .continuous) }
+                                tasks.addTask {
+                                    let attempt = shared.attempts[index]
+                                    let sent = ContinuousClock.now
+                                    let outcome = try await engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
+                                    return (index - chunk.lowerBound, (outcome, sent, .now, due))
+                                }
+                            }
+                            for try await (position, timing) in tasks { timings[position] = timing }
+                            return timings.map { $0! }
                         }
-                        return timings
                     }
                     for (outcome, sent, end, due) in timings {
                         result.record(outcome, sent: sent, end: end, due: due, lateAfter: lateAfter)
@@ -213,6 +223,9 @@ public struct Driver: Sendable {
         }
     }
 }
+
+/// One grab as the driver saw it: outcome, sent, answered, due (open loop).
+typealias Timing = (GrabOutcome, ContinuousClock.Instant, ContinuousClock.Instant, ContinuousClock.Instant?)
 
 /// What one run of the driver measured, merged over the workers.
 public struct RunMeasurement: Sendable {

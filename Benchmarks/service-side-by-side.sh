@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The example service under HTTP load, side by side in one sitting (release builds, same connection count):
+#   1. wrk GET /health                 — HTTP's own cost in this service
+#   2. wrk POST /packets/{id}/grab     — the grab endpoint (Examples/HongbaoService/wrk-grab.lua), on packets
+#                                        created beforehand
+#   3. bench-http                      — our load generator on the same service (festival workload, verdict)
+# then 4. the same grab endpoint and bench-http against three services sharing one redis-server.
+# Usage: Benchmarks/service-side-by-side.sh [CONNECTIONS] [SECONDS]   (defaults 64 and 10)
+source "$(dirname "$0")/../scripts/lib.sh"
+connections=${1:-64}
+seconds=${2:-10}
+cd "$HONGBAO_ROOT/Examples/HongbaoService"
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d)
+pids=()
+trap 'stop_pids "${pids[@]}"; rm -rf "$work"' EXIT
+
+start_service() {
+  local port=$1; shift
+  "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0; sleep 0.1; done
+  fatal "hongbao-service on port $port did not start: $(tail -3 "$work/service-$port.log")"
+}
+
+# create_packets URL COUNT: COUNT packets of 100 shares to members 1..500; prints the first id.
+create_packets() {
+  local members first="" id
+  members=$(seq -s, 1 500)
+  for _ in $(seq "$2"); do
+    id=$(curl -sf -X POST "$1/packets" -H 'content-type: application/json' \
+      -d "{\"total_fen\": 100000, \"shares\": 100, \"members\": [$members]}" | grep -oE '[0-9]+')
+    first=${first:-$id}
+  done
+  echo "$first"
+}
+
+rps() { grep 'Requests/sec' | awk '{print $2}'; }
+threads=2
+
+port=$(free_port 18180)
+start_service "$port"
+url="http://127.0.0.1:$port"
+first=$(create_packets "$url" 200)
+health=$(wrk -t$threads -c"$connections" -d"${seconds}s" "$url/health" | rps)
+grab=$(wrk -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "$url" -- "$first" 200 500 | rps)
+bench=$("$bin/bench-http" --http "$url" --members 200000 --packets 20000 --threads $threads \
+  --connections $((connections / threads)) --db "$work/http.db" --json --quiet)
+stop_pids "${pids[@]}"; pids=()
+
+redis_pid=$(start_redis "$(free_port 6680)" "$work/redis")
+pids+=("$redis_pid")
+redis_url="redis://127.0.0.1:$(grep -oE 'port [0-9]+' "$work/redis/redis.log" 2>/dev/null | tail -1 | awk '{print $2}')"
+redis_port=$(redis-cli -p 6680 ping >/dev/null 2>&1 && echo 6680 || true)
+urls=()
+for k in 0 1 2; do
+  p=$(free_port $((port + 10 + k)))
+  start_service "$p" --redis "redis://127.0.0.1:${redis_port:-6680}"
+  urls+=("http://127.0.0.1:$p")
+done
+shared=$(IFS=,; echo "${urls[*]}")
+rfirst=$(create_packets "${urls[0]}" 200)
+rgrab=$(wrk -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "${urls[1]}" -- "$rfirst" 200 500 | rps)
+rbench=$("$bin/bench-http" --http "$shared" --members 200000 --packets 20000 --threads $threads \
+  --connections $((connections / threads)) --db "$work/http.db" --json --quiet)
+
+python3 - "$health" "$grab" "$rgrab" <<PY
+import json, sys
+health, grab, rgrab = map(float, sys.argv[1:4])
+ours = json.loads('''$bench''')["runs"][0]
+shared = json.loads('''$rbench''')["runs"][0]
+print(f"wrk GET /health, -c $connections: {health:,.0f} requests/s")
+print(f"wrk POST grab, in process, -c $connections: {grab:,.0f} requests/s -> {grab / health:.2f}x /health")
+print(f"bench-http, in process: {ours['attempts_per_s']:,.0f} attempts/s -> {ours['attempts_per_s'] / grab:.2f}x wrk's grab; "
+      f"p50 {ours['latency_ns']['p50'] / 1e3:.0f} µs, p99 {ours['latency_ns']['p99'] / 1e3:.0f} µs; verdict {ours['verdict']['passed'] if 'passed' in ours['verdict'] else ours['verdict']}")
+print(f"three services on one redis-server: wrk grab {rgrab:,.0f} requests/s; bench-http {shared['attempts_per_s']:,.0f} attempts/s "
+      f"({shared['attempts_per_s'] / rgrab:.2f}x wrk)")
+PY

@@ -1,0 +1,175 @@
+import Foundation
+import HongbaoCore
+
+// The JSON bodies of the red-packet API (openapi.yaml beside the package), shared by the service and its clients.
+// Keys are snake_case; money is integer fen.
+
+/// `POST /packets`.
+public struct CreatePacket: Codable, Sendable {
+    public var totalFen: Int64
+    public var shares: Int
+    public var members: [UInt32]
+    /// `lucky` (default), `equal` or `exclusive`.
+    public var kind: String?
+    /// For an exclusive packet: the one member who may grab it.
+    public var recipient: UInt32?
+    /// `double-mean-at-grab` (default), `double-mean`, `line-cutting` or `shuffled`.
+    public var algorithm: String?
+    public var seed: UInt64?
+    public var expiresInS: Int64?
+
+    public init(totalFen: Int64, shares: Int, members: [UInt32], kind: String? = nil, recipient: UInt32? = nil,
+                algorithm: String? = nil, seed: UInt64? = nil, expiresInS: Int64? = nil)
+    {
+        self.totalFen = totalFen
+        self.shares = shares
+        self.members = members
+        self.kind = kind
+        self.recipient = recipient
+        self.algorithm = algorithm
+        self.seed = seed
+        self.expiresInS = expiresInS
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case totalFen = "total_fen", shares, members, kind, recipient, algorithm, seed, expiresInS = "expires_in_s"
+    }
+}
+
+/// `201` of `POST /packets`.
+public struct CreatedPacket: Codable, Sendable {
+    public var id: UInt64
+    public init(id: UInt64) { self.id = id }
+}
+
+/// `POST /packets/{id}/grab`.
+public struct GrabBody: Codable, Sendable {
+    public var member: UInt32
+    public init(member: UInt32) { self.member = member }
+}
+
+/// `200` of `POST /packets/{id}/grab`: `amount_fen` and `seq` are present when the member holds a share.
+public struct GrabAnswer: Codable, Sendable {
+    /// `granted`, `already_grabbed`, `sold_out`, `expired` or `not_member`.
+    public var outcome: String
+    public var amountFen: Int64?
+    public var seq: Int?
+
+    public init(_ receipt: GrabReceipt) {
+        outcome = switch receipt.outcome {
+        case .granted: "granted"
+        case .alreadyGrabbed: "already_grabbed"
+        case .soldOut: "sold_out"
+        case .expired: "expired"
+        case .notMember: "not_member"
+        }
+        amountFen = receipt.outcome.share?.rawValue
+        seq = receipt.seq
+    }
+
+    /// The receipt this answer tells of. - Throws: `APIError` for an answer no engine could give.
+    public func receipt() throws -> GrabReceipt {
+        let outcome: GrabOutcome
+        switch (outcome: self.outcome, amount: amountFen) {
+        case ("granted", let amount?) where amount > 0: outcome = .granted(Fen(amount))
+        case ("already_grabbed", let amount?) where amount > 0: outcome = .alreadyGrabbed(Fen(amount))
+        case ("sold_out", nil): outcome = .soldOut
+        case ("expired", nil): outcome = .expired
+        case ("not_member", nil): outcome = .notMember
+        default: throw APIError("a grab answered \(self.outcome) with amount \(amountFen.map(String.init) ?? "none")")
+        }
+        guard (outcome.share != nil) == (seq != nil) else { throw APIError("a grab answered \(self.outcome) with seq \(seq.map(String.init) ?? "none")") }
+        return GrabReceipt(outcome, seq: seq)
+    }
+
+    enum CodingKeys: String, CodingKey { case outcome, amountFen = "amount_fen", seq }
+}
+
+/// `200` of `POST /packets/{id}/expire`.
+public struct ExpireAnswer: Codable, Sendable {
+    /// `refunded` (this call refunded) or `already_refunded`.
+    public var outcome: String
+    public var refundFen: Int64
+
+    public init(_ outcome: ExpiryOutcome) {
+        switch outcome {
+        case .refunded(let refund): (self.outcome, refundFen) = ("refunded", refund.rawValue)
+        case .alreadyRefunded(let refund): (self.outcome, refundFen) = ("already_refunded", refund.rawValue)
+        }
+    }
+
+    public func expiryOutcome() throws -> ExpiryOutcome {
+        switch outcome {
+        case "refunded": .refunded(Fen(refundFen))
+        case "already_refunded": .alreadyRefunded(Fen(refundFen))
+        default: throw APIError("an expiry answered \(outcome)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case outcome, refundFen = "refund_fen" }
+}
+
+/// `200` of `GET /packets/{id}`: the packet's account.
+public struct PacketAccount: Codable, Sendable {
+    public struct Grab: Codable, Sendable {
+        public var seq: Int
+        public var member: UInt32
+        public var amountFen: Int64
+        enum CodingKeys: String, CodingKey { case seq, member, amountFen = "amount_fen" }
+    }
+
+    public var id: UInt64
+    public var totalFen: Int64
+    public var shares: Int
+    public var balanceFen: Int64
+    /// Null until the packet is expired.
+    public var refundFen: Int64?
+    public var grabs: [Grab]
+    /// The member with the largest share (the earlier on a tie); null before any grab.
+    public var luckiest: UInt32?
+
+    public init(_ summary: PacketSummary) {
+        id = summary.packet.rawValue
+        totalFen = summary.total.rawValue
+        shares = summary.shares
+        balanceFen = summary.balance.rawValue
+        refundFen = summary.refund?.rawValue
+        grabs = summary.grabs.map { Grab(seq: $0.seq, member: $0.member.rawValue, amountFen: $0.amount.rawValue) }
+        luckiest = summary.luckiest?.member.rawValue
+    }
+
+    public var summary: PacketSummary {
+        PacketSummary(packet: PacketID(id), total: Fen(totalFen), shares: shares,
+                      grabs: grabs.map { GrabRecord(seq: $0.seq, member: MemberID($0.member), amount: Fen($0.amountFen)) },
+                      balance: Fen(balanceFen), refund: refundFen.map { Fen($0) })
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, totalFen = "total_fen", shares, balanceFen = "balance_fen", refundFen = "refund_fen", grabs, luckiest
+    }
+}
+
+/// `GET /health`: whether the service answers, and whether its packets are shared with other processes (Redis).
+public struct Health: Codable, Sendable {
+    public var status: String
+    public var engine: String
+    /// True when every process behind the same Redis serves every packet.
+    public var shared: Bool
+    public init(engine: String, shared: Bool) {
+        status = "ok"
+        self.engine = engine
+        self.shared = shared
+    }
+}
+
+/// Every error body: `{"error": "…"}`.
+public struct ErrorBody: Codable, Sendable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}
+
+/// An answer outside the API.
+public struct APIError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import HongbaoCore
+import Hummingbird
+import Metrics
+import Prometheus
+import RedPacketAPI
+
+/// The red-packet API (openapi.yaml beside this package) over any engine: the routes, their errors and metrics.
+///
+/// Every handler awaits the engine's async side, which never blocks the cooperative pool: the in-process
+/// engines answer in a few hundred nanoseconds on the calling task, the Redis engine hands its grabs to its own
+/// I/O threads (combined into batches) and its other calls to a Dispatch queue. Bad input changes nothing and gets
+/// one JSON error: 400 for malformed JSON or wrong types, 413 for a body over `bodyLimit`, 422 for a packet the
+/// rules refuse (with `PacketSpec`'s message), 404 for an unknown packet, 503 when the backend fails.
+public struct RedPacketService: Sendable {
+    public let engine: any AsyncGrabEngine
+    /// True when other processes serve the same packets (a Redis engine).
+    public let shared: Bool
+    public let metrics: ServiceMetrics
+    /// The largest request body accepted (1 MiB: a group of up to `maxMembers` members fits).
+    public static let bodyLimit = 1 << 20
+    /// The largest group a packet may be sent to.
+    public static let maxMembers = 100_000
+
+    public init(engine: any AsyncGrabEngine, shared: Bool, metrics: ServiceMetrics = ServiceMetrics()) {
+        self.engine = engine
+        self.shared = shared
+        self.metrics = metrics
+    }
+
+    /// The router of the API.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("packets") { request, _ in await answer { try await create(request) } }
+        router.post("packets/:id/grab") { request, context in await answer { try await grab(request, context) } }
+        router.post("packets/:id/expire") { _, context in
+            await answer { try json(ExpireAnswer(try await engine.expire(try packetID(context)))) }
+        }
+        router.get("packets/:id") { _, context in
+            await answer { try json(PacketAccount(try await engine.summary(of: try packetID(context)))) }
+        }
+        router.get("health") { _, _ in await answer { try json(Health(engine: engine.name, shared: shared)) } }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        }
+        return router
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let body = try await decode(CreatePacket.self, from: request)
+        guard body.members.count <= Self.maxMembers else {
+            throw ServiceError(.unprocessableContent, "a packet's group has at most \(Self.maxMembers) members, got \(body.members.count)")
+        }
+        let spec = try Self.spec(of: body)
+        let id = try await engine.send(spec, to: Group(body.members.map(MemberID.init(rawValue:))),
+                                       seed: body.seed ?? UInt64.random(in: .min ... .max))
+        metrics.packetsSent.increment()
+        return try json(CreatedPacket(id: id.rawValue), status: .created)
+    }
+
+    func grab(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let packet = try packetID(context)
+        let body = try await decode(GrabBody.self, from: request)
+        let start = ContinuousClock.now
+        let receipt = try await engine.grabReceipt(packet, for: MemberID(body.member))
+        metrics.grabLatency.recordNanoseconds((ContinuousClock.now - start).nanosecondsSaturated)
+        let answer = GrabAnswer(receipt)
+        metrics.grabs[answer.outcome]?.increment()
+        return try json(answer)
+    }
+
+    /// The spec a request asks for. - Throws: `ServiceError` (422) naming what is wrong, or `PacketSpecError`.
+    static func spec(of body: CreatePacket) throws -> PacketSpec {
+        let total = Fen(body.totalFen)
+        let expiry = body.expiresInS.map { Duration.seconds($0) } ?? PacketSpec.defaultExpiry
+        guard let algorithm = SplitAlgorithm(rawValue: body.algorithm ?? "double-mean-at-grab"), algorithm != .equal else {
+            throw ServiceError(.unprocessableContent, "unknown algorithm \"\(body.algorithm ?? "")\": double-mean-at-grab, double-mean, line-cutting or shuffled")
+        }
+        switch body.kind ?? "lucky" {
+        case "lucky":
+            return try PacketSpec(total: total, shares: body.shares, algorithm: algorithm, expiry: expiry)
+        case "equal":
+            let perShare = body.shares > 0 ? Fen(body.totalFen / Int64(body.shares)) : total
+            return try PacketSpec(total: total, shares: body.shares, kind: .equal(perShare: perShare), expiry: expiry)
+        case "exclusive":
+            guard let recipient = body.recipient else {
+                throw ServiceError(.unprocessableContent, "an exclusive packet needs a \"recipient\" from its members")
+            }
+            return try PacketSpec(total: total, shares: body.shares, kind: .exclusive(MemberID(recipient)), expiry: expiry)
+        case let kind:
+            throw ServiceError(.unprocessableContent, "unknown kind \"\(kind)\": lucky, equal or exclusive")
+        }
+    }
+
+    // MARK: Plumbing
+
+    func packetID(_ context: BasicRequestContext) throws -> PacketID {
+        guard let raw = context.parameters.get("id", as: UInt64.self) else {
+            throw ServiceError(.badRequest, "a packet id is a non-negative integer, got \"\(context.parameters.get("id") ?? "")\"")
+        }
+        return PacketID(raw)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer = try await request.body.collect(upTo: Self.bodyLimit)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw ServiceError(.badRequest, Self.describe(error))
+        }
+    }
+
+    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// Runs a handler; every failure becomes one JSON error with its status.
+    func answer(_ handler: () async throws -> Response) async -> Response {
+        do {
+            return try await handler()
+        } catch {
+            let (status, message) = Self.status(of: error)
+            return (try? json(ErrorBody(error: message), status: status)) ?? Response(status: status)
+        }
+    }
+
+    static func status(of error: any Error) -> (HTTPResponse.Status, String) {
+        switch error {
+        case let error as ServiceError: (error.status, error.message)
+        case let error as PacketSpecError: (.unprocessableContent, error.description)
+        case let error as GrabEngineError where error.code == .unknownPacket: (.notFound, error.detail)
+        case let error as GrabEngineError where error.code == .recipientNotInGroup || error.code == .emptyGroup:
+            (.unprocessableContent, error.detail)
+        case let error as GrabEngineError: (.serviceUnavailable, "\(error)")
+        case let error as any HTTPResponseError where error.status == .contentTooLarge:
+            (.contentTooLarge, "the request body is over \(bodyLimit) bytes")
+        default: (.serviceUnavailable, "backend failure: \(error)")
+        }
+    }
+
+    /// One line for a decoding failure: what is wrong, and where.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.isEmpty ? "the body" : "\"" + context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
+        }
+        switch error {
+        case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case .typeMismatch(_, let context): return "wrong type for \(path(context))"
+        case .valueNotFound(_, let context): return "null for \(path(context))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "malformed JSON" : "invalid value for \(path(context))"
+        @unknown default: return "malformed JSON"
+        }
+    }
+}
+
+/// A refusal with its HTTP status.
+struct ServiceError: Error {
+    let status: HTTPResponse.Status
+    let message: String
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// The service's metrics, through swift-metrics into a Prometheus registry (`GET /metrics`): grabs by outcome,
+/// grab latency (a histogram), packets sent.
+public struct ServiceMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let grabs: [String: Metrics.Counter]
+    let grabLatency: Metrics.Timer
+    let packetsSent: Metrics.Counter
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        let factory = PrometheusMetricsFactory(registry: registry)
+        grabs = Dictionary(uniqueKeysWithValues: ["granted", "already_grabbed", "sold_out", "expired", "not_member"].map {
+            ($0, Metrics.Counter(label: "hongbao_grabs_total", dimensions: [("outcome", $0)], factory: factory))
+        })
+        grabLatency = Metrics.Timer(label: "hongbao_grab_duration_seconds", factory: factory)
+        packetsSent = Metrics.Counter(label: "hongbao_packets_sent_total", factory: factory)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import HongbaoCore
+import Hummingbird
+import HummingbirdTesting
+import RedPacketAPI
+@testable import RedPacketService
+import Testing
+
+/// The API end to end through the router, on the in-process engine: the happy path, and hostile input that must
+/// get one JSON error and change nothing.
+@Suite("Red-packet service")
+struct RedPacketServiceTests {
+    static func app() -> (some ApplicationProtocol, RedPacketService) {
+        let service = RedPacketService(engine: LockFreeEngine(capacity: 1 << 12), shared: false)
+        return (Application(router: service.router()), service)
+    }
+
+    static func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+    }
+
+    @Test func sendGrabRetrySellOutExpireAndAccount() async throws {
+        let (app, _) = Self.app()
+        try await app.test(.router) { client in
+            let created = try await client.execute(uri: "/packets", method: .post, body: Self.body(
+                #"{"total_fen": 300, "shares": 2, "members": [1, 2, 3], "algorithm": "line-cutting", "seed": 42}"#))
+            #expect(created.status == .created)
+            let id = try Self.decode(CreatedPacket.self, created).id
+            let expected = RedPacket.split(try PacketSpec(total: 300, shares: 2, algorithm: .lineCutting), seed: 42)
+            var answers: [GrabAnswer] = []
+            for member in [1, 2, 1, 3, 9] {
+                let response = try await client.execute(uri: "/packets/\(id)/grab", method: .post, body: Self.body(#"{"member": \#(member)}"#))
+                #expect(response.status == .ok)
+                answers.append(try Self.decode(GrabAnswer.self, response))
+            }
+            #expect(answers.map(\.outcome) == ["granted", "granted", "already_grabbed", "sold_out", "not_member"])
+            #expect(answers.map(\.amountFen) == [expected[0].rawValue, expected[1].rawValue, expected[0].rawValue, nil, nil])
+            #expect(answers.map(\.seq) == [1, 2, 1, nil, nil])
+            let account = try Self.decode(PacketAccount.self, try await client.execute(uri: "/packets/\(id)", method: .get))
+            #expect(account.grabs.map(\.member) == [1, 2] && account.balanceFen == 0 && account.refundFen == nil)
+            #expect(account.luckiest == (expected[0] >= expected[1] ? 1 : 2))
+            let first = try await client.execute(uri: "/packets/\(id)/expire", method: .post)
+            #expect(try Self.decode(ExpireAnswer.self, first).outcome == "refunded")
+            let again = try Self.decode(ExpireAnswer.self, try await client.execute(uri: "/packets/\(id)/expire", method: .post))
+            #expect(again.outcome == "already_refunded" && again.refundFen == 0)
+            let health = try Self.decode(Health.self, try await client.execute(uri: "/health", method: .get))
+            #expect(health.status == "ok" && health.engine == "lock-free" && !health.shared)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains(#"hongbao_grabs_total{outcome="granted"} 2"#), "\(metrics)")
+            #expect(metrics.contains("hongbao_packets_sent_total 1") && metrics.contains("hongbao_grab_duration_seconds_bucket"))
+        }
+    }
+
+    @Test func equalAndExclusivePackets() async throws {
+        let (app, _) = Self.app()
+        try await app.test(.router) { client in
+            let equal = try await client.execute(uri: "/packets", method: .post, body: Self.body(
+                #"{"total_fen": 300, "shares": 3, "members": [1, 2, 3], "kind": "equal"}"#))
+            let id = try Self.decode(CreatedPacket.self, equal).id
+            let grab = try Self.decode(GrabAnswer.self, try await client.execute(uri: "/packets/\(id)/grab", method: .post, body: Self.body(#"{"member": 2}"#)))
+            #expect(grab.amountFen == 100)
+            let exclusive = try await client.execute(uri: "/packets", method: .post, body: Self.body(
+                #"{"total_fen": 5200, "shares": 1, "members": [1, 2, 3], "kind": "exclusive", "recipient": 3}"#))
+            let only = try Self.decode(CreatedPacket.self, exclusive).id
+            let other = try Self.decode(GrabAnswer.self, try await client.execute(uri: "/packets/\(only)/grab", method: .post, body: Self.body(#"{"member": 1}"#)))
+            #expect(other.outcome == "not_member")
+        }
+    }
+
+    /// Hostile input: one JSON error each, with the right status, and nothing changed.
+    @Test(arguments: [
+        ("POST", "/packets", "", 400, "malformed JSON"),
+        ("POST", "/packets", "{not json", 400, "malformed JSON"),
+        ("POST", "/packets", #"{"total_fen": "100", "shares": 2, "members": [1, 2]}"#, 400, "wrong type for \"total_fen\""),
+        ("POST", "/packets", #"{"shares": 2, "members": [1, 2]}"#, 400, "missing field \"total_fen\""),
+        ("POST", "/packets", #"{"total_fen": 99999999999999999999999, "shares": 2, "members": [1, 2]}"#, 400, ""),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, -2]}"#, 400, ""),
+        ("POST", "/packets", #"{"total_fen": 100.5, "shares": 2, "members": [1, 2]}"#, 400, ""),
+        ("POST", "/packets", #"{"total_fen": -100, "shares": 2, "members": [1, 2]}"#, 422, "amount must be at least 1 fen"),
+        ("POST", "/packets", #"{"total_fen": 1, "shares": 2, "members": [1, 2]}"#, 422, "cannot give each of 2 shares"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 0, "members": [1, 2]}"#, 422, "shares must be at least 1"),
+        ("POST", "/packets", #"{"total_fen": 100000000, "shares": 2, "members": [1, 2]}"#, 422, "exceeds 2 share(s)"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": []}"#, 422, "empty group"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "kind": "huge"}"#, 422, "unknown kind"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "algorithm": "equal"}"#, 422, "unknown algorithm"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive"}"#, 422, "needs a \"recipient\""),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive", "recipient": 7}"#, 422, "not in the group"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "expires_in_s": -5}"#, 422, "expiry must be positive"),
+        ("POST", "/packets/abc/grab", #"{"member": 1}"#, 400, "a packet id is a non-negative integer"),
+        ("POST", "/packets/-1/grab", #"{"member": 1}"#, 400, "a packet id is a non-negative integer"),
+        ("POST", "/packets/77/grab", #"{"member": 1}"#, 404, "no packet 77"),
+        ("POST", "/packets/0/grab", #"{"member": "one"}"#, 400, "wrong type for \"member\""),
+        ("GET", "/packets/77", "", 404, "no packet 77"),
+        ("POST", "/packets/77/expire", "", 404, "no packet 77"),
+    ])
+    func hostileInputIsRefusedPlainly(_ method: String, _ uri: String, _ body: String, _ status: Int, _ message: String) async throws {
+        let (app, service) = Self.app()
+        try await app.test(.router) { client in
+            // One packet exists (id 0), so that a refused grab could be seen to change it.
+            _ = try await client.execute(uri: "/packets", method: .post, body: Self.body(#"{"total_fen": 100, "shares": 1, "members": [1, 2]}"#))
+            let response = try await client.execute(uri: uri, method: method == "GET" ? .get : .post, body: Self.body(body))
+            #expect(Int(response.status.code) == status, "\(String(buffer: response.body))")
+            let error = try Self.decode(ErrorBody.self, response).error
+            #expect((message.isEmpty || error.contains(message)) && !error.isEmpty && !error.contains("\n"), "\(error)")
+        }
+        let untouched = try await service.engine.summary(of: PacketID(0))
+        #expect(untouched.grabs.isEmpty && untouched.refund == nil)
+        await #expect(throws: GrabEngineError.self) { _ = try await service.engine.summary(of: PacketID(1)) }
+    }
+
+    /// A million members is over the body limit (413); a group over the member cap is refused (422).
+    @Test func hugeBodiesAreRefused() async throws {
+        let (app, service) = Self.app()
+        try await app.test(.router) { client in
+            let million = "[" + (1 ... 1_000_000).map(String.init).joined(separator: ",") + "]"
+            let huge = try await client.execute(uri: "/packets", method: .post,
+                                                body: Self.body(#"{"total_fen": 100, "shares": 1, "members": \#(million)}"#))
+            #expect(huge.status == .contentTooLarge)
+            #expect(try Self.decode(ErrorBody.self, huge).error.contains("over \(RedPacketService.bodyLimit) bytes"))
+            let many = "[" + (1 ... RedPacketService.maxMembers + 1).map(String.init).joined(separator: ",") + "]"
+            let tooMany = try await client.execute(uri: "/packets", method: .post,
+                                                   body: Self.body(#"{"total_fen": 100, "shares": 1, "members": \#(many)}"#))
+            #expect(tooMany.status == .unprocessableContent)
+        }
+        await #expect(throws: GrabEngineError.self) { _ = try await service.engine.summary(of: PacketID(0)) }
+    }
+}

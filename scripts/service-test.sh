@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The example service end to end: builds Examples/HongbaoService, runs its tests (the API and hostile input through
+# the router), then starts real services — one in process, two sharing the test Redis — drives each with a short
+# `bench-http` and checks its verdict. Every service it starts is stopped by PID. Needs HONGBAO_REDIS_URL for the
+# shared run (skipped, with a note, without it).
+source "$(dirname "$0")/lib.sh"
+service_dir="$HONGBAO_ROOT/Examples/HongbaoService"
+cd "$service_dir"
+
+log "example service: swift build --build-tests && swift test"
+swift build --build-tests
+swift test --disable-xctest
+bin=$(swift build --show-bin-path)
+
+pids=()
+work=$(mktemp -d /tmp/hongbao-service.XXXXXX)
+trap 'stop_pids "${pids[@]}"; rm -rf "$work"' EXIT
+
+# start_service PORT [ARGS…]: starts hongbao-service on 127.0.0.1:PORT and waits until GET /health answers.
+start_service() {
+  local port=$1; shift
+  "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  pids+=("$!")
+  local i
+  for i in $(seq 100); do
+    curl -sf --max-time 2 "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || fatal "hongbao-service on port $port exited: $(tail -3 "$work/service-$port.log")"
+    sleep 0.1
+  done
+  fatal "hongbao-service on port $port did not answer within 10 s"
+}
+
+# bench_http URLS NAME: a short closed-loop run; bench-http exits 2 on a failed verdict.
+bench_http() {
+  log "bench-http against $2"
+  "$bin/bench-http" --http "$1" --members 20000 --packets 400 --threads 2 --connections 8 --seed 11 \
+    --db "$work/http.db" --quiet || fatal "bench-http against $2 failed (exit $?)"
+  local verdict
+  verdict=$(sqlite3 "$work/http.db" "SELECT verdict || ' ' || complete FROM runs ORDER BY id DESC LIMIT 1")
+  [[ $verdict == "pass 1" ]] || fatal "bench-http against $2: verdict '$verdict'"
+  log "bench-http against $2: pass"
+}
+
+port=$(free_port 18080)
+start_service "$port"
+bench_http "http://127.0.0.1:$port" "one in-process service"
+
+if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
+  first=$(free_port $((port + 1)))
+  start_service "$first" --redis "$HONGBAO_REDIS_URL"
+  second=$(free_port $((first + 1)))
+  start_service "$second" --redis "$HONGBAO_REDIS_URL"
+  bench_http "http://127.0.0.1:$first,http://127.0.0.1:$second" "two services sharing Redis"
+else
+  log "no HONGBAO_REDIS_URL: the shared-Redis run is skipped"
+fi
