@@ -209,7 +209,7 @@ public struct Classroom {
         }
         let engine: RedisEngine
         do {
-            engine = try RedisEngine(url: redisURL, seed: seed)
+            engine = try RedisEngine(url: redisURL)
         } catch {
             board.dim("(skipped: \(error))")
             return "skipped: no Redis server reachable"

@@ -22,9 +22,11 @@ enum GrabScript {
     /// (HMGET and HSET with thousands of arguments exceed Lua's C stack of ~8,000) is chunked, and every check is
     /// made before the first write.
     ///
-    /// KEYS, per packet: the packet hash, the shares list. ARGV: now in ms; then per packet: k, then k pairs of
-    /// member and random48 (from the caller's seeded generator; Redis replays `math.random` identically in every
-    /// call, so randomness must come from outside). Returns 3 integers per grabber, packet after packet, in order:
+    /// KEYS, per packet: the packet hash, the shares list. ARGV: now in ms; then per packet: k, then k members.
+    /// The shares list holds, in grab order, the pre-split amounts (`mode` list) or, for double mean at grab time,
+    /// the 48-bit random of each share index, drawn by the sender from the packet's seed exactly as the in-process
+    /// engines draw it (`DoubleMean.random48`): the same seed pays the same amount at each seq on every engine.
+    /// (Redis replays `math.random` identically in every call, so randomness must come from outside anyway.) Returns 3 integers per grabber, packet after packet, in order:
     /// code, seq, amount. Codes: 0 granted, 1 already grabbed (same share), -1 sold out, -2 expired,
     /// -3 not a member, -4 no such packet. Outcomes follow the rule on `GrabOutcome`.
     static let grab = """
@@ -40,7 +42,7 @@ enum GrabScript {
         local out, a = {}, 2
         -- One grabber of a packet (most of a batch spread over many packets): the same rules as below, with no
         -- table built, so a grab costs its one HMGET (plus SISMEMBER for a big group) and, if it wins, one HSET.
-        local function one(packet, shares, who, rnd)
+        local function one(packet, shares, who)
           local m = redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode', 'group', who)
           if not m[1] then return -4, 0, 0 end
           local v = m[9]
@@ -53,9 +55,11 @@ enum GrabScript {
           if left <= 0 then return -1, 0, 0 end
           if m[3] == '1' or now >= tonumber(m[4]) then return -2, 0, 0 end
           local seq, amount = tonumber(m[5]) - left + 1, balance
+          local popped = tonumber(redis.call('LPOP', shares))   -- this share's amount, or its random
           if m[7] == 'list' then
-            amount = tonumber(redis.call('LPOP', shares))
+            amount = popped
           elseif left > 1 then
+            local rnd = popped
             local cap = tonumber(m[6])
             local lo = math.max(1, balance - cap * (left - 1))
             local hi = math.min(2 * math.floor(balance / left) - 1, cap)
@@ -68,13 +72,13 @@ enum GrabScript {
           local packet, shares = KEYS[2*p+1], KEYS[2*p+2]
           local k = tonumber(ARGV[a])
           if k == 1 then
-            local c, sq, am = one(packet, shares, ARGV[a + 1], tonumber(ARGV[a + 2]))
+            local c, sq, am = one(packet, shares, ARGV[a + 1])
             out[#out + 1], out[#out + 2], out[#out + 3] = c, sq, am
-            a = a + 3
+            a = a + 2
           else
-          local who, rnd = {}, {}
-          for i = 1, k do who[i], rnd[i] = ARGV[a + 2*i - 1], tonumber(ARGV[a + 2*i]) end
-          a = a + 2*k + 1
+          local who = {}
+          for i = 1, k do who[i] = ARGV[a + i] end
+          a = a + k + 1
           local code, seq, amount = {}, {}, {}
           local m
           if k <= chunk then
@@ -115,8 +119,7 @@ enum GrabScript {
             local winners = math.min(#fresh, math.max(left, 0))
             if winners > 0 then
               local shareCount, cap = tonumber(m[5]), tonumber(m[6])
-              local popped = {}
-              if m[7] == 'list' then popped = redis.call('LPOP', shares, winners) end
+              local popped = redis.call('LPOP', shares, winners)   -- the winners' amounts, or their randoms
               local record = {}
               for j = 1, #fresh do
                 local i = fresh[j]
@@ -133,7 +136,7 @@ enum GrabScript {
                     -- Double mean from the balance, exactly as DoubleMean.share in Swift.
                     local lo = math.max(1, balance - cap * (n - 1))
                     local hi = math.min(2 * math.floor(balance / n) - 1, cap)
-                    amount[i] = lo + rnd[i] % (hi - lo + 1)
+                    amount[i] = lo + tonumber(popped[j]) % (hi - lo + 1)
                   end
                   balance = balance - amount[i]
                   record[#record + 1] = who[i]

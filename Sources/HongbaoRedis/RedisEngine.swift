@@ -21,13 +21,13 @@ import Synchronization
 /// never during I/O). Async callers never block the cooperative pool: grabs go to the engine's own combiner
 /// threads, which coalesce whatever is pending into one batch; other calls run on a Dispatch queue.
 ///
-/// Randomness: the 48-bit random of a grab computed at grab time comes from a counter-based generator of
-/// (engine seed, packet, member), so a run is reproducible for the same order of grabs.
+/// Randomness: a packet computed at grab time takes the 48-bit random of each share index from its own seed, as the
+/// in-process engines do (the sender pushes them with the packet), so the same seed pays the same amount at each
+/// seq on every engine.
 public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     public let name: String
     let topology: RedisTopology
     let clock: any PacketClock
-    let seed: UInt64
     /// How long a packet's keys stay after its refund is recorded.
     public let retention: Duration
     private let combiner = Locked<GrabCombiner?>(nil)
@@ -37,18 +37,15 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// - Parameters:
     ///   - clock: the time that expiry is judged by; it must agree across processes (the default is the
     ///     system's wall clock).
-    ///   - seed: the seed of the random numbers passed to the grab script.
     ///   - commandTimeout: how long a call may wait for its reply before it fails with `.timeout`.
     ///   - retention: how long a packet is kept after its refund (default one day).
     /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …); messages never show a password.
-    public init(url: String, clock: any PacketClock = WallPacketClock(), seed: UInt64 = 0,
-                commandTimeout: Duration = .seconds(5), retention: Duration = .seconds(24 * 3600)) throws
+    public init(url: String, clock: any PacketClock = WallPacketClock(), commandTimeout: Duration = .seconds(5), retention: Duration = .seconds(24 * 3600)) throws
     {
         let seeds = try RedisAddress.seeds(from: url)
         topology = try RedisTopology(seeds: seeds.map { var address = $0; address.commandTimeout = commandTimeout; return address })
         name = topology.isCluster ? "redis-cluster" : "redis"
         self.clock = clock
-        self.seed = seed
         self.retention = retention
     }
 
@@ -126,10 +123,14 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// small group) or the name of its group's set (a big one) — last: the packet exists once its account does.
     static func sendCommands(_ id: PacketID, _ plan: PacketPlan, group: RedisKey?, members: Group) -> [RedisCommand] {
         var commands: [RedisCommand] = []
-        for chunk in stride(from: 0, to: plan.preSplit.count, by: 1_000) {
+        // The shares list: the pre-split amounts, or each share index's random from the packet's seed.
+        let items: [UInt64] = plan.preSplit.isEmpty
+            ? (0 ..< plan.spec.shares).map { DoubleMean.random48(seed: plan.seed, index: $0) }
+            : plan.preSplit.map { UInt64($0.rawValue) }
+        for chunk in stride(from: 0, to: items.count, by: 1_000) {
             var push = RedisCommand("RPUSH")
             push.append(RedisKey.shares(of: id))
-            for amount in plan.preSplit[chunk ..< min(chunk + 1_000, plan.preSplit.count)] { push.append(amount.rawValue) }
+            for item in items[chunk ..< min(chunk + 1_000, items.count)] { push.append(item) }
             commands.append(push)
         }
         let spec = plan.spec
@@ -218,10 +219,7 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
             command.append(now)
             for grabbers in call.grabbers {
                 command.append(grabbers.count)
-                for index in grabbers {
-                    command.append(requests[index].member.rawValue)
-                    command.append(random48(for: requests[index]))
-                }
+                for index in grabbers { command.append(requests[index].member.rawValue) }
             }
             return command
         }
@@ -252,11 +250,6 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
         case -4: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
         default: throw RedisEngineError(.protocolError, "the grab script returned code \(code)")
         }
-    }
-
-    /// The script's random input for a grab: 48 bits from (engine seed, packet, member).
-    func random48(for request: GrabRequest) -> UInt64 {
-        SplitMix64.output(seed: seed ^ request.packet.rawValue &* 0x9E37_79B9, index: Int(request.member.rawValue)) >> 16
     }
 
     // MARK: Expiry and summaries

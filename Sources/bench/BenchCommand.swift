@@ -94,10 +94,10 @@ struct BenchCommand: ParsableCommand {
         (options.algorithm, options.scenario, options.rate, options.duration) = (algorithm, scenario, rate, duration)
         (options.db, options.json, options.quiet) = (db, json, quiet)
         options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)"]
-        let (redis, batch, seed) = (redis, batch, seed)
+        let (redis, batch) = (redis, batch)
         do {
             let reports = try BenchSession.run(options, engines: engines.map { choice in
-                { capacity in try choice.make(capacity: capacity, redis: redis, batch: batch, seed: seed) }
+                { capacity in try choice.make(capacity: capacity, redis: redis, batch: batch) }
             })
             if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
         } catch let error as ExitCode {
@@ -122,13 +122,13 @@ enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
     case null
 
     /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
-    func make(capacity: Int, redis url: String?, batch: Int, seed: UInt64) throws -> EngineUnderTest {
+    func make(capacity: Int, redis url: String?, batch: Int) throws -> EngineUnderTest {
         switch self {
         case .lockFree: .synchronous(LockFreeEngine(capacity: capacity))
         case .mutex: .synchronous(MutexEngine(capacity: capacity))
         case .actor: .asynchronous(ActorEngine())
         case .racy: .synchronous(UnsafeRacyEngine(capacity: capacity))
-        case .redis: .batched(try RedisEngine(url: url!, seed: seed), size: batch)   // validate() required --redis
+        case .redis: .batched(try RedisEngine(url: url!), size: batch)   // validate() required --redis
         case .null: .synchronous(NullEngine())
         }
     }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Redis Cluster", .serialized,
        .enabled(if: RedisTestServer.clusterIsAvailable, "no HONGBAO_REDIS_CLUSTER_URL: run the tests through scripts/test"))
 struct RedisClusterTests {
-    static func engine() throws -> RedisEngine { try RedisEngine(url: RedisTestServer.clusterURL!, seed: 5) }
+    static func engine() throws -> RedisEngine { try RedisEngine(url: RedisTestServer.clusterURL!) }
 
     static func command(_ engine: RedisEngine, at address: RedisAddress, _ arguments: String...) throws -> RedisReply {
         var command = RedisCommand()

@@ -10,7 +10,7 @@ struct RedisEngineTests {
     static let group = Group(range: 1 ... 20)
 
     static func engine(clock: any PacketClock = WallPacketClock()) throws -> RedisEngine {
-        try RedisEngine(url: RedisTestServer.url!, clock: clock, seed: 99)
+        try RedisEngine(url: RedisTestServer.url!, clock: clock)
     }
 
     @Test func grabsRetriesSellingOutAndOutsiders() throws {
@@ -35,7 +35,7 @@ struct RedisEngineTests {
 
     @Test func expiryRefundsExactlyOnceInEveryState() throws {
         let clock = ManualClock()
-        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock), seed: 1)
+        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock))
         let spec = try PacketSpec(total: 10_00, shares: 4, expiry: .seconds(60))
         let untouched = try engine.send(spec, to: Self.group, seed: 1)
         let partly = try engine.send(spec, to: Self.group, seed: 2)
@@ -70,23 +70,24 @@ struct RedisEngineTests {
         #expect(throws: GrabEngineError.self) { _ = try engine.grab(PacketID(UInt64.max / 2), for: 1) }
     }
 
-    /// The Lua double mean and the Swift allocator give the same shares for the same random inputs.
-    @Test func luaDoubleMeanMatchesTheSwiftAllocator() throws {
+    /// One seed, one split, everywhere: with one caller (a fixed grab order), every algorithm pays on Redis — one
+    /// grab at a time and in one batch — exactly what the in-process engine pays at each seq.
+    @Test(arguments: SplitAlgorithm.allCases.filter { $0 != .equal })
+    func theSameSeedPaysTheSameSharesAsInProcess(_ algorithm: SplitAlgorithm) throws {
         let engine = try Self.engine()
+        let local = LockFreeEngine(capacity: 16)
         let policy = PacketPolicy(perShareCap: 2_000, shareCountCap: 100)
-        for total in [Int64(100), 9_999, 100_00, 80_000] {
-            let shares = 40
-            let spec = try PacketSpec(total: Fen(total), shares: shares, policy: policy)
-            let packet = try engine.send(spec, to: Group(range: 1 ... 64), seed: 0)
-            var balance = total
-            for member in 1 ... UInt32(shares) {
-                let random = engine.random48(for: GrabRequest(packet: packet, member: MemberID(member)))
-                let expected = DoubleMean.share(balance: balance, remaining: Int64(shares) - Int64(member) + 1,
-                                                cap: 2_000, random48: random)
-                #expect(try engine.grab(packet, for: MemberID(member)) == .granted(Fen(expected)), "total \(total), grab \(member)")
-                balance -= expected
-            }
-            #expect(balance == 0)
+        for (total, seed) in [(Int64(100), UInt64(1)), (9_999, 2), (100_00, 3), (80_000, 4)] {
+            let spec = try PacketSpec(total: Fen(total), shares: 40, algorithm: algorithm, policy: policy)
+            let group = Group(range: 1 ... 64)
+            let (remote, batched, mine) = (try engine.send(spec, to: group, seed: seed), try engine.send(spec, to: group, seed: seed),
+                                           try local.send(spec, to: group, seed: seed))
+            let members = (1 ... UInt32(40)).map(MemberID.init(rawValue:))
+            let expected = try members.map { try local.grab(mine, for: $0) }
+            #expect(try members.map { try engine.grab(remote, for: $0) } == expected, "\(algorithm), total \(total)")
+            #expect(try engine.grab(members.map { GrabRequest(packet: batched, member: $0) }) == expected, "\(algorithm), batched")
+            #expect(expected.compactMap(\.share).sum() == spec.total)
+            if algorithm != .doubleMeanAtGrab { #expect(expected.compactMap(\.share) == RedPacket.split(spec, seed: seed)) }
         }
     }
 
@@ -160,7 +161,7 @@ struct RedisHostileTests {
     /// 4,096 new winners of one packet in one batch: every grab is recorded (the script's writes are chunked within
     /// Lua's limits), and the money balances.
     @Test func aHugeBatchOnOnePacketRecordsEveryWinner() throws {
-        let engine = try RedisEngine(url: RedisTestServer.url!, seed: 3)
+        let engine = try RedisEngine(url: RedisTestServer.url!)
         let policy = PacketPolicy(perShareCap: Fen(yuan: 200), shareCountCap: 10_000)
         let spec = try PacketSpec(total: 10_000_000, shares: 10_000, policy: policy)
         let packet = try engine.send(spec, to: Group(range: 1 ... 10_000), seed: 1)
@@ -177,7 +178,7 @@ struct RedisHostileTests {
 
     /// The reply to the expire script is lost and the call resent: the caller still learns that it refunded.
     @Test func aResentExpireStillReportsItsRefund() throws {
-        let engine = try RedisEngine(url: RedisTestServer.url!, seed: 4)
+        let engine = try RedisEngine(url: RedisTestServer.url!)
         let packet = try engine.send(try PacketSpec(total: 500, shares: 5), to: Group(range: 1 ... 9), seed: 2)
         let share = try #require(try engine.grab(packet, for: 1).share)
         RedisFaults.loseReply(ofCommandContaining: RedisKey.packet(packet).rawValue)
@@ -189,7 +190,7 @@ struct RedisHostileTests {
     /// hears `expired`; only then do the keys get a TTL.
     @Test func aLateExpireStillRefunds() throws {
         let clock = ManualClock()
-        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock, by: .seconds(-3 * 3600)), seed: 5)
+        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock, by: .seconds(-3 * 3600)))
         let packet = try engine.send(try PacketSpec(total: 700, shares: 7, expiry: .seconds(60)), to: Group(range: 1 ... 9), seed: 3)
         let share = try #require(try engine.grab(packet, for: 2).share)
         clock.advance(by: .seconds(3 * 3600))   // now: three hours after sending, the real present
@@ -205,7 +206,7 @@ struct RedisHostileTests {
     /// about the old one is answered from memory.
     @Test func aReusedIdIsANewPacket() throws {
         let server = try RedisTestServer.Owned()
-        let engine = try RedisEngine(url: server.url, seed: 6)
+        let engine = try RedisEngine(url: server.url)
         let group = Group(range: 1 ... 9)
         let old = try engine.send(try PacketSpec(total: 300, shares: 3), to: group, seed: 4)
         for member in [MemberID(1), 2, 3] { _ = try engine.grab(old, for: member) }
@@ -236,8 +237,8 @@ struct RedisHostileTests {
     /// The rule on `GrabOutcome`, on Redis, and across two engine instances (two processes).
     @Test func theOutcomeRuleHoldsAfterTheDeadlineAndAcrossInstances() throws {
         let clock = ManualClock()
-        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock), seed: 7)
-        let other = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock), seed: 7)
+        let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock))
+        let other = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock))
         let spec = try PacketSpec(total: 3_00, shares: 3, expiry: .seconds(60))
         let group = Group(range: 1 ... 20)
         let soldOut = try engine.send(spec, to: group, seed: 5)

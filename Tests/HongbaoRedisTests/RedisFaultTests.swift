@@ -32,7 +32,7 @@ struct RedisFaultTests {
           .timeLimit(.minutes(1)))
     func aServerKilledMidRunAndRestartedFromItsAOF() throws {
         let server = try RedisTestServer.Owned()
-        let engine = try RedisEngine(url: server.url, seed: 3)
+        let engine = try RedisEngine(url: server.url)
         let group = Group(range: 1 ... 40)
         let packets = try (0 ..< 10).map { _ in try engine.send(try PacketSpec(total: 20_00, shares: 10), to: group, seed: 4) }
         var won: [GrabRequest: Fen] = [:]

@@ -20,7 +20,7 @@ guard arguments.count >= 2 else {
 }
 let url = arguments[1]
 let grabs = arguments.count > 2 ? Int(arguments[2]) ?? 200_000 : 200_000
-let engine = try RedisEngine(url: url, seed: 1)
+let engine = try RedisEngine(url: url)
 let policy = PacketPolicy(perShareCap: Fen(yuan: 200), shareCountCap: 4_000_000)
 
 /// A hot packet: `shares` shares, every member of 1 … shares may grab once.
