@@ -24,7 +24,9 @@ let package = Package(
         .target(name: "HongbaoCore"),
 
         // Redis and Redis Cluster through hiredis: C calls only in Sources/HongbaoRedis/Hiredis/.
-        .systemLibrary(name: "CHongbaoHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM prohibits and warns about on every
+        // build; the header is in the system include path and the module map links the library.
+        .systemLibrary(name: "CHongbaoHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "HongbaoRedis", dependencies: ["HongbaoCore", "CHongbaoHiredis"]),
 
         // SQLite: C calls only in Sources/HongbaoSQLite/SQLite3/.

@@ -49,14 +49,12 @@ bench=$("$bin/bench-http" --http "$url" --members 200000 --packets 20000 --threa
   --connections $((connections / threads)) --db "$work/http.db" --json --quiet)
 stop_pids "${pids[@]}"; pids=()
 
-redis_pid=$(start_redis "$(free_port 6680)" "$work/redis")
-pids+=("$redis_pid")
-redis_url="redis://127.0.0.1:$(grep -oE 'port [0-9]+' "$work/redis/redis.log" 2>/dev/null | tail -1 | awk '{print $2}')"
-redis_port=$(redis-cli -p 6680 ping >/dev/null 2>&1 && echo 6680 || true)
+redis_port=$(free_port 6680)
+pids+=("$(start_redis "$redis_port" "$work/redis")")
 urls=()
 for k in 0 1 2; do
   p=$(free_port $((port + 10 + k)))
-  start_service "$p" --redis "redis://127.0.0.1:${redis_port:-6680}"
+  start_service "$p" --redis "redis://127.0.0.1:$redis_port"
   urls+=("http://127.0.0.1:$p")
 done
 shared=$(IFS=,; echo "${urls[*]}")
@@ -68,12 +66,16 @@ rbench=$("$bin/bench-http" --http "$shared" --members 200000 --packets 20000 --t
 python3 - "$health" "$grab" "$rgrab" <<PY
 import json, sys
 health, grab, rgrab = map(float, sys.argv[1:4])
+def verdict(run):
+    v = run["verdict"]
+    bad = [k for k in ("unbalanced", "oversold", "paidTwice", "belowOneFen", "lostGrants", "wrongAmounts", "unreportedGrants") if v[k]]
+    return "pass" if not bad and v["paidFen"] + v["refundFen"] == v["totalFen"] else "FAIL " + ", ".join(bad)
 ours = json.loads('''$bench''')["runs"][0]
 shared = json.loads('''$rbench''')["runs"][0]
 print(f"wrk GET /health, -c $connections: {health:,.0f} requests/s")
 print(f"wrk POST grab, in process, -c $connections: {grab:,.0f} requests/s -> {grab / health:.2f}x /health")
 print(f"bench-http, in process: {ours['attempts_per_s']:,.0f} attempts/s -> {ours['attempts_per_s'] / grab:.2f}x wrk's grab; "
-      f"p50 {ours['latency_ns']['p50'] / 1e3:.0f} µs, p99 {ours['latency_ns']['p99'] / 1e3:.0f} µs; verdict {ours['verdict']['passed'] if 'passed' in ours['verdict'] else ours['verdict']}")
+      f"p50 {ours['latency_ns']['p50'] / 1e3:.0f} µs, p99 {ours['latency_ns']['p99'] / 1e3:.0f} µs; verdict {verdict(ours)}")
 print(f"three services on one redis-server: wrk grab {rgrab:,.0f} requests/s; bench-http {shared['attempts_per_s']:,.0f} attempts/s "
-      f"({shared['attempts_per_s'] / rgrab:.2f}x wrk)")
+      f"({shared['attempts_per_s'] / rgrab:.2f}x wrk); verdict {verdict(shared)}")
 PY

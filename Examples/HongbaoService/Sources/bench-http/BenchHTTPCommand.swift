@@ -18,7 +18,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     @Option(help: "The services: http://host:port, comma-separated; calls spread over them (by packet, unless they share packets through Redis).")
     var http: String
 
-    @Option(help: "Requests in flight per worker thread (keep-alive connections are pooled per service).")
+    @Option(help: "Requests in flight per worker thread (keep-alive connections, pooled per service: this × threads).")
     var connections = 32
 
     @Option(help: "Members in the population.")
@@ -68,7 +68,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     func run() async throws {
         let engine: HTTPGrabEngine
         do {
-            engine = try await HTTPGrabEngine(urls: urls, connections: connections)
+            engine = try await HTTPGrabEngine(urls: urls, connections: connections * threads)
         } catch {
             FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
             throw ExitCode.failure
