@@ -1,3 +1,4 @@
+import Dispatch
 import HongbaoCore
 
 /// The correctness verdict of a run: every packet expired (its balance refunded) and its account checked
@@ -78,67 +79,80 @@ public enum Audit {
         let (starts, indices) = workload.attemptsByPacket()
         let count = workload.packets.count
         var told: [MemberID: (amount: UInt32, latency: UInt32, grants: Int)] = [:]
-        for first in stride(from: 0, to: count, by: batch) {
-            let range = first ..< min(count, first + batch)
-            let ids = range.map { measurement.packetIDs[$0] }
-            let (refunds, summaries): ([Fen], [PacketSummary])
-            if case .batched(let engine, _) = target {
-                refunds = try engine.expire(ids).map(\.refund)
-                summaries = try engine.summaries(of: ids)
-            } else {
-                let engine = target.blocking
-                refunds = try ids.map { try engine.expire($0).refund }
-                summaries = try ids.map { try engine.summary(of: $0) }
-            }
-            for (k, index) in range.enumerated() {
-                let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
-                verdict.packets += 1
-                verdict.totalFen += summary.total.rawValue
-                verdict.paidFen += summary.paid.rawValue
-                verdict.refundFen += refund.rawValue
-                verdict.grabs += summary.grabs.count
-                if summary.grabs.count > packet.spec.shares { verdict.oversold += 1 }
-                if summary.paid + refund != summary.total { verdict.unbalanced += 1 }
-                verdict.belowOneFen += summary.grabs.lazy.filter { $0.amount < Fen(1) }.count
-                verdict.paidTwice += summary.grabs.count - Set(summary.grabs.lazy.map(\.member)).count
+        let ranges = stride(from: 0, to: count, by: batch).map { $0 ..< min(count, $0 + batch) }
+        // A batch engine is asked for `parallel` batches at once (each one round trip per node), so that its
+        // server works while this thread checks the answers; the checks themselves run in packet order.
+        let parallel = if case .batched = target { 4 } else { 1 }
+        for group in stride(from: 0, to: ranges.count, by: parallel).map({ ranges[$0 ..< min(ranges.count, $0 + parallel)] }) {
+            let fetched = try accounts(of: Array(group), ids: measurement.packetIDs, on: target)
+            for (range, (refunds, summaries)) in zip(group, fetched) {
+                let ids = range.map { measurement.packetIDs[$0] }
+                for (k, index) in range.enumerated() {
+                    let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
+                    verdict.packets += 1
+                    verdict.totalFen += summary.total.rawValue
+                    verdict.paidFen += summary.paid.rawValue
+                    verdict.refundFen += refund.rawValue
+                    verdict.grabs += summary.grabs.count
+                    if summary.grabs.count > packet.spec.shares { verdict.oversold += 1 }
+                    if summary.paid + refund != summary.total { verdict.unbalanced += 1 }
+                    verdict.belowOneFen += summary.grabs.lazy.filter { $0.amount < Fen(1) }.count
+                    verdict.paidTwice += summary.grabs.count - Set(summary.grabs.lazy.map(\.member)).count
 
-                // What each caller was told, against the records.
-                told.removeAll(keepingCapacity: true)
-                for position in starts[index] ..< starts[index + 1] {
-                    let attempt = Int(indices[position])
-                    let code = measurement.codes[attempt]
-                    guard code == GrabCode.granted.rawValue || code == GrabCode.alreadyGrabbed.rawValue else { continue }
-                    let member = workload.attempts[attempt].member
-                    let amount = measurement.amounts[attempt]
-                    let isGrant = code == GrabCode.granted.rawValue ? 1 : 0
-                    if let earlier = told[member] {
-                        if earlier.amount != amount { verdict.wrongAmounts += 1 }
-                        told[member] = (earlier.amount, isGrant == 1 ? measurement.latencies[attempt] : earlier.latency,
-                                        earlier.grants + isGrant)
-                    } else {
-                        told[member] = (amount, measurement.latencies[attempt], isGrant)
+                    // What each caller was told, against the records.
+                    told.removeAll(keepingCapacity: true)
+                    for position in starts[index] ..< starts[index + 1] {
+                        let attempt = Int(indices[position])
+                        let code = measurement.codes[attempt]
+                        guard code == GrabCode.granted.rawValue || code == GrabCode.alreadyGrabbed.rawValue else { continue }
+                        let member = workload.attempts[attempt].member
+                        let amount = measurement.amounts[attempt]
+                        let isGrant = code == GrabCode.granted.rawValue ? 1 : 0
+                        if let earlier = told[member] {
+                            if earlier.amount != amount { verdict.wrongAmounts += 1 }
+                            told[member] = (earlier.amount, isGrant == 1 ? measurement.latencies[attempt] : earlier.latency,
+                                            earlier.grants + isGrant)
+                        } else {
+                            told[member] = (amount, measurement.latencies[attempt], isGrant)
+                        }
                     }
-                }
-                var latencies: [UInt64] = []
-                latencies.reserveCapacity(summary.grabs.count)
-                for record in summary.grabs {
-                    // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
-                    // resent grab answered with the same share).
-                    guard let answer = told.removeValue(forKey: record.member) else {
-                        verdict.unreportedGrants += 1
-                        latencies.append(0)
-                        continue
+                    var latencies: [UInt64] = []
+                    latencies.reserveCapacity(summary.grabs.count)
+                    for record in summary.grabs {
+                        // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
+                        // resent grab answered with the same share).
+                        guard let answer = told.removeValue(forKey: record.member) else {
+                            verdict.unreportedGrants += 1
+                            latencies.append(0)
+                            continue
+                        }
+                        if answer.grants > 1 { verdict.paidTwice += answer.grants - 1 }   // told "granted" twice
+                        if UInt32(clamping: record.amount.rawValue) != answer.amount { verdict.wrongAmounts += 1 }
+                        latencies.append(UInt64(answer.latency))
                     }
-                    if answer.grants > 1 { verdict.paidTwice += answer.grants - 1 }   // told "granted" twice
-                    if UInt32(clamping: record.amount.rawValue) != answer.amount { verdict.wrongAmounts += 1 }
-                    latencies.append(UInt64(answer.latency))
+                    verdict.lostGrants += told.count   // told they hold a share the engine has no record of
+                    try visit(PacketAccount(index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
+                                            latencies: latencies))
                 }
-                verdict.lostGrants += told.count   // told they hold a share the engine has no record of
-                try visit(PacketAccount(index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
-                                        latencies: latencies))
+                progress(range.upperBound, count)
             }
-            progress(range.upperBound, count)
         }
         return verdict
+    }
+
+    /// Expires the packets of each range and reads their accounts: the ranges concurrently for a batch engine.
+    static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: EngineUnderTest) throws -> [([Fen], [PacketSummary])] {
+        guard case .batched(let engine, _) = target else {
+            let engine = target.blocking
+            return try ranges.map { range in
+                (try range.map { try engine.expire(ids[$0]).refund }, try range.map { try engine.summary(of: ids[$0]) })
+            }
+        }
+        let cells = ranges.map { _ in WriteOnce<Result<([Fen], [PacketSummary]), any Error>>() }
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
+            let batch = ranges[k].map { ids[$0] }
+            cells[k].publish(Result { (try engine.expire(batch).map(\.refund), try engine.summaries(of: batch)) })
+        }
+        return try cells.map { try $0.value!.get() }
     }
 }
