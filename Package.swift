@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HongbaoSQLite", targets: ["HongbaoSQLite"]),
         .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
         .library(name: "HongbaoBench", targets: ["HongbaoBench"]),
+        .library(name: "HongbaoCommandLine", targets: ["HongbaoCommandLine"]),
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "hongbao", targets: ["hongbao"]),
         .executable(name: "hongbao-classroom", targets: ["hongbao-classroom"]),
@@ -49,8 +50,11 @@ let package = Package(
         // The concurrency lessons and the interleaving explorer.
         .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore", "HongbaoRedis"]),
 
-        // What the executables share: one-line errors for bad input.
-        .target(name: "HongbaoCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // What the executables share: one-line errors for bad input, the load generators' options.
+        .target(name: "HongbaoCommandLine", dependencies: [
+            "HongbaoCore", "HongbaoSimulator", "HongbaoBench",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [

@@ -47,6 +47,7 @@ let package = Package(
         .executableTarget(name: "bench-http", dependencies: [
             "HTTPGrabEngine",
             .product(name: "HongbaoBench", package: "Hongbao"),
+            .product(name: "HongbaoCommandLine", package: "Hongbao"),
             .product(name: "HongbaoSimulator", package: "Hongbao"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

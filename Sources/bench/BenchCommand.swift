@@ -27,29 +27,7 @@ struct BenchCommand: ParsableCommand {
             help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor null, or redis with --redis.")
     var engineOption: [EngineChoice] = []
 
-    @Option(help: "Members in the population.")
-    var members = 1_000_000
-
-    @Option(help: "Packets sent.")
-    var packets = 100_000
-
-    @Option(help: "Worker threads (default: the number of cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Seed of the population, the workload and every split.")
-    var seed: UInt64 = 2017
-
-    @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
-    var algorithm: SplitAlgorithm?
-
-    @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
-    var scenario: Workload.Scenario = .festival
-
-    @Option(help: "Open loop: grabs per second, each due at start + i / rate (default: closed loop, as fast as possible).")
-    var rate: Double?
-
-    @Option(help: "Stop starting grabs after this many seconds.")
-    var duration: Double?
+    @OptionGroup var workload: WorkloadArguments
 
     @Option(help: "Redis server for the redis engine: redis://[:password@]host:port[/db], or a cluster's seeds separated by commas.")
     var redis: String?
@@ -57,24 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Grabs per Redis call (one script call per slot per batch); default 64. In-process engines grab one at a time.")
     var batch = 64
 
-    @Option(help: "SQLite file the runs accumulate in.")
-    var db = "hongbao.db"
-
-    @Flag(help: "Print the summary as JSON on standard output.")
-    var json = false
-
-    @Flag(help: "No progress, no table.")
-    var quiet = false
-
     func validate() throws {
-        guard members >= Population.minGroupSize else { throw ValidationError("--members must be at least \(Population.minGroupSize), got \(members)") }
-        guard members <= 100_000_000 else { throw ValidationError("--members must be at most 100,000,000, got \(members)") }
-        guard packets >= 1 else { throw ValidationError("--packets must be at least 1, got \(packets)") }
-        guard packets <= 50_000_000 else { throw ValidationError("--packets must be at most 50,000,000, got \(packets)") }
-        guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be in 1 ... 256, got \(threads)") }
-        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of grabs per second, got \(rate)") }
-        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
-        if algorithm == .equal { throw ValidationError("--algorithm equal is the split of equal packets; pick one for lucky packets") }
         if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
@@ -89,10 +50,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        var options = BenchOptions()
-        (options.members, options.packets, options.threads, options.seed) = (members, packets, threads, seed)
-        (options.algorithm, options.scenario, options.rate, options.duration) = (algorithm, scenario, rate, duration)
-        (options.db, options.json, options.quiet) = (db, json, quiet)
+        var options = workload.options(command: "bench")
         options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)"]
         let (redis, batch) = (redis, batch)
         do {
@@ -109,8 +67,6 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-extension SplitAlgorithm: ExpressibleByArgument {}
-extension Workload.Scenario: ExpressibleByArgument {}
 
 /// The engines `--engine` can name.
 enum EngineChoice: String, CaseIterable, ExpressibleByArgument {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HongbaoBench
+import HongbaoCommandLine
 import HongbaoCore
 import HongbaoSimulator
 import HTTPGrabEngine
@@ -21,35 +22,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     @Option(help: "Requests in flight per worker thread (keep-alive connections, pooled per service: this × threads).")
     var connections = 32
 
-    @Option(help: "Members in the population.")
-    var members = 100_000
-
-    @Option(help: "Packets sent.")
-    var packets = 5_000
-
-    @Option(help: "Worker threads (default: the number of cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Seed of the population, the workload and every split.")
-    var seed: UInt64 = 2017
-
-    @Option(help: "festival or hot.")
-    var scenario: Workload.Scenario = .festival
-
-    @Option(help: "Open loop: grabs per second (default: closed loop).")
-    var rate: Double?
-
-    @Option(help: "Stop starting grabs after this many seconds.")
-    var duration: Double?
-
-    @Option(help: "SQLite file the runs accumulate in.")
-    var db = "hongbao.db"
-
-    @Flag(help: "Print the summary as JSON on standard output.")
-    var json = false
-
-    @Flag(help: "No progress, no table.")
-    var quiet = false
+    @OptionGroup var workload: WorkloadArguments
 
     var urls: [String] { http.split(separator: ",").map(String.init) }
 
@@ -58,25 +31,17 @@ struct BenchHTTPCommand: AsyncParsableCommand {
             throw ValidationError("--http takes http://host:port URLs, comma-separated; got \"\(http)\"")
         }
         guard (1 ... 1024).contains(connections) else { throw ValidationError("--connections must be in 1 ... 1024, got \(connections)") }
-        guard (3 ... 100_000_000).contains(members) else { throw ValidationError("--members must be in 3 ... 100,000,000, got \(members)") }
-        guard (1 ... 50_000_000).contains(packets) else { throw ValidationError("--packets must be in 1 ... 50,000,000, got \(packets)") }
-        guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be in 1 ... 256, got \(threads)") }
-        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number, got \(rate)") }
-        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number, got \(duration)") }
     }
 
     func run() async throws {
         let engine: HTTPGrabEngine
         do {
-            engine = try await HTTPGrabEngine(urls: urls, connections: connections * threads)
+            engine = try await HTTPGrabEngine(urls: urls, connections: connections * workload.threads)
         } catch {
             FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        var options = BenchOptions()
-        (options.members, options.packets, options.threads, options.seed) = (members, packets, threads, seed)
-        (options.scenario, options.rate, options.duration) = (scenario, rate, duration)
-        (options.db, options.json, options.quiet, options.command) = (db, json, quiet, "bench-http")
+        var options = workload.options(command: "bench-http")
         options.settings = ["http": http, "connections": "\(connections)", "shared": "\(engine.shared)"]
         options.inFlightPerThread = connections
         let session = options
@@ -99,5 +64,3 @@ struct BenchHTTPCommand: AsyncParsableCommand {
         if !passed { throw ExitCode(2) }
     }
 }
-
-extension Workload.Scenario: ExpressibleByArgument {}

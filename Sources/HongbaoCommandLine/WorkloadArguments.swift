@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import HongbaoBench
+import HongbaoCore
+import HongbaoSimulator
+
+/// The options every load generator shares (`bench`, and `bench-http` of the example service): the population,
+/// the workload, the schedule and where the results go. Used as an `@OptionGroup`.
+public struct WorkloadArguments: ParsableArguments {
+    @Option(help: "Members in the population.")
+    public var members = 1_000_000
+
+    @Option(help: "Packets sent.")
+    public var packets = 100_000
+
+    @Option(help: "Worker threads (default: the number of cores).")
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Seed of the population, the workload and every split.")
+    public var seed: UInt64 = 2017
+
+    @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
+    public var algorithm: SplitAlgorithm?
+
+    @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
+    public var scenario: Workload.Scenario = .festival
+
+    @Option(help: "Open loop: grabs per second, each due at start + i / rate (default: closed loop, as fast as possible).")
+    public var rate: Double?
+
+    @Option(help: "Stop starting grabs after this many seconds.")
+    public var duration: Double?
+
+    @Option(help: "SQLite file the runs accumulate in.")
+    public var db = "hongbao.db"
+
+    @Flag(help: "Print the summary as JSON on standard output.")
+    public var json = false
+
+    @Flag(help: "No progress, no table.")
+    public var quiet = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard members >= Population.minGroupSize else { throw ValidationError("--members must be at least \(Population.minGroupSize), got \(members)") }
+        guard members <= 100_000_000 else { throw ValidationError("--members must be at most 100,000,000, got \(members)") }
+        guard packets >= 1 else { throw ValidationError("--packets must be at least 1, got \(packets)") }
+        guard packets <= 50_000_000 else { throw ValidationError("--packets must be at most 50,000,000, got \(packets)") }
+        guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be in 1 ... 256, got \(threads)") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of grabs per second, got \(rate)") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
+        if algorithm == .equal { throw ValidationError("--algorithm equal is the split of equal packets; pick one for lucky packets") }
+    }
+
+    /// The session these options describe, for the executable named `command`.
+    public func options(command: String) -> BenchOptions {
+        var options = BenchOptions()
+        (options.members, options.packets, options.threads, options.seed) = (members, packets, threads, seed)
+        (options.algorithm, options.scenario, options.rate, options.duration) = (algorithm, scenario, rate, duration)
+        (options.db, options.json, options.quiet, options.command) = (db, json, quiet, command)
+        return options
+    }
+}
+
+extension SplitAlgorithm: ExpressibleByArgument {}
+extension Workload.Scenario: ExpressibleByArgument {}
