@@ -14,13 +14,6 @@ public struct Group: Sendable, Hashable {
         self.members = sorted[...]
     }
 
-    /// A group over members that are already sorted and unique (checked), e.g. a slice of a flat array.
-    public init(sortedUnique members: ArraySlice<MemberID>) {
-        precondition(zip(members, members.dropFirst()).allSatisfy { $0 < $1 },
-                     "Group(sortedUnique:) needs strictly increasing member ids")
-        self.members = members
-    }
-
     /// A group over members the caller guarantees sorted and unique (a simulator's flat arrays), unchecked.
     public init(sortedUniqueUnchecked members: ArraySlice<MemberID>) {
         self.members = members

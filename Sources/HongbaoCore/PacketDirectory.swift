@@ -62,8 +62,6 @@ public final class PacketDirectory<Element: Sendable>: Sendable {
         }
     }
 
-    /// How many ids were issued (an upper bound on the packets stored).
-    public var issued: Int { Int(min(nextID.load(ordering: .relaxed), UInt64(capacity))) }
 }
 
 /// A value written once by one thread and then read by any: the publication cell of `PacketDirectory`.

@@ -116,11 +116,6 @@ final class RedisTopology: Sendable {
         throw RedisEngineError(.cluster, "no cluster node answered CLUSTER SLOTS")
     }
 
-    /// Test hook: make the client believe every slot is served by `address` (a stale map, as after a reshard).
-    func pretendAllSlots(at address: RedisAddress) {
-        slots.withLock { $0 = Array(repeating: address, count: $0.count) }
-    }
-
     static func slotMap(_ reply: RedisReply, template: RedisAddress) throws -> [RedisAddress] {
         var map: [RedisAddress?] = Array(repeating: nil, count: ClusterSlot.count)
         for range in reply.elements {

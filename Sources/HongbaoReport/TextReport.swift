@@ -5,10 +5,14 @@ public enum TextReport {
         var rows = [["run", "engine", "algorithm", "grabs/s", "attempts/s", "p50", "p99", "p99.9", "max", "refunded", "verdict"]]
         for analysis in analyses {
             let run = analysis.run
+            guard run.complete else {   // an unfinished run has no figures: none are shown rather than zeros
+                rows.append(["\(run.id)", run.engine, run.algorithm] + Array(repeating: "—", count: 7) + ["INCOMPLETE"])
+                continue
+            }
             rows.append(["\(run.id)", run.engine, run.algorithm, Format.count(run.grabsPerSecond),
                          Format.count(run.attemptsPerSecond), Format.duration(run.latency[0]),
                          Format.duration(run.latency[2]), Format.duration(run.latency[3]), Format.duration(run.latency[4]),
-                         Format.fen(analysis.refunds.refundFen), run.complete ? run.verdict : "INCOMPLETE"])
+                         Format.fen(analysis.refunds.refundFen), run.verdict])
         }
         return table(rows, rightAligned: 3 ..< 10)
     }
@@ -20,6 +24,10 @@ public enum TextReport {
         lines.append("Run \(run.id): \(run.engine), \(run.algorithm) packets, seed \(run.seed), started \(run.startedAt)"
             + (run.complete ? "" : " — INCOMPLETE (killed or failed before it finished)"))
         lines.append("  workload    \(Format.grouped(Int64(run.members))) members, \(Format.grouped(Int64(run.packets))) packets, \(run.threads) threads")
+        guard run.complete else {
+            lines.append("  no throughput or latency: the run did not finish, and what it stored is partial")
+            return lines.joined(separator: "\n")
+        }
         lines.append("  throughput  \(Format.count(run.grabsPerSecond)) grabs/s, \(Format.count(run.attemptsPerSecond)) attempts/s"
             + " (\(Format.grouped(Int64(run.grabs))) grabs of \(Format.grouped(Int64(run.attempts))) attempts, \(Format.grouped(Int64(run.soldOut))) sold out)")
         lines.append("  latency     " + zip(["p50", "p90", "p99", "p99.9", "max"], run.latency)

@@ -180,8 +180,6 @@ package final class PacketArena: @unchecked Sendable {
         lock(of: id).pointee.withLock { _ in body() }
     }
 
-    /// How many ids were issued (an upper bound on the packets stored).
-    package var issued: Int { withGrowth { $0.nextID } }
 
     /// Bytes of arena memory in use (packets and group copies), for reports.
     package var bytesUsed: Int {
