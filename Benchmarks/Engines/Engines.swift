@@ -135,25 +135,15 @@ final class SharedWord: Sendable {
 
 /// Runs `body(thread)` on `count` threads released together, and waits for all of them.
 func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let arrived = Barrier(parties: count)
+    let arrived = StartBarrier(parties: count)
     let done = DispatchGroup()
     for thread in 0 ..< count {
         done.enter()
         Thread {
-            arrived.wait()
+            arrived.arriveAndWait()
             body(thread)
             done.leave()
         }.start()
     }
     done.wait()
-}
-
-final class Barrier: Sendable {
-    let arrived = Atomic<Int>(0)
-    let parties: Int
-    init(parties: Int) { self.parties = parties }
-    func wait() {
-        arrived.add(1, ordering: .acquiringAndReleasing)
-        while arrived.load(ordering: .acquiring) < parties {}
-    }
 }

@@ -94,12 +94,12 @@ final class RoundState: Sendable {
 enum CASRetries {
     static func measure(grabs: Int, threads: Int) -> (grabs: Int, retries: Int, perGrab: Double) {
         let word = CountedWord()
-        let start = StartLine(threads)
+        let start = StartBarrier(parties: threads)   // so that what the threads measure really overlaps
         let done = DispatchGroup()
         for thread in 0 ..< threads {
             done.enter()
             Thread {
-                start.wait()
+                start.arriveAndWait()
                 word.grab(count: grabs / threads, seed: UInt64(thread + 1))
                 done.leave()
             }.start()
@@ -145,12 +145,12 @@ enum Throughput {
         let group = Group(range: 1 ... 100)
         let packets = try (0 ..< count).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: UInt64($0)) }
         let done = DispatchGroup()
-        let line = StartLine(2)
+        let line = StartBarrier(parties: 3)   // both threads and this one: the clock starts at the release
         let counter = GrantCounter()
         for half in 0 ..< 2 {
             done.enter()
             Thread {
-                line.wait()
+                line.arriveAndWait()
                 var won = 0
                 for packet in packets {
                     for member in stride(from: UInt32(1 + half), through: 100, by: 2) {
@@ -161,8 +161,10 @@ enum Throughput {
                 done.leave()
             }.start()
         }
+        line.arriveAndWait()
+        let start = ContinuousClock.now
         done.wait()
-        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - line.released) / .seconds(1))
+        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - start) / .seconds(1))
     }
 
     static func format(_ rate: Double) -> String {
@@ -172,22 +174,4 @@ enum Throughput {
 
 final class GrantCounter: Sendable {
     let count = Atomic<Int>(0)
-}
-
-/// Releases threads together, so that what they measure really overlaps (a thread started a few hundred
-/// microseconds after another may otherwise find the work done). Spins, yielding the processor: there may be
-/// more threads than cores.
-final class StartLine: @unchecked Sendable {
-    // @unchecked Sendable: `released` is written once, before the releasing store of `arrived`'s last increment
-    // is seen by the waiters; the creator reads it after every thread has finished (`DispatchGroup.wait`).
-    private let arrived = Atomic<Int>(0)
-    private let parties: Int
-    private(set) var released = ContinuousClock.now
-
-    init(_ parties: Int) { self.parties = parties }
-
-    func wait() {
-        if arrived.add(1, ordering: .acquiringAndReleasing).newValue == parties { released = .now }
-        while arrived.load(ordering: .acquiring) < parties { sched_yield() }
-    }
 }

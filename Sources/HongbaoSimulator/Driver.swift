@@ -62,7 +62,7 @@ public struct Driver: Sendable {
         progress("send", workload.packets.count, workload.packets.count)
 
         let shared = SharedRun(packetIDs: packetIDs, attempts: workload.attempts)
-        let barrier = ThreadBarrier(parties: threads + 1)
+        let barrier = StartBarrier(parties: threads + 1)
         let results = (0 ..< threads).map { _ in WriteOnce<WorkerResult>() }
         let finished = DispatchGroup()
         for worker in 0 ..< threads {
@@ -346,16 +346,5 @@ final class SharedRun: Sendable {
             failure.publish(error)
         }
         stop.store(true, ordering: .relaxed)
-    }
-}
-
-/// Releases a number of threads together (spinning; used once per run).
-final class ThreadBarrier: Sendable {
-    private let arrived = Atomic<Int>(0)
-    private let parties: Int
-    init(parties: Int) { self.parties = parties }
-    func arriveAndWait() {
-        arrived.add(1, ordering: .acquiringAndReleasing)
-        while arrived.load(ordering: .acquiring) < parties { sched_yield() }
     }
 }
