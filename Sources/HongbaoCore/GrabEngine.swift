@@ -81,6 +81,11 @@ public protocol NonBlockingGrabEngine: GrabEngine, AsyncGrabEngine {
 }
 
 extension NonBlockingGrabEngine {
+    /// One grab: `grabReceipt(_:for:)`'s outcome (engines whose receipt costs more than their grab override it).
+    @inlinable public func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
+        try grabReceipt(packet, for: member).outcome
+    }
+
     // Each body is a synchronous closure, so the call inside resolves to the synchronous requirement.
     @inlinable public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
         try { try self.send(spec, to: group, seed: seed) }()

@@ -42,18 +42,13 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         try arena.insert(try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds))
     }
 
-    /// One grab. Lock-free: a distinct member's grab finishes in a bounded number of its own steps unless another
-    /// grab keeps winning the CAS. O(log group size); no allocation, no reference counting.
-    /// - Returns: the outcome, by the rule documented on `GrabOutcome`.
-    /// - Throws: `GrabEngineError.unknownPacket`.
-    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
-        try grabReceipt(id, for: member).outcome
-    }
-
-    /// One grab, with the seq of the share the member holds: the same grab as `grab(_:for:)`.
+    /// One grab, with the seq of the share the member holds (`grab(_:for:)` is its outcome). Lock-free: a distinct
+    /// member's grab finishes in a bounded number of its own steps unless another grab keeps winning the CAS.
+    /// O(log group size); no allocation, no reference counting.
+    /// - Returns: the outcome, by the rule documented on `GrabOutcome`, and the seq of the share held.
     /// - Throws: `GrabEngineError.unknownPacket`.
     public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         // Sold-out fast path: losing needs no write. The member may have won a share before (or may be winning the
         // last one right now, in a twin grab), so look at its claim after the state: the acquiring state load that
@@ -108,7 +103,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// Closes the packet with one CAS on its state; the balance at that instant is the refund, made once.
     /// Lock-free. - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         var state = packet.stateAcquiring
         while !state.closed {
             let (closed, found) = packet.compareExchangeState(expected: state, desired: state.closing)
@@ -121,7 +116,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// The packet's account. NOT an atomic snapshot: grabs that have taken a share but not yet written their record
     /// are waited for, so every listed grab is complete. O(shares). - Throws: `GrabEngineError.unknownPacket`.
     public func summary(of id: PacketID) throws -> PacketSummary {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         let state = packet.stateAcquiring
         let grabs = (0 ..< packet.shares - state.remaining).map { index in
             while true {

@@ -20,16 +20,12 @@ public final class MutexEngine: NonBlockingGrabEngine {
         try arena.insert(try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds))
     }
 
-    /// One grab, under the packet's lock (held for a few dozen instructions; never across a call out). Membership
-    /// is checked before the lock: it reads only the packet's read-only header.
+    /// One grab, with the seq of the share the member holds (`grab(_:for:)` is its outcome), under the packet's
+    /// lock (held for a few dozen instructions; never across a call out). Membership is checked before the lock:
+    /// it reads only the packet's read-only header.
     /// - Returns: the outcome, by the rule documented on `GrabOutcome`. - Throws: `GrabEngineError.unknownPacket`.
-    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
-        try grabReceipt(id, for: member).outcome
-    }
-
-    /// One grab, with the seq of the share the member holds. - Throws: `GrabEngineError.unknownPacket`.
     public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         let now = clock.nanoseconds
         return arena.withLock(of: id) {
@@ -53,7 +49,7 @@ public final class MutexEngine: NonBlockingGrabEngine {
 
     /// Closes the packet under its lock; the balance is the refund, made once.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         return arena.withLock(of: id) {
             let state = packet.stateRelaxed
             guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
@@ -64,7 +60,7 @@ public final class MutexEngine: NonBlockingGrabEngine {
 
     /// The packet's account: an atomic snapshot (taken under the lock). O(shares).
     public func summary(of id: PacketID) throws -> PacketSummary {
-        guard let packet = arena.words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        let packet = try arena.packet(id)
         return arena.withLock(of: id) {
             let state = packet.stateRelaxed
             let grabs = (0 ..< packet.shares - state.remaining).map { packet.recordRelaxed($0)!.record(index: $0) }

@@ -166,6 +166,13 @@ package final class PacketArena: @unchecked Sendable {
         return PacketWords(base: base, members: pointer(PacketWords.memberLocation(base)))
     }
 
+    /// The words of packet `id`. - Throws: `GrabEngineError.unknownPacket` if no such packet was published.
+    @inline(__always)
+    func packet(_ id: PacketID) throws -> PacketWords {
+        guard let words = words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
+        return words
+    }
+
     /// The mutex of packet `id` (an arena made with `locks: true`, and an id that `words(of:)` found).
     func lock(of id: PacketID) -> UnsafeMutablePointer<Mutex<Void>> {
         let raw = Int(truncatingIfNeeded: id.rawValue)
