@@ -28,7 +28,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         self.window = window
     }
 
-    /// Words: 0 = how many wins are logged; 1 ..< 1+g = claim bits; then the log of wins, member << 32 | amount.
+    /// Words: 0 = how many wins are logged; 1 ..< 1+g = claim bits; then the log of wins (`RecordWord`s).
     private final class Packet: Sendable {
         let plan: PacketPlan
         let state: Atomic<UInt64>
@@ -47,11 +47,8 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
             let count = Int(words.loadAcquiring(0))
             return (0 ..< count).map { index in
                 while true {
-                    let entry = words.loadAcquiring(logBase + index)  // acquire: pairs with the log store
-                    if entry != 0 {
-                        return GrabRecord(seq: index + 1, member: MemberID(UInt32(truncatingIfNeeded: entry >> 32)),
-                                          amount: Fen(Int64(entry & 0xFFFF_FFFF)))
-                    }
+                    // acquire: pairs with the log store
+                    if let entry = RecordWord(rawValue: words.loadAcquiring(logBase + index)) { return entry.record(index: index) }
                     spinWait()
                 }
             }
@@ -85,7 +82,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         packet.state.store(state.taking(amount).rawValue, ordering: .releasing)
         let slot = Int(packet.words.wrappingAddAcquiringAndReleasing(1, at: 0))
         // release: the log count is taken before the entry is written; readers wait for the entry
-        packet.words.storeReleasing(UInt64(member.rawValue) << 32 | UInt64(amount), at: packet.logBase + slot)
+        packet.words.storeReleasing(RecordWord(member: member, amount: amount).rawValue, at: packet.logBase + slot)
         return .granted(Fen(amount))
     }
 
