@@ -131,11 +131,3 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// Bytes of packet memory in use (every packet's words and each group's members, stored once per group).
     public var bytesInUse: Int { arena.bytesUsed }
 }
-
-/// Gives the processor (and, when spun long, the scheduler) to others while waiting for another thread to finish
-/// a step it has started. Only retries of the same member and `summary` ever wait.
-@usableFromInline
-func spinWait() {
-    for _ in 0 ..< 64 { _ = SplitMix64.mix(0) }
-    yieldThread()
-}
