@@ -11,7 +11,7 @@ import Synchronization
 /// sent before the measurement starts. The count is successful grabs; a thread's losing grab on a sold-out packet
 /// (one per packet per thread) is work done but not counted.
 ///
-/// `PackedState CAS` is the engine's compute-at-grab step alone — the loop of `grab.c cas`, in Swift — so the
+/// `State-word CAS` is the engine's compute-at-grab step alone — the loop of `grab.c cas`, in Swift — so the
 /// cost of the engine around it (lookup, membership, the claim bit, the record) can be read off as a ratio.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -25,14 +25,14 @@ let benchmarks: @Sendable () -> Void = {
     let grabsPerIteration = 1_000_000
 
     for threads in [1, 2] {
-        Benchmark("PackedState CAS, one word, \(threads) thread(s)") { benchmark in
+        Benchmark("State-word CAS, one word, \(threads) thread(s)") { benchmark in
             let word = SharedWord()
             benchmark.startMeasurement()
             runThreads(threads) { thread in
                 word.grab(count: grabsPerIteration / threads, seed: UInt64(thread + 1))
             }
         }
-        for engine in EngineUnderTest.allCases {
+        for engine in [EngineKind.lockFree, .mutex, .racy] {
             Benchmark("\(engine.rawValue), one hot packet, \(threads) thread(s)") { benchmark in
                 let fixture = try! Fixture(engine, packets: grabsPerIteration / Fixture.shares)
                 benchmark.startMeasurement()
@@ -57,20 +57,6 @@ let benchmarks: @Sendable () -> Void = {
     }
 }
 
-enum EngineUnderTest: String, CaseIterable {
-    case lockFree = "lock-free"
-    case mutex
-    case racy = "racy (unsafe)"
-
-    func make(capacity: Int) -> any GrabEngine {
-        switch self {
-        case .lockFree: LockFreeEngine(capacity: capacity)
-        case .mutex: MutexEngine(capacity: capacity)
-        case .racy: UnsafeRacyEngine(capacity: capacity)
-        }
-    }
-}
-
 /// Packets sent before the measurement, and the check after it that every one sold out exactly.
 final class Fixture: Sendable {
     static let shares = 100
@@ -79,8 +65,8 @@ final class Fixture: Sendable {
     let packets: [PacketID]
     let checked: Bool
 
-    init(_ kind: EngineUnderTest, packets count: Int) throws {
-        let engine = kind.make(capacity: count + 1)
+    init(_ kind: EngineKind, packets count: Int) throws {
+        let engine = kind.makeNonBlocking(capacity: count + 1)!
         let spec = try PacketSpec(total: Fen(yuan: 200), shares: Self.shares)
         packets = try (0 ..< count).map { try engine.send(spec, to: Self.group, seed: UInt64($0)) }
         self.engine = engine
@@ -102,31 +88,32 @@ final class Fixture: Sendable {
         guard checked else { return }
         for packet in packets {
             let summary = try! engine.summary(of: packet)
-            precondition(summary.grabs.count == Self.shares && summary.paid == summary.total,
-                         "benchmark run broke an invariant on \(packet)")
+            let findings = PacketFindings(summary)
+            precondition(findings.isSound && summary.grabs.count == Self.shares && summary.paid == summary.total,
+                         "benchmark run broke an invariant on \(packet): \(findings.violations)")
         }
     }
 }
 
-/// One packed (count, balance) word refilled when emptied: `grab.c cas` in Swift.
+/// One packed (count, balance) word refilled when emptied: `grab.c cas` in Swift, with the same packing as the
+/// engine's state word (count in bits 40–62, balance in fen in bits 0–39).
 final class SharedWord: Sendable {
-    let word = Atomic<UInt64>(PackedState(remaining: 10, balance: 10_000).rawValue)
+    static let initial: UInt64 = 10 << 40 | 10_000
+    let word = Atomic<UInt64>(SharedWord.initial)
 
     func grab(count: Int, seed: UInt64) {
-        let initial = PackedState(remaining: 10, balance: 10_000)
         var random = SplitMix64(seed: seed)
         var sum: Int64 = 0
         for _ in 0 ..< count {
             let r = random.next() >> 16
-            var state = PackedState(rawValue: word.load(ordering: .relaxed))
+            var state = word.load(ordering: .relaxed)
             while true {
-                let amount = DoubleMean.share(balance: state.balance, remaining: Int64(state.remaining),
-                                              cap: 10_000, random48: r)
-                let next = state.remaining == 1 ? initial : state.taking(amount)
-                let (won, current) = word.compareExchange(expected: state.rawValue, desired: next.rawValue,
-                                                          ordering: .acquiringAndReleasing)
+                let remaining = Int64(state >> 40), balance = Int64(state & 0xFF_FFFF_FFFF)
+                let amount = DoubleMean.share(balance: balance, remaining: remaining, cap: 10_000, random48: r)
+                let next = remaining == 1 ? Self.initial : state - (1 << 40) - UInt64(amount)
+                let (won, current) = word.compareExchange(expected: state, desired: next, ordering: .acquiringAndReleasing)
                 if won { sum &+= amount; break }
-                state = PackedState(rawValue: current)
+                state = current
             }
         }
         blackHole(sum)

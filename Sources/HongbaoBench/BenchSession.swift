@@ -36,7 +36,7 @@ public enum BenchSession {
     /// count as capacity). - Returns: the reports; a failed verdict is in its report, not thrown.
     /// - Throws: the first failure of the store, the workload's engines or the audit.
     public static func run(_ options: BenchOptions,
-                           engines: [(_ capacity: Int) throws -> EngineUnderTest]) throws -> [EngineReport]
+                           engines: [(_ capacity: Int) throws -> DrivenEngine]) throws -> [EngineReport]
     {
         let progress = ProgressReporter(quiet: options.quiet)
         if isDebugBuild && !options.quiet {
@@ -94,7 +94,7 @@ public enum BenchSession {
 
     /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
     /// checks), and finishes the run's row. An engine that keeps no records (the null engine) is not audited.
-    static func record(_ measurement: RunMeasurement, of workload: Workload, target: EngineUnderTest, runID: Int64,
+    static func record(_ measurement: RunMeasurement, of workload: Workload, target: DrivenEngine, runID: Int64,
                        store: ResultStore, progress: ProgressReporter) throws -> EngineReport
     {
         let engine = target.blocking

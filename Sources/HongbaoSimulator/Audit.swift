@@ -30,11 +30,33 @@ public struct Verdict: Sendable, Codable {
     public var wrongAmounts = 0
     /// Records of the engine that no caller was told it won.
     public var unreportedGrants = 0
+    /// Packets whose records are not numbered 1 … n.
+    public var misnumbered = 0
+    /// Members holding a share who were told "sold out", "expired" or "not a member".
+    public var deniedHolders = 0
+
+    /// Adds one packet's account and what checking it found.
+    public mutating func add(_ findings: PacketFindings, of summary: PacketSummary, refund: Fen) {
+        packets += 1
+        totalFen += summary.total.rawValue
+        paidFen += summary.paid.rawValue
+        refundFen += refund.rawValue
+        grabs += summary.grabs.count
+        oversold += findings.oversold
+        unbalanced += findings.unbalanced
+        belowOneFen += findings.belowOneFen
+        paidTwice += findings.paidTwice
+        lostGrants += findings.lostGrants
+        wrongAmounts += findings.wrongAmounts
+        unreportedGrants += findings.unreportedGrants
+        misnumbered += findings.misnumbered
+        deniedHolders += findings.deniedHolders
+    }
 
     public var moneyConserved: Bool { unbalanced == 0 && paidFen + refundFen == totalFen }
     public var passed: Bool {
         !audited || moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && lostGrants == 0 && wrongAmounts == 0
-            && unreportedGrants == 0
+            && unreportedGrants == 0 && misnumbered == 0 && deniedHolders == 0
     }
 
     /// One line: `pass` or what failed.
@@ -49,6 +71,8 @@ public struct Verdict: Sendable, Codable {
         if lostGrants > 0 { failures.append("\(lostGrants) acknowledged grants lost") }
         if wrongAmounts > 0 { failures.append("\(wrongAmounts) grants paid another amount than the caller was told") }
         if unreportedGrants > 0 { failures.append("\(unreportedGrants) records no caller was told of") }
+        if misnumbered > 0 { failures.append("\(misnumbered) packets with records out of sequence") }
+        if deniedHolders > 0 { failures.append("\(deniedHolders) holders of a share told they had none") }
         return "FAIL: " + failures.joined(separator: ", ")
     }
 }
@@ -71,14 +95,14 @@ public enum Audit {
     /// was told (the driver kept every answer: outcome, amount, latency), and hands the account to `visit` (to be
     /// stored). A batch engine is audited `batch` packets per call (one round trip per node).
     /// - Throws: what the engine or `visit` throws.
-    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: EngineUnderTest,
+    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: DrivenEngine,
                            progress: (Int, Int) -> Void = { _, _ in },
                            visit: (PacketAccount) throws -> Void) throws -> Verdict
     {
         var verdict = Verdict()
         let (starts, indices) = workload.attemptsByPacket()
         let count = workload.packets.count
-        var told: [MemberID: (amount: UInt32, latency: UInt32, grants: Int)] = [:]
+        var observed: [ObservedGrab] = [], latencyOf: [MemberID: UInt32] = [:]
         let ranges = stride(from: 0, to: count, by: batch).map { $0 ..< min(count, $0 + batch) }
         // A batch engine is asked for `parallel` batches at once (each one round trip per node), so that its
         // server works while this thread checks the answers; the checks themselves run in packet order.
@@ -89,48 +113,21 @@ public enum Audit {
                 let ids = range.map { measurement.packetIDs[$0] }
                 for (k, index) in range.enumerated() {
                     let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
-                    verdict.packets += 1
-                    verdict.totalFen += summary.total.rawValue
-                    verdict.paidFen += summary.paid.rawValue
-                    verdict.refundFen += refund.rawValue
-                    verdict.grabs += summary.grabs.count
-                    if summary.grabs.count > packet.spec.shares { verdict.oversold += 1 }
-                    if summary.paid + refund != summary.total { verdict.unbalanced += 1 }
-                    verdict.belowOneFen += summary.grabs.lazy.filter { $0.amount < Fen(1) }.count
-                    verdict.paidTwice += summary.grabs.count - Set(summary.grabs.lazy.map(\.member)).count
-
-                    // What each caller was told, against the records.
-                    told.removeAll(keepingCapacity: true)
+                    // What each caller was told, against the records: the core's one invariant check.
+                    observed.removeAll(keepingCapacity: true)
+                    latencyOf.removeAll(keepingCapacity: true)
                     for position in starts[index] ..< starts[index + 1] {
                         let attempt = Int(indices[position])
-                        let code = measurement.codes[attempt]
-                        guard code == GrabCode.granted.rawValue || code == GrabCode.alreadyGrabbed.rawValue else { continue }
+                        guard let outcome = measurement.outcome(of: attempt) else { continue }
                         let member = workload.attempts[attempt].member
-                        let amount = measurement.amounts[attempt]
-                        let isGrant = code == GrabCode.granted.rawValue ? 1 : 0
-                        if let earlier = told[member] {
-                            if earlier.amount != amount { verdict.wrongAmounts += 1 }
-                            told[member] = (earlier.amount, isGrant == 1 ? measurement.latencies[attempt] : earlier.latency,
-                                            earlier.grants + isGrant)
-                        } else {
-                            told[member] = (amount, measurement.latencies[attempt], isGrant)
-                        }
+                        observed.append(ObservedGrab(packet: ids[k], member: member, outcome: outcome))
+                        if case .granted = outcome, latencyOf[member] == nil { latencyOf[member] = measurement.latencies[attempt] }
                     }
-                    var latencies: [UInt64] = []
-                    latencies.reserveCapacity(summary.grabs.count)
-                    for record in summary.grabs {
-                        // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
-                        // resent grab answered with the same share).
-                        guard let answer = told.removeValue(forKey: record.member) else {
-                            verdict.unreportedGrants += 1
-                            latencies.append(0)
-                            continue
-                        }
-                        if answer.grants > 1 { verdict.paidTwice += answer.grants - 1 }   // told "granted" twice
-                        if UInt32(clamping: record.amount.rawValue) != answer.amount { verdict.wrongAmounts += 1 }
-                        latencies.append(UInt64(answer.latency))
-                    }
-                    verdict.lostGrants += told.count   // told they hold a share the engine has no record of
+                    let findings = PacketFindings(summary, refund: refund, observed: observed, everyAnswerKnown: true)
+                    verdict.add(findings, of: summary, refund: refund)
+                    // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
+                    // resent grab answered with the same share): its latency is unknown, stored as 0.
+                    let latencies = summary.grabs.map { UInt64(latencyOf[$0.member] ?? 0) }
                     try visit(PacketAccount(index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
                                             latencies: latencies))
                 }
@@ -141,7 +138,7 @@ public enum Audit {
     }
 
     /// Expires the packets of each range and reads their accounts: the ranges concurrently for a batch engine.
-    static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: EngineUnderTest) throws -> [([Fen], [PacketSummary])] {
+    static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: DrivenEngine) throws -> [([Fen], [PacketSummary])] {
         guard case .batched(let engine, _) = target else {
             let engine = target.blocking
             return try ranges.map { range in

@@ -50,29 +50,3 @@ extension Result where Failure == any Error {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
-
-/// The engine a run drives: called synchronously from the worker threads, or asynchronously from tasks that
-/// the worker threads start a chunk at a time.
-public enum EngineUnderTest: Sendable {
-    case synchronous(any GrabEngine)
-    case asynchronous(any AsyncGrabEngine)
-    /// Each worker hands its attempts to the engine `size` at a time, in one call (one round trip for Redis).
-    case batched(any BatchGrabEngine, size: Int)
-
-    public var name: String {
-        switch self {
-        case .synchronous(let engine): engine.name
-        case .asynchronous(let engine): engine.name
-        case .batched(let engine, let size): size > 1 ? "\(engine.name) ×\(size)" : engine.name
-        }
-    }
-
-    /// The engine seen synchronously: for sending packets and auditing them from the main thread.
-    public var blocking: any GrabEngine {
-        switch self {
-        case .synchronous(let engine): engine
-        case .asynchronous(let engine): BlockingGrabEngine(engine)
-        case .batched(let engine, _): engine
-        }
-    }
-}

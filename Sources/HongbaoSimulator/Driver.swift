@@ -41,7 +41,7 @@ public struct Driver: Sendable {
     /// Sends every packet, then runs every attempt. `progress(done, total)` is called from the calling thread
     /// about ten times a second while the grabs run.
     /// - Throws: the first error an engine call threw (a lost Redis connection, say); the run stops there.
-    public func run(_ workload: Workload, on target: EngineUnderTest,
+    public func run(_ workload: Workload, on target: DrivenEngine,
                     progress: (_ phase: String, _ done: Int, _ total: Int) -> Void = { _, _, _ in }) throws -> RunMeasurement
     {
         let engine = target.blocking
@@ -86,7 +86,7 @@ public struct Driver: Sendable {
                               attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
     }
 
-    private func work(_ shared: SharedRun, target: EngineUnderTest) -> WorkerResult {
+    private func work(_ shared: SharedRun, target: DrivenEngine) -> WorkerResult {
         var result = WorkerResult()
         let chunkSize: Int = if case .batched(_, let size) = target { max(1, size) } else { Self.chunk }
         let start = shared.startInstant
@@ -274,6 +274,12 @@ public struct RunMeasurement: Sendable {
         self.attemptsRun = run
     }
 
+    /// What the caller of `attempt` was told; nil for an attempt that did not run.
+    public func outcome(of attempt: Int) -> GrabOutcome? {
+        GrabCode(rawValue: codes[attempt])?.outcome(amount: Fen(Int64(amounts[attempt])))
+    }
+
+    /// How many attempts were told `code`.
     public func count(_ code: GrabCode) -> Int { codes.lazy.filter { $0 == code.rawValue }.count }
 }
 

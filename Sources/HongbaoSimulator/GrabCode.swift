@@ -13,4 +13,16 @@ public enum GrabCode: UInt8, Sendable, CaseIterable {
         case .notMember: self = .notMember
         }
     }
+
+    /// The outcome this code stands for, with the amount the caller was told; nil for `notRun`.
+    public func outcome(amount: Fen) -> GrabOutcome? {
+        switch self {
+        case .notRun: nil
+        case .granted: .granted(amount)
+        case .alreadyGrabbed: .alreadyGrabbed(amount)
+        case .soldOut: .soldOut
+        case .expired: .expired
+        case .notMember: .notMember
+        }
+    }
 }

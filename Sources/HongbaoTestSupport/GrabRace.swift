@@ -47,7 +47,7 @@ public enum GrabRace {
         var violations: [String] = []
         for packet in packets {
             let summary = try engine.summary(of: packet)
-            violations += invariantViolations(of: summary, observed: byPacket[packet] ?? [])
+            violations += PacketFindings(summary, observed: byPacket[packet] ?? []).violations
             let grants = (byPacket[packet] ?? []).filter { if case .granted = $0.outcome { true } else { false } }.count
             if grants != summary.shares || summary.grabs.count != summary.shares || summary.balance != .zero {
                 violations.append("\(packet): \(grants) grants and \(summary.grabs.count) records for \(summary.shares) shares, balance \(summary.balance)")

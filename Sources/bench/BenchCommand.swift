@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
             """)
 
     @Option(name: .customLong("engine"), parsing: .upToNextOption,
-            help: "Engines to run: \(EngineChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: lock-free mutex actor null, or redis with --redis.")
+            help: "Engines to run: \(EngineChoice.allValueStrings.joined(separator: ", ")). Default: lock-free mutex actor null, or redis with --redis.")
     var engineOption: [EngineChoice] = []
 
     @OptionGroup var workload: WorkloadArguments
@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     /// The engines to run: as given, else the in-process ones, or Redis when --redis is given.
     var engines: [EngineChoice] {
         if !engineOption.isEmpty { return engineOption }
-        return redis == nil ? [.lockFree, .mutex, .actor, .null] : [.redis]
+        return redis == nil ? EngineKind.correct.map(EngineChoice.inProcess) + [.null] : [.redis]
     }
 
     mutating func run() throws {
@@ -68,22 +68,33 @@ struct BenchCommand: ParsableCommand {
 }
 
 
-/// The engines `--engine` can name.
-enum EngineChoice: String, CaseIterable, ExpressibleByArgument {
-    case lockFree = "lock-free"
-    case mutex
-    case actor
-    case racy
+/// The engines `--engine` can name: the in-process ones (`EngineKind`), Redis, and the null engine.
+enum EngineChoice: ExpressibleByArgument, Equatable {
+    case inProcess(EngineKind)
     case redis
     case null
 
-    /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
-    func make(capacity: Int, redis url: String?, batch: Int) throws -> EngineUnderTest {
+    static let all: [EngineChoice] = EngineKind.allCases.map(EngineChoice.inProcess) + [.redis, .null]
+    static var allValueStrings: [String] { all.map(\.name) }
+
+    init?(argument: String) {
+        guard let choice = Self.all.first(where: { $0.name == argument }) else { return nil }
+        self = choice
+    }
+
+    var name: String {
         switch self {
-        case .lockFree: .synchronous(LockFreeEngine(capacity: capacity))
-        case .mutex: .synchronous(MutexEngine(capacity: capacity))
-        case .actor: .asynchronous(ActorEngine())
-        case .racy: .synchronous(UnsafeRacyEngine(capacity: capacity))
+        case .inProcess(let kind): kind.rawValue
+        case .redis: "redis"
+        case .null: "null"
+        }
+    }
+
+    /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
+    func make(capacity: Int, redis url: String?, batch: Int) throws -> DrivenEngine {
+        switch self {
+        case .inProcess(let kind):
+            if let engine = kind.makeNonBlocking(capacity: capacity) { .synchronous(engine) } else { .asynchronous(kind.make()) }
         case .redis: .batched(try RedisEngine(url: url!), size: batch)   // validate() required --redis
         case .null: .synchronous(NullEngine())
         }

@@ -10,7 +10,7 @@ struct ArenaTests {
     /// 448-member line boundary: every share is paid exactly once, and amounts match the split.
     @Test(arguments: [EngineKind.lockFree, .mutex])
     func packetsOfEverySizeKeepTheirWords(on kind: EngineKind) throws {
-        let engine = kind.makeSynchronous()!
+        let engine = kind.makeNonBlocking()!
         let policy = PacketPolicy(perShareCap: Fen(yuan: 200), shareCountCap: 350_000)
         for (members, shares) in [(1, 1), (63, 63), (64, 64), (65, 65), (447, 100), (448, 448), (449, 449), (350_000, 350_000)] {
             let spec = try PacketSpec(total: Fen(Int64(shares) * 7), shares: shares, algorithm: .lineCutting, policy: policy)
@@ -26,7 +26,7 @@ struct ArenaTests {
             if members > shares { #expect(try engine.grab(packet, for: MemberID(UInt32(members))) == .soldOut) }
             #expect(try engine.grab(packet, for: MemberID(UInt32(members) + 1)) == .notMember)
             let summary = try engine.summary(of: packet)
-            #expect(summary.grabs.count == shares && summary.balance == .zero && invariantViolations(of: summary) == [])
+            #expect(summary.grabs.count == shares && summary.balance == .zero && PacketFindings(summary).violations == [])
         }
     }
 
@@ -47,7 +47,7 @@ struct ArenaTests {
 
     @Test(arguments: [EngineKind.lockFree, .mutex])
     func idsNeverIssuedAreUnknown(on kind: EngineKind) throws {
-        let engine = kind.makeSynchronous()!
+        let engine = kind.makeNonBlocking()!
         _ = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 3), seed: 0)
         for raw in [UInt64(1), 4_095, 4_096, 1 << 15, 1 << 40, .max] {
             #expect(throws: GrabEngineError.self) { _ = try engine.grab(PacketID(raw), for: 1) }

@@ -27,7 +27,7 @@ struct ContentionTests {
 
     @Test(arguments: threadedEngines)
     func concurrentGrabsNeverOversellNorPayTwice(on kind: EngineKind) throws {
-        let engine = try #require(kind.makeSynchronous())
+        let engine = try #require(kind.makeNonBlocking())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .doubleMean, .lineCutting, .shuffled])
         let observed = Self.race(engine, packets: packets)
         let violations = try GrabRace.violations(engine, packets: packets, observed: observed)
@@ -37,7 +37,7 @@ struct ContentionTests {
 
     @Test(arguments: threadedEngines)
     func anExpirerRacingTheGrabbersStillBalancesEveryPacket(on kind: EngineKind) throws {
-        let engine = try #require(kind.makeSynchronous())
+        let engine = try #require(kind.makeNonBlocking())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .shuffled])
         let refunds = Mutex<[PacketID: Fen]>([:])
         let observed = StartBarrier.run(threads: 3) { thread -> [ObservedGrab] in
@@ -58,7 +58,7 @@ struct ContentionTests {
         let byPacket = Dictionary(grouping: observed, by: \.packet)
         for packet in packets {
             let summary = try engine.summary(of: packet)
-            #expect(invariantViolations(of: summary, observed: byPacket[packet] ?? []) == [])
+            #expect(PacketFindings(summary, observed: byPacket[packet] ?? []).violations == [])
             #expect(summary.paid + refunds.withLock({ $0[packet]! }) == summary.total, "shares + refund == total")
             #expect(try engine.expire(packet) == .alreadyRefunded(summary.balance))
         }
@@ -76,7 +76,7 @@ struct ContentionTests {
         }.flatMap { $0 }
         let byPacket = Dictionary(grouping: observed, by: \.packet)
         for packet in packets {
-            #expect(invariantViolations(of: try engine.summary(of: packet), observed: byPacket[packet]!) == [])
+            #expect(PacketFindings(try engine.summary(of: packet), observed: byPacket[packet]!).violations == [])
         }
     }
 
@@ -84,7 +84,7 @@ struct ContentionTests {
     /// complete packet — the arena's releasing publish and acquiring lookup.
     @Test(arguments: threadedEngines)
     func packetsSentWhileOthersGrabAreSeenWhole(on kind: EngineKind) throws {
-        let engine = kind.makeSynchronous()!
+        let engine = kind.makeNonBlocking()!
         let group = Group(range: 1 ... UInt32(Self.groupSize))
         let perThread = 300
         let observed = StartBarrier.run(threads: Self.threads) { thread in
@@ -105,7 +105,7 @@ struct ContentionTests {
         #expect(byPacket.count > perThread, "threads grabbed each other's packets")
         for raw in 0 ..< UInt64(Self.threads * perThread) {
             let packet = PacketID(raw)
-            #expect(invariantViolations(of: try engine.summary(of: packet), observed: byPacket[packet] ?? []) == [])
+            #expect(PacketFindings(try engine.summary(of: packet), observed: byPacket[packet] ?? []).violations == [])
         }
     }
 
@@ -129,7 +129,7 @@ struct ContentionTests {
         let byPacket = Dictionary(grouping: observed, by: \.packet)
         for packet in packets {
             let summary = try await engine.summary(of: packet)
-            #expect(invariantViolations(of: summary, observed: byPacket[packet]!) == [])
+            #expect(PacketFindings(summary, observed: byPacket[packet]!).violations == [])
             #expect(summary.grabs.count == summary.shares)
         }
     }

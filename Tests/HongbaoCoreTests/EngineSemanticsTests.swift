@@ -8,9 +8,9 @@ import Testing
 struct EngineSemanticsTests {
     static let group = Group(range: 1 ... 20)
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func grabsRetriesAndSellingOut(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync()
+        let engine = kind.make()
         let spec = try PacketSpec(total: 100_00, shares: 3)
         let packet = try await engine.send(spec, to: Self.group, seed: 42)
         let expected = RedPacket.split(spec, seed: 42)
@@ -27,14 +27,14 @@ struct EngineSemanticsTests {
         let summary = try await engine.summary(of: packet)
         #expect(summary.grabs.map(\.member) == [1, 2, 3])
         #expect(summary.balance == .zero && summary.refund == nil)
-        #expect(invariantViolations(of: summary, observed: outcomes) == [])
+        #expect(PacketFindings(summary, observed: outcomes).violations == [])
         #expect(try await engine.expire(packet) == .refunded(.zero))
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func expiryRefundsExactlyOnceInEveryState(on kind: EngineKind) async throws {
         let clock = ManualClock()
-        let engine = kind.makeAsync(clock: clock)
+        let engine = kind.make(clock: clock)
         let spec = try PacketSpec(total: 10_00, shares: 4, expiry: .seconds(60))
         let untouched = try await engine.send(spec, to: Self.group, seed: 1)
         let partly = try await engine.send(spec, to: Self.group, seed: 2)
@@ -54,16 +54,16 @@ struct EngineSemanticsTests {
         for packet in [untouched, partly, fully] {
             let summary = try await engine.summary(of: packet)
             #expect(summary.refund == summary.balance)
-            #expect(invariantViolations(of: summary) == [])
+            #expect(PacketFindings(summary).violations == [])
         }
     }
 
     /// The rule on `GrabOutcome`, after the deadline and after the refund: a sold-out packet stays sold out for
     /// everyone without a share (new members and earlier losers alike); a packet with shares left is expired.
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func everyEngineAnswersByTheSameRuleAfterTheDeadline(on kind: EngineKind) async throws {
         let clock = ManualClock()
-        let engine = kind.makeAsync(clock: clock)
+        let engine = kind.make(clock: clock)
         let spec = try PacketSpec(total: 3_00, shares: 3, expiry: .seconds(60))
         let soldOut = try await engine.send(spec, to: Self.group, seed: 5)
         let partly = try await engine.send(spec, to: Self.group, seed: 6)
@@ -88,9 +88,9 @@ struct EngineSemanticsTests {
     }
 
     /// A receipt carries the seq of the share the member holds — on a grant and on a retry — and none otherwise.
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func receiptsCarryTheSeqOfTheShareHeld(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync()
+        let engine = kind.make()
         let packet = try await engine.send(try PacketSpec(total: 300, shares: 2), to: Self.group, seed: 1)
         let first = try await engine.grabReceipt(packet, for: 4)
         let second = try await engine.grabReceipt(packet, for: 9)
@@ -114,19 +114,19 @@ struct EngineSemanticsTests {
     }
 
     /// An expiry of 292 years and 0.9 s saturates instead of wrapping to a deadline in the past.
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func aVeryLongExpiryIsNotExpiredOnArrival(on kind: EngineKind) async throws {
         #expect(Duration.seconds(9_223_372_036).nanosecondsSaturated > 0)
         #expect((Duration.seconds(9_223_372_036) + .milliseconds(900)).nanosecondsSaturated == .max)
-        let engine = kind.makeAsync(clock: ManualClock())
+        let engine = kind.make(clock: ManualClock())
         let spec = try PacketSpec(total: 100, shares: 1, expiry: .seconds(9_223_372_036) + .milliseconds(900))
         let packet = try await engine.send(spec, to: Self.group, seed: 1)
         #expect(try await engine.grab(packet, for: 1) == .granted(100))
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func anExpiredPacketRefusesGrabsEvenBeforeItsDeadline(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync(clock: ManualClock())
+        let engine = kind.make(clock: ManualClock())
         let packet = try await engine.send(try PacketSpec(total: 500, shares: 5), to: Self.group, seed: 9)
         _ = try await engine.grab(packet, for: 1)
         let refund = try await engine.expire(packet).refund
@@ -134,9 +134,9 @@ struct EngineSemanticsTests {
         #expect(try await engine.summary(of: packet).balance == refund)
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func exclusiveAndEqualPackets(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync()
+        let engine = kind.make()
         let exclusive = try await engine.send(try PacketSpec(total: 52_00, shares: 1, kind: .exclusive(7)),
                                               to: Self.group, seed: 0)
         #expect(try await engine.grab(exclusive, for: 8) == .notMember)
@@ -149,9 +149,9 @@ struct EngineSemanticsTests {
         for member in [MemberID(1), 2, 3] { #expect(try await engine.grab(equal, for: member) == .granted(100)) }
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func luckiestIsTheLargestShareAndATieGoesToTheEarlierGrab(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync()
+        let engine = kind.make()
         let equal = try await engine.send(try PacketSpec(total: 300, shares: 3, kind: .equal(perShare: 100)),
                                           to: Self.group, seed: 0)
         for member in [MemberID(9), 4, 6] { _ = try await engine.grab(equal, for: member) }
@@ -164,9 +164,9 @@ struct EngineSemanticsTests {
         #expect(summary.luckiest == summary.grabs.first { $0.amount == largest })
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.correct)
     func unknownPacketsAreErrors(on kind: EngineKind) async throws {
-        let engine = kind.makeAsync()
+        let engine = kind.make()
         await #expect(throws: GrabEngineError.self) { _ = try await engine.grab(PacketID(12_345), for: 1) }
         await #expect(throws: GrabEngineError.self) { _ = try await engine.expire(PacketID(12_345)) }
         await #expect(throws: GrabEngineError.self) {

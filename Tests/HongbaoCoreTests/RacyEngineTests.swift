@@ -25,7 +25,7 @@ struct RacyEngineTests {
         #expect(outcomes == [.granted(100), .granted(100)])
         let summary = try engine.summary(of: packet)
         #expect(summary.grabs.count == 2 && summary.paid == 200, "one share paid twice: 1 yuan created")
-        #expect(invariantViolations(of: summary).contains("packet 0: oversold, 2 grabs for 1 shares"))
+        #expect(PacketFindings(summary).violations.contains("packet 0: oversold, 2 grabs for 1 shares"))
     }
 
     /// The same interleaving on the lock-free engine cannot happen: its check and act are one CAS.

@@ -105,6 +105,6 @@ struct RedisClusterTests {
         #expect(try engine.grab(packet, for: 3).share != nil, "MOVED: the client refreshes its map and retries")
         #expect(engine.topology.address(forSlot: slot) == target)
         let summary = try engine.summary(of: packet)
-        #expect(summary.grabs.map(\.member) == [1, 2, 3] && invariantViolations(of: summary) == [])
+        #expect(summary.grabs.map(\.member) == [1, 2, 3] && PacketFindings(summary).violations == [])
     }
 }

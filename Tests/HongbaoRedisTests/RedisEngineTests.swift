@@ -28,7 +28,7 @@ struct RedisEngineTests {
             #expect(try engine.grab(packet, for: 99) == .notMember)
             let summary = try engine.summary(of: packet)
             #expect(summary.grabs.map(\.member) == [1, 2, 3] && summary.grabs.map(\.seq) == [1, 2, 3])
-            #expect(invariantViolations(of: summary) == [])
+            #expect(PacketFindings(summary).violations == [])
             #expect(try engine.expire(packet) == .refunded(.zero))
         }
     }
@@ -54,7 +54,7 @@ struct RedisEngineTests {
         #expect(try other.expire(partly) == .alreadyRefunded(10_00 - first))
         for packet in [untouched, partly, fully] {
             let summary = try engine.summary(of: packet)
-            #expect(summary.refund == summary.balance && invariantViolations(of: summary) == [])
+            #expect(summary.refund == summary.balance && PacketFindings(summary).violations == [])
         }
         #expect(throws: GrabEngineError.self) { _ = try engine.expire(PacketID(UInt64.max / 2)) }
     }
@@ -108,7 +108,7 @@ struct RedisEngineTests {
         #expect(outcomes[50 ..< 200].allSatisfy { $0 == .soldOut })
         #expect(Array(outcomes.suffix(10)) == outcomes.prefix(10).map { .alreadyGrabbed($0.share!) })
         let observed = zip(requests + requests.prefix(10), outcomes).map { ObservedGrab(packet: $0.packet, member: $0.member, outcome: $1) }
-        #expect(invariantViolations(of: try engine.summary(of: hot), observed: observed) == [])
+        #expect(PacketFindings(try engine.summary(of: hot), observed: observed).violations == [])
         // Many packets in one batch.
         let packets = try (0 ..< 30).map { _ in try engine.send(try PacketSpec(total: 500, shares: 5), to: Self.group, seed: 1) }
         let mixed = packets.flatMap { packet in (1 ... UInt32(8)).map { GrabRequest(packet: packet, member: MemberID($0)) } }
@@ -138,7 +138,7 @@ struct RedisEngineTests {
             return try await tasks.reduce(into: []) { $0.append($1) }
         }
         #expect(observed.filter { $0.outcome.share != nil }.count == 30)
-        #expect(invariantViolations(of: try await engine.summary(of: packet), observed: observed) == [])
+        #expect(PacketFindings(try await engine.summary(of: packet), observed: observed).violations == [])
         #expect(try await engine.expire(packet) == .refunded(.zero))
     }
 }
@@ -170,7 +170,7 @@ struct RedisHostileTests {
         #expect(outcomes.allSatisfy { if case .granted = $0 { true } else { false } })
         let observed = zip(requests, outcomes).map { ObservedGrab(packet: $0.packet, member: $0.member, outcome: $1) }
         let summary = try engine.summary(of: packet)
-        #expect(summary.grabs.count == 4_096 && invariantViolations(of: summary, observed: observed) == [])
+        #expect(summary.grabs.count == 4_096 && PacketFindings(summary, observed: observed).violations == [])
         #expect(try engine.grab(packet, for: 7) == .alreadyGrabbed(outcomes[6].share!), "a retry is paid nothing new")
         let refund = try engine.expire(packet).refund
         #expect(try engine.summary(of: packet).paid + refund == spec.total)

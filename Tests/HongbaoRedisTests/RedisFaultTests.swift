@@ -58,7 +58,7 @@ struct RedisFaultTests {
             let refund = try engine.expire(packet).refund
             #expect(summary.paid + refund == summary.total, "shares paid + refund == total")
             let after = try engine.summary(of: packet)
-            #expect(summary.grabs.count == 6 && invariantViolations(of: after) == [])
+            #expect(summary.grabs.count == 6 && PacketFindings(after).violations == [])
         }
     }
 }
@@ -91,7 +91,7 @@ struct RedisScriptAndTimeoutTests {
         usleep(1_500_000)
         #expect(try engine.grab(packet, for: 2).share != nil, "a fresh connection after the timeout")
         let summary = try engine.summary(of: packet)
-        #expect(invariantViolations(of: summary) == [])
+        #expect(PacketFindings(summary).violations == [])
     }
 }
 

@@ -13,7 +13,7 @@ struct DriverTests {
 
     @Test(arguments: engines)
     func aClosedLoopRunIsCorrectOnEveryEngine(_ name: String) throws {
-        let target: EngineUnderTest = switch name {
+        let target: DrivenEngine = switch name {
         case "lock-free": .synchronous(LockFreeEngine(capacity: 1_000))
         case "mutex": .synchronous(MutexEngine(capacity: 1_000))
         default: .asynchronous(ActorEngine())
@@ -37,7 +37,7 @@ struct DriverTests {
     /// another amount than it records, or tells of a grant it never records, fails — whoever wrote it.
     @Test(arguments: [LyingEngine.Lie.wrongAmount, .lostGrant, .unreportedGrant])
     func theVerdictCatchesAnEngineThatLiesToItsCallers(_ lie: LyingEngine.Lie) throws {
-        let target = EngineUnderTest.synchronous(LyingEngine(lie))
+        let target = DrivenEngine.synchronous(LyingEngine(lie))
         let measurement = try Driver(threads: 2).run(Self.workload, on: target)
         let verdict = try Audit.run(Self.workload, measurement, on: target) { _ in }
         #expect(!verdict.passed)
@@ -53,7 +53,7 @@ struct DriverTests {
         let population = Population(members: 5_000, seed: 1)
         let hot = Workload(population: population, packets: 20, seed: 3, scenario: .hot)
         #expect(hot.packets.allSatisfy { $0.isHot && $0.spec.shares == min(100, population.group(Int($0.group)).count) })
-        let target = EngineUnderTest.synchronous(LockFreeEngine(capacity: 100))
+        let target = DrivenEngine.synchronous(LockFreeEngine(capacity: 100))
         let measurement = try Driver(threads: 2).run(hot, on: target)
         let verdict = try Audit.run(hot, measurement, on: target) { _ in }
         #expect(verdict.passed && verdict.grabs == hot.packets.reduce(0) { $0 + $1.spec.shares }, "\(verdict.summary)")

@@ -1,0 +1,31 @@
+/// The in-process engines by the names `bench --engine`, the tests and the micro-benchmarks call them: the one
+/// list of them. (How the simulator calls an engine — on threads, in tasks, in batches — is `DrivenEngine`.)
+public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case lockFree = "lock-free"
+    case mutex
+    case actor
+    /// `UnsafeRacyEngine`: oversells under contention, for teaching.
+    case racy
+
+    /// The engines that keep the invariants under any concurrency: every one but `racy`.
+    public static let correct: [EngineKind] = [.lockFree, .mutex, .actor]
+
+    /// The engine, for `async` callers (every engine is one).
+    public func make(capacity: Int = 1 << 16, clock: any PacketClock = SystemPacketClock()) -> any AsyncGrabEngine {
+        makeNonBlocking(capacity: capacity, clock: clock) ?? ActorEngine(clock: clock)
+    }
+
+    /// The engine for callers on their own threads; nil for the actor engine, which is `async` only.
+    public func makeNonBlocking(capacity: Int = 1 << 16,
+                                clock: any PacketClock = SystemPacketClock()) -> (any NonBlockingGrabEngine)?
+    {
+        switch self {
+        case .lockFree: LockFreeEngine(capacity: capacity, clock: clock)
+        case .mutex: MutexEngine(capacity: capacity, clock: clock)
+        case .racy: UnsafeRacyEngine(capacity: capacity, clock: clock)
+        case .actor: nil
+        }
+    }
+
+    public var description: String { rawValue }
+}
