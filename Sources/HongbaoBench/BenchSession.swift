@@ -110,15 +110,10 @@ public enum BenchSession {
         let verdict = try Audit.run(workload, measurement, on: target, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
         }) { account in
-            let spec = account.packet.spec
-            packetRows.append(PacketRow(
-                packet: account.id.rawValue, group: account.packet.group, sender: account.packet.sender.rawValue,
-                kind: spec.kind.name, algorithm: spec.algorithm.rawValue, total: spec.total.rawValue, shares: spec.shares,
-                grabbedShares: account.summary.grabs.count, refund: account.refund.rawValue,
-                luckiest: account.summary.luckiest?.member.rawValue))
+            packetRows.append(PacketRow(account.summary, spec: account.packet.spec, group: account.packet.group,
+                                        sender: account.packet.sender, refund: account.refund))
             for (record, latency) in zip(account.summary.grabs, account.latencies) {
-                grabRows.append(GrabRow(packet: account.id.rawValue, seq: record.seq, member: record.member.rawValue,
-                                        amount: record.amount.rawValue, latencyNanoseconds: latency))
+                grabRows.append(GrabRow(record, of: account.id, latencyNanoseconds: latency))
             }
             if grabRows.count >= 50_000 {
                 try load.append(packets: packetRows, grabs: grabRows)

@@ -2,19 +2,17 @@ import Foundation
 
 /// A bulk load of one run's rows on a thread of its own, so that writing overlaps whatever produces the rows.
 ///
-/// The producer hands over batches with `append`; the writer thread inserts them through the store's batched
-/// inserters (a transaction per 100,000 rows, reused statements). At most `depth` batches wait, so memory stays
-/// bounded and a slow disk slows the producer instead of growing the queue. While a load runs, the store's
-/// connection belongs to the writer thread: the caller must not use the store until `finish()` returns.
+/// The producer hands over batches with `append`; the writer thread inserts them through a `RunLoader`, which owns
+/// a connection of its own. At most `depth` batches wait, so memory stays bounded and a slow disk slows the
+/// producer instead of growing the queue.
 ///
 /// Failure: when the writer fails (a full disk, a lock held by another process past the busy timeout), it records
 /// the error and wakes the producer, which gets it from its next `append` or from `finish()` — never a wait for
 /// room that will not come. One condition variable guards the queue, the failure and the writer's end.
 public final class BackgroundLoad: @unchecked Sendable {
     // `@unchecked Sendable`: `queue`, `closed`, `failure` and `writerDone` are guarded by `condition`; the
-    // inserters and `insertTime` are used by the writer thread only until `finish()` has seen `writerDone`.
-    private let packets: BatchedInserter<PacketRow>
-    private let grabs: BatchedInserter<GrabRow>
+    // loader and `insertTime` are used by the writer thread only until `finish()` has seen `writerDone`.
+    private let loader: RunLoader
     private let depth: Int
     private let condition = NSCondition()
     private var queue: [([PacketRow], [GrabRow])] = []
@@ -23,9 +21,8 @@ public final class BackgroundLoad: @unchecked Sendable {
     private var writerDone = false
     private var insertTime = Duration.zero
 
-    init(packets: BatchedInserter<PacketRow>, grabs: BatchedInserter<GrabRow>, depth: Int = 4) {
-        self.packets = packets
-        self.grabs = grabs
+    init(_ loader: RunLoader, depth: Int = 4) {
+        self.loader = loader
         self.depth = depth
         Thread { [self] in run() }.start()
     }
@@ -52,7 +49,7 @@ public final class BackgroundLoad: @unchecked Sendable {
         let failure = failure
         condition.unlock()
         if let failure { throw failure }
-        return (packets.written + grabs.written, insertTime / .seconds(1))
+        return (loader.written, insertTime / .seconds(1))
     }
 
     private func run() {
@@ -65,10 +62,10 @@ public final class BackgroundLoad: @unchecked Sendable {
             let start = ContinuousClock.now
             do {
                 if let (packetRows, grabRows) = next {
-                    for row in packetRows { try packets.append(row) }
-                    for row in grabRows { try grabs.append(row) }
+                    for row in packetRows { try loader.append(row) }
+                    for row in grabRows { try loader.append(row) }
                 } else {
-                    try grabs.finish()
+                    try loader.finish()
                 }
             } catch {
                 stop(failing: error)
@@ -86,12 +83,5 @@ public final class BackgroundLoad: @unchecked Sendable {
         writerDone = true
         condition.broadcast()
         condition.unlock()
-    }
-}
-
-extension ResultStore {
-    /// Starts a background load of one run's `packets` and `grabs` rows.
-    public func backgroundLoad(run: Int64) throws -> BackgroundLoad {
-        BackgroundLoad(packets: try packetWriter(run: run), grabs: try grabWriter(run: run))
     }
 }

@@ -1,3 +1,5 @@
+import HongbaoCore
+
 /// The SQLite file that accumulates bench runs: every run, every packet and every successful grab.
 ///
 /// Schema version 1 (`PRAGMA user_version`), documented in the README: `runs`, `packets`, `grabs`,
@@ -7,9 +9,17 @@
 /// during the load and created after it. Not thread-safe: one store per thread.
 public final class ResultStore {
     public static let schemaVersion: Int64 = 1
-    public let database: SQLiteDatabase
-    /// The bulk writers' shared transaction.
-    public let batcher: TransactionBatcher
+    /// The store's own connection: runs, queries and schema. Bulk loads open one of their own (`loader(run:)`).
+    package let database: SQLiteDatabase
+    /// The file's path.
+    public let path: String
+    private let batchSize: Int
+    private let busyTimeout: Duration
+    /// SQLite's per-connection cap on the file's size in pages, applied to this connection and to every loader
+    /// opened after it is set: how tests make a disk full.
+    package var maxPageCount: Int64? {
+        didSet { if let maxPageCount { try? database.execute("PRAGMA max_page_count = \(maxPageCount)") } }
+    }
 
     /// Opens or creates the store at `path` and brings its schema to version 1.
     /// - Parameter batchSize: rows per bulk-load transaction.
@@ -17,7 +27,7 @@ public final class ResultStore {
     /// - Parameter busyTimeout: how long a write waits for another process's lock before it fails plainly.
     public init(path: String, batchSize: Int = 100_000, busyTimeout: Duration = .seconds(5)) throws {
         database = try SQLiteDatabase(path: path, busyTimeout: busyTimeout)
-        batcher = TransactionBatcher(database, batchSize: batchSize)
+        (self.path, self.batchSize, self.busyTimeout) = (path, batchSize, busyTimeout)
         let version = try integer("PRAGMA user_version")   // the first read: a corrupt file fails here
         guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
@@ -35,7 +45,7 @@ public final class ResultStore {
     ///   has), `.newerSchema` for one written by a newer Hongbao, `SQLiteError` for an unreadable file.
     public init(readingFrom path: String) throws {
         database = try Self.openForReading(path)
-        batcher = TransactionBatcher(database, batchSize: 1)
+        (self.path, batchSize, busyTimeout) = (path, 1, .zero)
         let version = try Self.version(of: database)
         guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
         let statement = try database.prepare("""
@@ -50,7 +60,7 @@ public final class ResultStore {
             let database = try SQLiteDatabase(path: path, mode: .readOnly)
             _ = try version(of: database)   // the first read: a WAL file on read-only media fails here
             return database
-        } catch let error as SQLiteError where error.isCannotOpen {
+        } catch let error as SQLiteError where error.code == .cannotOpen {
             return try SQLiteDatabase(path: path, mode: .immutable)
         }
     }
@@ -179,39 +189,19 @@ public final class ResultStore {
         }
     }
 
-    /// A writer of `packets` rows for one run.
-    public func packetWriter(run: Int64) throws -> BatchedInserter<PacketRow> {
-        try BatchedInserter(database, batcher: batcher, sql: """
-            INSERT INTO packets (run_id, packet_id, group_id, sender_id, kind, algorithm, total_fen, shares,
-                                 grabbed_shares, refund_fen, luckiest_member_id)
-            VALUES (\(run), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """) { statement, row in
-            statement.bind(Int64(row.packet), at: 1)
-            statement.bind(Int64(row.group), at: 2)
-            statement.bind(Int64(row.sender), at: 3)
-            statement.bind(row.kind, at: 4)
-            statement.bind(row.algorithm, at: 5)
-            statement.bind(row.total, at: 6)
-            statement.bind(Int64(row.shares), at: 7)
-            statement.bind(Int64(row.grabbedShares), at: 8)
-            statement.bind(row.refund, at: 9)
-            if let luckiest = row.luckiest { statement.bind(Int64(luckiest), at: 10) } else { statement.bindNull(at: 10) }
-        }
+    /// A loader of one run's `packets` and `grabs` rows, on a connection of its own (a transaction per
+    /// `batchSize` rows, reused statements). Use it from one thread; `backgroundLoad(run:)` runs one on a thread of
+    /// its own.
+    /// - Throws: `SQLiteError` if the file cannot be opened again.
+    public func loader(run: Int64) throws -> RunLoader {
+        let connection = try SQLiteDatabase(path: path, busyTimeout: busyTimeout)
+        try connection.execute("PRAGMA synchronous = NORMAL")
+        if let maxPageCount { try connection.execute("PRAGMA max_page_count = \(maxPageCount)") }
+        return try RunLoader(connection, run: run, batchSize: batchSize)
     }
 
-    /// A writer of `grabs` rows for one run.
-    public func grabWriter(run: Int64) throws -> BatchedInserter<GrabRow> {
-        try BatchedInserter(database, batcher: batcher, sql: """
-            INSERT INTO grabs (run_id, packet_id, seq, member_id, amount_fen, latency_ns)
-            VALUES (\(run), ?, ?, ?, ?, ?)
-            """) { statement, row in
-            statement.bind(Int64(row.packet), at: 1)
-            statement.bind(Int64(row.seq), at: 2)
-            statement.bind(Int64(row.member), at: 3)
-            statement.bind(row.amount, at: 4)
-            statement.bind(Int64(row.latencyNanoseconds), at: 5)
-        }
-    }
+    /// Starts a background load of one run's `packets` and `grabs` rows (see `BackgroundLoad`).
+    public func backgroundLoad(run: Int64) throws -> BackgroundLoad { BackgroundLoad(try loader(run: run)) }
 
     /// The single integer a query returns (0 if it returns no row).
     public func integer(_ sql: String) throws -> Int64 {
@@ -235,63 +225,6 @@ public enum ResultStoreError: Error, CustomStringConvertible {
         case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
         }
     }
-}
-
-/// The open transaction that bulk writers share: rows from every writer of the store go into one transaction,
-/// committed every `batchSize` rows (SQLite has one transaction per connection).
-public final class TransactionBatcher {
-    private let database: SQLiteDatabase
-    private let batchSize: Int
-    private var pending = 0
-
-    init(_ database: SQLiteDatabase, batchSize: Int) {
-        self.database = database
-        self.batchSize = batchSize
-    }
-
-    func willWrite() throws {
-        if pending == 0 { try database.execute("BEGIN IMMEDIATE") }
-    }
-
-    func didWrite() throws {
-        pending += 1
-        if pending >= batchSize { try commit() }
-    }
-
-    /// Commits the open batch, if any.
-    public func commit() throws {
-        guard pending > 0 else { return }
-        try database.execute("COMMIT")
-        pending = 0
-    }
-}
-
-/// Rows of one table written through one reused prepared statement, inside the store's shared batches.
-public final class BatchedInserter<Row> {
-    private let batcher: TransactionBatcher
-    private let statement: SQLiteStatement
-    private let bind: (SQLiteStatement, Row) -> Void
-    public private(set) var written = 0
-
-    init(_ database: SQLiteDatabase, batcher: TransactionBatcher, sql: String,
-         bind: @escaping (SQLiteStatement, Row) -> Void) throws
-    {
-        self.batcher = batcher
-        self.statement = try database.prepare(sql)
-        self.bind = bind
-    }
-
-    public func append(_ row: Row) throws {
-        try batcher.willWrite()
-        bind(statement, row)
-        try statement.step()
-        statement.reset()
-        written += 1
-        try batcher.didWrite()
-    }
-
-    /// Commits what is pending (of every writer of the store).
-    public func finish() throws { try batcher.commit() }
 }
 
 /// What a run is, written when it starts.
@@ -360,6 +293,7 @@ public struct RunResults: Sendable {
     }
 }
 
+/// A row of `packets`.
 public struct PacketRow: Sendable {
     public var packet: UInt64, group: UInt32, sender: UInt32
     public var kind: String, algorithm: String
@@ -382,6 +316,7 @@ public struct PacketRow: Sendable {
     }
 }
 
+/// A row of `grabs`.
 public struct GrabRow: Sendable {
     public var packet: UInt64, seq: Int, member: UInt32, amount: Int64, latencyNanoseconds: UInt64
 
@@ -391,5 +326,22 @@ public struct GrabRow: Sendable {
         self.member = member
         self.amount = amount
         self.latencyNanoseconds = latencyNanoseconds
+    }
+}
+
+extension PacketRow {
+    /// The row of a packet's account after its expiry: `summary` as the engine gave it, the refund made.
+    public init(_ summary: PacketSummary, spec: PacketSpec, group: UInt32, sender: MemberID, refund: Fen) {
+        self.init(packet: summary.packet.rawValue, group: group, sender: sender.rawValue, kind: spec.kind.name,
+                  algorithm: spec.algorithm.rawValue, total: spec.total.rawValue, shares: spec.shares,
+                  grabbedShares: summary.grabs.count, refund: refund.rawValue, luckiest: summary.luckiest?.member.rawValue)
+    }
+}
+
+extension GrabRow {
+    /// The row of one successful grab of `packet`, with the latency its caller saw.
+    public init(_ record: GrabRecord, of packet: PacketID, latencyNanoseconds: UInt64) {
+        self.init(packet: packet.rawValue, seq: record.seq, member: record.member.rawValue,
+                  amount: record.amount.rawValue, latencyNanoseconds: latencyNanoseconds)
     }
 }

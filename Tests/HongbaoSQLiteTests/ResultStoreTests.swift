@@ -25,15 +25,15 @@ struct ResultStoreTests {
         let store = try ResultStore(path: path, batchSize: 7)
         let run = try store.beginRun(Self.start)
         #expect(try store.runs([run])[0].complete == false)
-        let packets = try store.packetWriter(run: run), grabs = try store.grabWriter(run: run)
+        let loader = try store.loader(run: run)
         for packet in UInt64(0) ..< 20 {
-            try packets.append(PacketRow(packet: packet, group: 1, sender: 2, kind: "lucky", algorithm: "line-cutting",
+            try loader.append(PacketRow(packet: packet, group: 1, sender: 2, kind: "lucky", algorithm: "line-cutting",
                                          total: 300, shares: 3, grabbedShares: 3, refund: 0, luckiest: 11))
             for seq in 1 ... 3 {
-                try grabs.append(GrabRow(packet: packet, seq: seq, member: UInt32(10 + seq), amount: 100, latencyNanoseconds: 500))
+                try loader.append(GrabRow(packet: packet, seq: seq, member: UInt32(10 + seq), amount: 100, latencyNanoseconds: 500))
             }
         }
-        try grabs.finish()
+        try loader.finish()
         try store.finishRun(run, RunResults(seconds: 1, attempts: 80, grabs: 60, soldOut: 20, late: 0, grabsPerSecond: 60,
                                             attemptsPerSecond: 80, p50: 1, p90: 2, p99: 3, p999: 4, max: 5, refund: 0,
                                             verdict: "pass", ladder: [(50, 1), (100, 5)]))
@@ -72,11 +72,11 @@ struct ResultStoreTests {
         let path = Self.temporaryPath()
         let store = try ResultStore(path: path, batchSize: 1_000)
         let run = try store.beginRun(Self.start)
-        try store.database.execute("PRAGMA max_page_count = \(try store.integer("PRAGMA page_count") + 40)")
-        let grabs = try store.grabWriter(run: run)
+        store.maxPageCount = try store.integer("PRAGMA page_count") + 40
+        let loader = try store.loader(run: run)
         #expect {
             for seq in 1 ... 200_000 {
-                try grabs.append(GrabRow(packet: 1, seq: seq, member: UInt32(seq), amount: 100, latencyNanoseconds: 1))
+                try loader.append(GrabRow(packet: 1, seq: seq, member: UInt32(seq), amount: 100, latencyNanoseconds: 1))
             }
         } throws: { error in
             "\(error)" == "disk full while writing \(path)"
@@ -97,7 +97,7 @@ struct ResultStoreTests {
         do {
             let store = try ResultStore(path: path, batchSize: 1_000)
             let run = try store.beginRun(Self.start)
-            try store.database.execute("PRAGMA max_page_count = \(try store.integer("PRAGMA page_count") + 40)")
+            store.maxPageCount = try store.integer("PRAGMA page_count") + 40
             let load = try store.backgroundLoad(run: run)
             var failure: (any Error)?
             do {

@@ -5,36 +5,75 @@ import HongbaoCore
 
 /// A failure of SQLite itself: the file, the disk or a statement. One clear line each.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
-    /// SQLite's primary result code (`SQLITE_FULL`, `SQLITE_NOTADB`, …).
-    public let code: Int32
+    /// What went wrong, by SQLite's primary result code.
+    public enum Code: Sendable, Hashable {
+        /// `SQLITE_NOTADB`: the file is not a database.
+        case notADatabase
+        /// `SQLITE_CORRUPT`.
+        case corrupt
+        /// `SQLITE_FULL`: the disk (or the file's page cap) is full.
+        case full
+        /// `SQLITE_CANTOPEN` (or, read-only, the WAL index could not be created).
+        case cannotOpen
+        /// `SQLITE_READONLY` or `SQLITE_PERM`.
+        case readOnly
+        /// `SQLITE_BUSY` or `SQLITE_LOCKED`: another connection holds the lock past the busy timeout.
+        case busy
+        /// `SQLITE_IOERR`.
+        case ioError
+        /// Any other primary result code.
+        case other(Int32)
+
+        fileprivate init(status: Int32) {
+            self = switch status & 0xFF {
+            case SQLITE_NOTADB: .notADatabase
+            case SQLITE_CORRUPT: .corrupt
+            case SQLITE_FULL: .full
+            case SQLITE_CANTOPEN: .cannotOpen
+            case SQLITE_READONLY, SQLITE_PERM: .readOnly
+            case SQLITE_BUSY, SQLITE_LOCKED: .busy
+            case SQLITE_IOERR: .ioError
+            case let primary: .other(primary)
+            }
+        }
+    }
+
+    public let code: Code
+    /// SQLite's message for the failure.
     public let message: String
+    /// The database file.
     public let path: String
+    /// The statement that failed, if one did.
     public let sql: String?
 
-    /// The file could not be opened (or, read-only, its WAL index could not be created).
-    public var isCannotOpen: Bool { code & 0xFF == SQLITE_CANTOPEN }
+    fileprivate init(status: Int32, message: String, path: String, sql: String?) {
+        code = Code(status: status)
+        self.message = message
+        self.path = path
+        self.sql = sql
+    }
 
     public var description: String {
-        switch code & 0xFF {
-        case SQLITE_NOTADB: "\(path) is not an SQLite database (corrupt, or another kind of file)"
-        case SQLITE_CORRUPT: "\(path) is corrupt: \(message)"
-        case SQLITE_FULL: "disk full while writing \(path)"
-        case SQLITE_CANTOPEN: "cannot open database \(path): \(message)"
-        case SQLITE_READONLY, SQLITE_PERM: "cannot write database \(path): \(message)"
-        case SQLITE_BUSY, SQLITE_LOCKED: "database \(path) is locked by another process"
-        case SQLITE_IOERR: "I/O error on \(path): \(message)"
-        default: "SQLite error \(code) on \(path): \(message)\(sql.map { " in `\($0)`" } ?? "")"
+        switch code {
+        case .notADatabase: "\(path) is not an SQLite database (corrupt, or another kind of file)"
+        case .corrupt: "\(path) is corrupt: \(message)"
+        case .full: "disk full while writing \(path)"
+        case .cannotOpen: "cannot open database \(path): \(message)"
+        case .readOnly: "cannot write database \(path): \(message)"
+        case .busy: "database \(path) is locked by another process"
+        case .ioError: "I/O error on \(path): \(message)"
+        case .other(let primary): "SQLite error \(primary) on \(path): \(message)\(sql.map { " in `\($0)`" } ?? "")"
         }
     }
 }
 
 /// An open SQLite database file. Not thread-safe: one connection per thread.
-public final class SQLiteDatabase {
+package final class SQLiteDatabase {
     private var handle: OpaquePointer?
-    public let path: String
+    package let path: String
 
     /// How a database is opened.
-    public enum Mode: Sendable {
+    package enum Mode: Sendable {
         /// Read and write, creating the file if needed.
         case readWrite
         /// Read only: nothing is ever written, not even a journal-mode switch.
@@ -48,7 +87,7 @@ public final class SQLiteDatabase {
     /// - Parameter busyTimeout: how long a statement waits for another process's lock before failing with
     ///   "locked by another process".
     /// - Throws: `SQLiteError` if it cannot be opened.
-    public init(path: String, mode: Mode = .readWrite, busyTimeout: Duration = .seconds(5)) throws {
+    package init(path: String, mode: Mode = .readWrite, busyTimeout: Duration = .seconds(5)) throws {
         self.path = path
         var handle: OpaquePointer?
         let flags = switch mode {
@@ -63,7 +102,7 @@ public final class SQLiteDatabase {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(handle)
             self.handle = nil
-            throw SQLiteError(code: status, message: message, path: path, sql: nil)
+            throw SQLiteError(status: status, message: message, path: path, sql: nil)
         }
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.nanosecondsSaturated / 1_000_000))
     }
@@ -80,12 +119,12 @@ public final class SQLiteDatabase {
     deinit { sqlite3_close_v2(handle) }
 
     /// Runs one or more statements that return no rows.
-    public func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         let status = sqlite3_exec(handle, sql, nil, nil, nil)
         guard status == SQLITE_OK else { throw error(status, sql: sql) }
     }
 
-    public func prepare(_ sql: String) throws -> SQLiteStatement {
+    package func prepare(_ sql: String) throws -> SQLiteStatement {
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else { throw error(status, sql: sql) }
@@ -93,10 +132,10 @@ public final class SQLiteDatabase {
     }
 
     /// The rowid of the last row inserted on this connection.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -109,15 +148,15 @@ public final class SQLiteDatabase {
     }
 
     fileprivate func error(_ status: Int32, sql: String?) -> SQLiteError {
-        SQLiteError(code: status, message: String(cString: sqlite3_errmsg(handle)), path: path, sql: sql)
+        SQLiteError(status: status, message: String(cString: sqlite3_errmsg(handle)), path: path, sql: sql)
     }
 }
 
 /// A prepared statement, reused across rows: bind, step, reset.
-public final class SQLiteStatement {
+package final class SQLiteStatement {
     private let statement: OpaquePointer
     private let database: SQLiteDatabase  // keeps the connection open while the statement lives
-    public let sql: String
+    package let sql: String
 
     fileprivate init(_ statement: OpaquePointer, database: SQLiteDatabase, sql: String) {
         self.statement = statement
@@ -127,16 +166,16 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(statement) }
 
-    public func bind(_ value: Int64, at index: Int32) {
+    package func bind(_ value: Int64, at index: Int32) {
         // A bind can fail only for an index out of range or a finalized statement: a bug here, not input.
         precondition(sqlite3_bind_int64(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
-    public func bind(_ value: Double, at index: Int32) {
+    package func bind(_ value: Double, at index: Int32) {
         precondition(sqlite3_bind_double(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
-    public func bind(_ value: String?, at index: Int32) {
+    package func bind(_ value: String?, at index: Int32) {
         guard let value else {
             precondition(sqlite3_bind_null(statement, index) == SQLITE_OK, "bind \(index) in `\(sql)`")
             return
@@ -150,13 +189,13 @@ public final class SQLiteStatement {
         precondition(status == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
-    public func bindNull(at index: Int32) {
+    package func bindNull(at index: Int32) {
         precondition(sqlite3_bind_null(statement, index) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
     /// Advances to the next row. - Returns: true if a row is available, false when done.
     @discardableResult
-    public func step() throws -> Bool {
+    package func step() throws -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -168,18 +207,18 @@ public final class SQLiteStatement {
     }
 
     /// Makes the statement ready to run again (bindings are kept until rebound).
-    public func reset() { sqlite3_reset(statement) }
+    package func reset() { sqlite3_reset(statement) }
 
-    public func int64(at column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-    public func double(at column: Int32) -> Double { sqlite3_column_double(statement, column) }
-    public func isNull(at column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-    public func text(at column: Int32) -> String {
+    package func int64(at column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    package func double(at column: Int32) -> Double { sqlite3_column_double(statement, column) }
+    package func isNull(at column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    package func text(at column: Int32) -> String {
         guard let bytes = sqlite3_column_text(statement, column) else { return "" }
         return String(cString: bytes)
     }
 
     /// Runs the statement once with these integer arguments, expecting no rows (an insert or update).
-    public func run(_ values: Int64...) throws {
+    package func run(_ values: Int64...) throws {
         for (offset, value) in values.enumerated() { bind(value, at: Int32(offset + 1)) }
         try step()
         reset()
