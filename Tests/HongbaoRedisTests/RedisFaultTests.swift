@@ -1,6 +1,6 @@
 import Foundation
 import HongbaoCore
-import HongbaoRedis
+@testable import HongbaoRedis
 import HongbaoTestSupport
 import Testing
 
@@ -88,10 +88,25 @@ struct RedisScriptAndTimeoutTests {
         } throws: { error in
             (error as? RedisEngineError)?.code == .timeout && "\(error)".contains("timed out")
         }
-        usleep(1_500_000)
+        try RedisCLI.run(port: server.port, "CLIENT", "UNPAUSE")
         #expect(try engine.grab(packet, for: 2).share != nil, "a fresh connection after the timeout")
         let summary = try engine.summary(of: packet)
         #expect(PacketFindings(summary).violations == [])
+    }
+}
+
+@Suite("Redis injected faults", .serialized, .enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+struct RedisInjectedFaultTests {
+    /// A connection found lost before a call is sent (injected on the third call from now): the node reconnects and
+    /// sends the call once; every caller gets its share, and the packet records each grab once.
+    @Test func aConnectionLostBeforeACallIsReconnectedAndTheCallSentOnce() throws {
+        let engine = try RedisEngine(url: RedisTestServer.url!)
+        let packet = try engine.send(try PacketSpec(total: 900, shares: 9), to: Group(range: 1 ... 9), seed: 3)
+        RedisFaults.loseConnection(onCall: 3)
+        let outcomes = try (1 ... UInt32(6)).map { try engine.grab(packet, for: MemberID($0)) }
+        #expect(outcomes.allSatisfy { if case .granted = $0 { true } else { false } })
+        let observed = outcomes.enumerated().map { ObservedGrab(packet: packet, member: MemberID(UInt32($0.offset + 1)), outcome: $0.element) }
+        #expect(PacketFindings(try engine.summary(of: packet), observed: observed, everyAnswerKnown: true).violations == [])
     }
 }
 

@@ -54,6 +54,12 @@ final class RedisConnection {
         guard let context, context.pointee.err == 0, !injectedLoss else {
             throw RedisEngineError(.connectionLost, "\(address): the connection was lost earlier")
         }
+        #if DEBUG
+        if RedisFaults.takeLostConnection() {
+            injectedLoss = true
+            throw RedisEngineError(.connectionLost, "\(address): connection lost (injected before sending)")
+        }
+        #endif
         for command in commands {
             let status = command.withArgv { count, argv, lengths in
                 redisAppendCommandArgv(context, count, argv, lengths)
@@ -158,6 +164,23 @@ extension timeval {
 /// Faults injected at the choke point, in debug builds only (tests): what the engine does when a reply is lost.
 enum RedisFaults {
     private static let lostReplies = Locked<[[UInt8]]>([])
+    /// Pipelines to run before the one whose connection is lost; nil: none is.
+    private static let callsBeforeLoss = Locked<Int?>(nil)
+
+    /// The `n`-th pipeline from now (1: the next one), on any connection, finds its connection lost before anything
+    /// is sent — once.
+    static func loseConnection(onCall n: Int) {
+        precondition(n >= 1, "calls are counted from 1")
+        callsBeforeLoss.withLock { $0 = n - 1 }
+    }
+
+    static func takeLostConnection() -> Bool {
+        callsBeforeLoss.withLock { remaining in
+            guard let left = remaining else { return false }
+            remaining = left == 0 ? nil : left - 1
+            return left == 0
+        }
+    }
 
     /// The next pipeline that contains a command with `marker` among its arguments runs on the server, and then
     /// its connection is lost before the replies reach the caller — once.

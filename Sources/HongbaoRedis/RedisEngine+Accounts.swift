@@ -1,0 +1,81 @@
+import Foundation
+import HongbaoCore
+
+/// Expiry and summaries, many packets per round trip.
+extension RedisEngine {
+    /// Closes the packet and refunds its balance, once, whichever process asks: the refund is recorded in the
+    /// packet by the expire script, with this call's token, so a call resent after a lost reply still reports
+    /// `.refunded`. The packet is then kept for `retention`. - Throws: `GrabEngineError.unknownPacket`,
+    /// `RedisEngineError`.
+    public func expire(_ packet: PacketID) throws -> ExpiryOutcome {
+        try expire([packet])[0]
+    }
+
+    /// Closes many packets in one round trip per node (one script call each). - Throws: as `expire(_:)`.
+    public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
+        guard !packets.isEmpty else { return [] }
+        let slots = packets.map { RedisKey.slot(of: $0) }
+        let sha = try topology.pool(for: topology.address(forSlot: slots[0])).withNode { try $0.sha(of: GrabScript.expire) }
+        var random = SystemRandomNumberGenerator()
+        let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
+        let commands = packets.map { packet in
+            var call = RedisCommand("EVALSHA", sha, "2")
+            for key in RedisKey.scriptKeys(of: packet) { call.append(key) }
+            call.append(String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
+            call.append(retentionMilliseconds)
+            return call
+        }
+        return try zip(packets, topology.pipeline(slots: slots, commands)).map { packet, reply in
+            let values = try reply.check().elements.compactMap(\.integer)
+            guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
+            switch values[0] {
+            case 0: return .refunded(Fen(values[1]))
+            case 1: return .alreadyRefunded(Fen(values[1]))
+            default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+            }
+        }
+    }
+
+    /// The packet's account: an atomic snapshot (one HGETALL of its hash), in one round trip.
+    public func summary(of packet: PacketID) throws -> PacketSummary {
+        try summaries(of: [packet])[0]
+    }
+
+    /// Many packets' accounts in one round trip per node, each an atomic snapshot of its packet.
+    /// - Throws: `GrabEngineError.unknownPacket`, `RedisEngineError`.
+    public func summaries(of packets: [PacketID]) throws -> [PacketSummary] {
+        let commands = packets.map { packet in
+            var all = RedisCommand("HGETALL")
+            all.append(RedisKey.packet(packet))
+            return all
+        }
+        return try zip(packets, topology.pipeline(slots: packets.map { RedisKey.slot(of: $0) }, commands)).map { packet, reply in
+            try Self.summary(of: packet, from: reply.check())
+        }
+    }
+
+    /// A packet's account from the HGETALL of its hash.
+    static func summary(of packet: PacketID, from reply: RedisReply) throws -> PacketSummary {
+        let items = reply.elements
+        var account: [String: Int64] = [:]
+        var grabs: [GrabRecord] = []
+        for pair in stride(from: 0, to: items.count - 1, by: 2) {
+            guard let field = items[pair].text, let value = items[pair + 1].text else { continue }
+            if let member = UInt32(field) {
+                guard value != "0" else { continue }   // a member of a small group, without a share
+                let parts = value.split(separator: ":")
+                guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else {
+                    throw RedisEngineError(.protocolError, "\(packet): member \(member) holds \"\(value)\"")
+                }
+                grabs.append(GrabRecord(seq: seq, member: MemberID(member), amount: Fen(amount)))
+            } else if let number = Int64(value) {
+                account[field] = number
+            }
+        }
+        guard let total = account["total"], let shares = account["shares"], let balance = account["balance"] else {
+            throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        }
+        return PacketSummary(packet: packet, total: Fen(total), shares: Int(shares), grabs: grabs.sorted { $0.seq < $1.seq },
+                             balance: Fen(balance), refund: account["closed"] == 1 ? Fen(account["refund"] ?? 0) : nil)
+    }
+}
