@@ -15,7 +15,7 @@ extension RedisEngine {
     public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
         guard !packets.isEmpty else { return [] }
         let slots = packets.map { RedisKey.slot(of: $0) }
-        let sha = try topology.pool(for: topology.address(forSlot: slots[0])).withNode { try $0.sha(of: GrabScript.expire) }
+        let sha = try topology.sha(of: GrabScript.expire)
         var random = SystemRandomNumberGenerator()
         let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
         let commands = packets.map { packet in
@@ -25,7 +25,7 @@ extension RedisEngine {
             call.append(retentionMilliseconds)
             return call
         }
-        return try zip(packets, topology.pipeline(slots: slots, commands)).map { packet, reply in
+        return try zip(packets, topology.pipeline(slots: slots, commands, replicated: true)).map { packet, reply in
             let values = try reply.check().elements.compactMap(\.integer)
             guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
             switch values[0] {

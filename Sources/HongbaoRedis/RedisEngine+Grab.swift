@@ -28,11 +28,11 @@ extension RedisEngine {
     func grab(_ requests: [GrabRequest], callPerGrab: Bool) throws -> [GrabReceipt] {
         guard !requests.isEmpty else { return [] }
         let calls = GrabScriptCall.plan(requests, slotOf: { topology.isCluster ? RedisKey.slot(of: $0) : 0 }, callPerGrab: callPerGrab)
-        let sha = try topology.pool(for: topology.address(forSlot: calls[0].slot)).withNode { try $0.sha(of: GrabScript.grab) }
+        let sha = try topology.sha(of: GrabScript.grab)
         let now = clock.nanoseconds / 1_000_000
         let commands = calls.map { $0.command(sha: sha, now: now, requests: requests) }
         // One pipeline per node; only calls that were redirected are sent again.
-        let replies = try topology.pipeline(slots: calls.map(\.slot), commands)
+        let replies = try topology.pipeline(slots: calls.map(\.slot), commands, replicated: true)
         var receipts = [GrabReceipt?](repeating: nil, count: requests.count)
         for (call, reply) in zip(calls, replies) {
             for (index, receipt) in try call.receipts(from: reply, requests: requests) { receipts[index] = receipt }

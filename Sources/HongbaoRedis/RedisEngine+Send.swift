@@ -56,7 +56,7 @@ extension RedisEngine {
             commands += made
             slots += repeatElement(slot, count: made.count)
         }
-        for reply in try topology.pipeline(slots: slots, commands) { _ = try reply.check() }
+        for reply in try topology.pipeline(slots: slots, commands, replicated: true) { _ = try reply.check() }
         return ids
     }
 
@@ -68,6 +68,9 @@ extension RedisEngine {
         let items: [UInt64] = plan.preSplit.isEmpty
             ? (0 ..< plan.spec.shares).map { DoubleMean.random48(seed: plan.seed, index: $0) }
             : plan.preSplit.map { UInt64($0.rawValue) }
+        var clear = RedisCommand("DEL")   // a send resent after a lost reply rewrites the list, never appends to it
+        clear.append(RedisKey.shares(of: id))
+        commands.append(clear)
         for chunk in stride(from: 0, to: items.count, by: 1_000) {
             var push = RedisCommand("RPUSH")
             push.append(RedisKey.shares(of: id))

@@ -39,11 +39,17 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     ///     system's wall clock).
     ///   - commandTimeout: how long a call may wait for its reply before it fails with `.timeout`.
     ///   - retention: how long a packet is kept after its refund (default one day).
+    ///   - durability: when a write is acknowledged: by the master (Redis's default), or once replicas hold it.
+    ///   - recoveryTimeout: how long a call waits for a cluster to recover from a failover (a master dies, its
+    ///     replica is promoted) before it fails.
     /// - Throws: `RedisEngineError` (invalid address, refused, wrong password, …); messages never show a password.
-    public init(url: String, clock: any PacketClock = WallPacketClock(), commandTimeout: Duration = .seconds(5), retention: Duration = .seconds(24 * 3600)) throws
+    public init(url: String, clock: any PacketClock = WallPacketClock(), commandTimeout: Duration = .seconds(5),
+                retention: Duration = .seconds(24 * 3600), durability: Durability = .master,
+                recoveryTimeout: Duration = .seconds(30)) throws
     {
         let seeds = try RedisAddress.seeds(from: url)
-        topology = try RedisTopology(seeds: seeds.map { var address = $0; address.commandTimeout = commandTimeout; return address })
+        topology = try RedisTopology(seeds: seeds.map { var address = $0; address.commandTimeout = commandTimeout; return address },
+                                     recoveryTimeout: recoveryTimeout, durability: durability)
         name = topology.isCluster ? "redis-cluster" : "redis"
         self.clock = clock
         self.retention = retention
@@ -59,6 +65,12 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
 
     /// Every master serving packets (one outside a cluster).
     public var masters: [RedisAddress] { topology.masters }
+
+    /// When writes are acknowledged.
+    public var durability: Durability { topology.durability }
+
+    /// Every failover this engine rode through, in order.
+    public var recoveries: [RedisRecovery] { topology.recoveries.withLock { $0 } }
 
     // MARK: Async
 

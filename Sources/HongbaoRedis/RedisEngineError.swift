@@ -3,7 +3,7 @@ public struct RedisEngineError: Error, Sendable, Hashable, CustomStringConvertib
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Storage: Hashable, Sendable {
             case invalidAddress, connectionRefused, timeout, connectionLost, serverError, authenticationFailed
-            case noScript, protocolError, cluster
+            case noScript, protocolError, cluster, notReplicated
         }
         private let storage: Storage
         public static let invalidAddress = Code(storage: .invalidAddress)
@@ -15,6 +15,8 @@ public struct RedisEngineError: Error, Sendable, Hashable, CustomStringConvertib
         public static let noScript = Code(storage: .noScript)
         public static let protocolError = Code(storage: .protocolError)
         public static let cluster = Code(storage: .cluster)
+        /// A durable write that no replica confirmed within the engine's recovery timeout.
+        public static let notReplicated = Code(storage: .notReplicated)
 
         public var description: String {
             switch storage {
@@ -27,6 +29,7 @@ public struct RedisEngineError: Error, Sendable, Hashable, CustomStringConvertib
             case .noScript: "script not loaded"
             case .protocolError: "protocol error"
             case .cluster: "cluster error"
+            case .notReplicated: "not replicated"
             }
         }
     }
@@ -41,4 +44,7 @@ public struct RedisEngineError: Error, Sendable, Hashable, CustomStringConvertib
     }
 
     public var description: String { "Redis \(code): \(detail)" }
+
+    /// The node is gone or unreachable (lost, refused, silent): in a cluster, a failover may be under way.
+    var isNodeFailure: Bool { code == .connectionLost || code == .connectionRefused || code == .timeout }
 }

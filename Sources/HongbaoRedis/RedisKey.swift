@@ -40,6 +40,10 @@ struct RedisKey: RawRepresentable, Hashable, Sendable {
         return hash
     }
 
+    /// String: a counter in `slot`, incremented at the end of a durable pipeline so that its connection has written
+    /// something after everything the pipeline did (WAIT waits for the connection's last write).
+    static func durabilityMark(slot: Int) -> RedisKey { RedisKey(rawValue: "hb:{\(ClusterSlot.tags[slot])}:w") }
+
     /// The counter that issues packet ids.
     static let packetIDs = RedisKey(rawValue: "hb:packet-ids")
 
@@ -65,6 +69,19 @@ enum ClusterSlot {
     }
 
     static func of(tag: String) -> Int { Int(crc16(Array(tag.utf8)[...]) % UInt16(count)) }
+
+    /// A hash tag for every slot: the smallest number, in base 36, that hashes to it.
+    static let tags: [String] = {
+        var tags = [String?](repeating: nil, count: count)
+        var missing = count, n: UInt64 = 0
+        while missing > 0 {
+            let tag = String(n, radix: 36)
+            let slot = of(tag: tag)
+            if tags[slot] == nil { tags[slot] = tag; missing -= 1 }
+            n += 1
+        }
+        return tags.map { $0! }
+    }()
 
     static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
         var crc: UInt16 = 0

@@ -49,6 +49,15 @@ final class RedisNode: @unchecked Sendable {
 
     func command(_ command: RedisCommand) throws -> RedisReply { try pipeline([command])[0] }
 
+    /// Runs a pipeline on the connection that ran the previous one, never a new one (WAIT asks about the
+    /// connection's own writes). - Throws: `.connectionLost` if that connection is gone.
+    func pipelineOnSameConnection(_ commands: [RedisCommand]) throws -> [RedisReply] {
+        guard let connection, !connection.isBroken else {
+            throw RedisEngineError(.connectionLost, "\(address): the connection that wrote is gone")
+        }
+        return try connection.pipeline(commands)
+    }
+
     /// The SHA1 of a script, loading it on first use.
     func sha(of script: String) throws -> String {
         if let sha = scripts[script] { return sha }
@@ -82,6 +91,9 @@ final class RedisNodePool: Sendable {
     init(_ address: RedisAddress) {
         self.address = address
     }
+
+    /// Closes the idle connections (their server died: they are all broken).
+    func discardIdle() { idle.withLock { $0.removeAll() } }
 
     func withNode<T>(_ body: (RedisNode) throws -> T) throws -> T {
         let node = try idle.withLock { $0.popLast() } ?? RedisNode(address)

@@ -4,17 +4,35 @@ import Synchronization
 /// Where each packet's keys live: one server, or the masters of a Redis Cluster by hash slot.
 ///
 /// The slot map comes from CLUSTER SLOTS and is replaced whole (under a lock held only for the swap) when a MOVED
-/// reply shows it is stale. An ASK reply sends that one request to the importing node, preceded by ASKING.
+/// reply shows it is stale. An ASK reply sends that one request to the importing node, preceded by ASKING. A node
+/// that dies is ridden through: its commands wait (bounded) for the map to name the replica promoted in its place.
 final class RedisTopology: Sendable {
     let seeds: [RedisAddress]
     let isCluster: Bool
     private let slots: Locked<[RedisAddress]>         // 16384 entries in a cluster; one entry otherwise
     private let pools = Locked<[RedisAddress: RedisNodePool]>([:])
+    private let shas = Locked<[String: String]>([:])
+    /// How long a call waits for a cluster to recover from a failover before it fails.
+    let recoveryTimeout: Duration
+    /// When writes are acknowledged (see `Durability`).
+    let durability: Durability
+    /// Every failover ridden through: which node was lost, which served its slots next, and how long it took.
+    let recoveries = Locked<[RedisRecovery]>([])
+    /// Nodes lost and not yet replaced: since when, and what the first failed call said.
+    private let outages = Locked<[RedisAddress: Outage]>([:])
+
+    struct Outage {
+        let since: ContinuousClock.Instant
+        let wallMilliseconds: Int64
+        let failure: String
+    }
 
     /// Connects to the first seed that answers and learns whether it is a cluster.
-    init(seeds: [RedisAddress]) throws {
+    init(seeds: [RedisAddress], recoveryTimeout: Duration = .seconds(30), durability: Durability = .master) throws {
         precondition(!seeds.isEmpty, "a topology needs at least one address")
         self.seeds = seeds
+        self.recoveryTimeout = recoveryTimeout
+        self.durability = durability
         var found: (cluster: Bool, map: [RedisAddress])?
         var lastError: (any Error)?
         for seed in seeds where found == nil {
@@ -58,15 +76,45 @@ final class RedisTopology: Sendable {
         try pipeline(slots: Array(repeating: slot, count: commands.count), commands)
     }
 
-    /// Runs each command on the node serving its slot: one pipeline per node. In a cluster, only the commands
-    /// answered with MOVED (the map is refreshed), ASK (sent again to the importing node, after ASKING) or
-    /// TRYAGAIN (a slot being resharded; sent again after a short wait) are sent again — the others have run,
-    /// and running a grab twice would turn its "granted" into "already grabbed".
-    func pipeline(slots: [Int], _ commands: [RedisCommand]) throws -> [RedisReply] {
+    /// The SHA1 of a script, as the servers know it (the same on every node: it is the script's hash), loaded once
+    /// from whichever node answers.
+    func sha(of script: String) throws -> String {
+        if let sha = shas.withLock({ $0[script] }) { return sha }
+        var lastError: (any Error)?
+        for address in [address(forSlot: 0)] + masters + seeds {
+            do {
+                let sha = try pool(for: address).withNode { try $0.sha(of: script) }
+                shas.withLock { $0[script] = sha }
+                return sha
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    /// Runs each command on the node serving its slot: one pipeline per node. Only commands that did not run, or
+    /// may not have run, are sent again — every command the engine sends is safe to resend (a resent grab that
+    /// already ran answers with the same share, as "already grabbed"; a resent expiry knows its token; a resent
+    /// send rewrites the same packet before anyone knows its id):
+    /// - MOVED: the slot map is refreshed; ASK: sent to the importing node, after ASKING; TRYAGAIN (a slot being
+    ///   resharded), CLUSTERDOWN, MASTERDOWN, LOADING or READONLY (a failover under way): sent again after a
+    ///   short wait and a refresh of the map.
+    /// - A lost connection or a node that refuses (a master died): its commands are sent again once the map names
+    ///   a node that answers — the replica promoted in its place — waiting with backoff and refreshing the map
+    ///   from every node known, for at most `recoveryTimeout`, then failing with a clear error.
+    /// With `replicated`, each node's pipeline ends with WAIT: its replies count only once a replica holds what
+    /// they wrote (see `Durability`).
+    func pipeline(slots: [Int], _ commands: [RedisCommand], replicated: Bool = false) throws -> [RedisReply] {
         precondition(slots.count == commands.count, "one slot per command")
         var replies = [RedisReply?](repeating: nil, count: commands.count)
         var pending: [(index: Int, ask: RedisAddress?)] = commands.indices.map { ($0, nil) }
-        for attempt in 0 ..< 8 {
+        let deadline = ContinuousClock.now + recoveryTimeout
+        var backoff = Duration.milliseconds(25)
+        var redirects = 0
+        var lostNodes: Set<RedisAddress> = []
+        var failed: Set<Int> = []   // commands a lost node left
+        while true {
             var routes: [RedisAddress: [(index: Int, asking: Bool)]] = [:]
             var order: [RedisAddress] = []
             for (index, ask) in pending {
@@ -75,11 +123,28 @@ final class RedisTopology: Sendable {
                 routes[address, default: []].append((index, ask != nil))
             }
             var next: [(index: Int, ask: RedisAddress?)] = []
-            var moved = false, resharding = false
+            var moved = false, mustWait = false
+            var lastError: (any Error)?
             for address in order {
                 let items = routes[address]!
                 let batch = items.flatMap { $0.asking ? [RedisCommand("ASKING"), commands[$0.index]] : [commands[$0.index]] }
-                let answers = try pool(for: address).withNode { try $0.pipeline(batch) }
+                let answers: [RedisReply]
+                do {
+                    let slot = slots[items[0].index]
+                    answers = try pool(for: address).withNode { node in
+                        try replicated ? durability.run(batch, slot: slot, on: node, deadline: deadline) : node.pipeline(batch)
+                    }
+                } catch let error as RedisEngineError where isCluster && (error.isNodeFailure || error.code == .cluster) {
+                    // The node died or is unreachable: its commands may or may not have run; all are resent.
+                    pool(for: address).discardIdle()
+                    outages.withLock { $0[address] = $0[address] ?? Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: error.detail) }
+                    lostNodes.insert(address)
+                    next += items.map { ($0.index, nil) }
+                    failed.formUnion(items.map(\.index))
+                    mustWait = true
+                    lastError = error
+                    continue
+                }
                 var cursor = 0
                 for (index, asking) in items {
                     if asking { cursor += 1 }   // ASKING's own +OK
@@ -87,33 +152,75 @@ final class RedisTopology: Sendable {
                     cursor += 1
                     if isCluster, let redirect = Redirect(reply) {
                         if redirect.kind == .moved { moved = true }
+                        redirects += 1
                         next.append((index, redirect.kind == .ask ? redirect.address(like: address) : nil))
-                    } else if isCluster, case .error(let message) = reply, message.hasPrefix("TRYAGAIN") {
-                        resharding = true
+                    } else if isCluster, case .error(let message) = reply, Self.isTransient(message) {
+                        mustWait = true
                         next.append((index, asking ? address : nil))
+                        lastError = RedisEngineError(.cluster, "\(address): \(message)")
                     } else {
                         replies[index] = reply
                     }
                 }
+                if !lostNodes.isEmpty, items.contains(where: { failed.contains($0.index) && replies[$0.index] != nil }) {
+                    // The first answer (of any thread) for commands a lost node left: its slots are served again.
+                    for lost in lostNodes {
+                        guard let outage = outages.withLock({ $0.removeValue(forKey: lost) }) else { continue }
+                        recoveries.withLock {
+                            $0.append(RedisRecovery(lost: lost, replacement: address, failedAtMilliseconds: outage.wallMilliseconds,
+                                                    servedAfter: ContinuousClock.now - outage.since, failure: outage.failure))
+                        }
+                    }
+                    lostNodes.removeAll()
+                }
             }
             if next.isEmpty { return replies.map { $0! } }
-            if moved { try refresh() }
-            if resharding { Thread.sleep(forTimeInterval: 0.01 * Double(1 << min(attempt, 5))) }
+            if redirects > 64 {
+                throw RedisEngineError(.cluster, "slot \(slots[next[0].index]) kept moving: gave up after \(redirects) redirects")
+            }
+            if mustWait {
+                guard ContinuousClock.now + backoff < deadline else {
+                    throw RedisEngineError(.cluster, "the cluster did not recover within \(recoveryTimeout) (\(lastError.map { "\($0)" } ?? "no answer"))")
+                }
+                Thread.sleep(forTimeInterval: backoff / .seconds(1))
+                backoff = min(backoff * 2, .milliseconds(400))
+                try? refresh(thorough: true)
+            } else if moved {
+                try refresh(thorough: !failed.isEmpty)
+            }
             pending = next
         }
-        throw RedisEngineError(.cluster, "slot \(slots[pending[0].index]) kept moving or resharding: gave up after 8 tries")
     }
 
-    /// Reloads the slot map from any master that answers.
-    func refresh() throws {
-        for seed in masters + seeds {
-            guard let reply = try? pool(for: seed).withNode({ try $0.command(RedisCommand("CLUSTER", "SLOTS")) }),
-                  let map = try? Self.slotMap(reply.check(), template: seed)
+    /// Error replies that mean "not now" during a failover or a resharding: nothing ran, try again shortly.
+    static func isTransient(_ message: String) -> Bool {
+        ["TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "READONLY"].contains { message.hasPrefix($0) }
+    }
+
+    static func wallMilliseconds() -> Int64 { WallPacketClock().nanoseconds / 1_000_000 }
+
+    /// Reloads the slot map. Outside a failover (`thorough` false) the first node that answers with every slot
+    /// served is believed. During one, every node known is asked and the map most of them give wins: a master
+    /// restarted after it was failed over claims its old slots, empty, until the cluster tells it otherwise, and
+    /// must not be believed alone.
+    func refresh(thorough: Bool = false) throws {
+        let known = pools.withLock { Array($0.keys) }
+        var seen: Set<RedisAddress> = []
+        var votes: [[RedisAddress]: Int] = [:]
+        for address in masters + seeds + known where seen.insert(address).inserted {
+            guard let reply = try? pool(for: address).withNode({ try $0.command(RedisCommand("CLUSTER", "SLOTS")) }),
+                  let map = try? Self.slotMap(reply.check(), template: address)
             else { continue }
-            slots.withLock { $0 = map }
-            return
+            guard thorough else {
+                slots.withLock { $0 = map }
+                return
+            }
+            votes[map, default: 0] += 1
         }
-        throw RedisEngineError(.cluster, "no cluster node answered CLUSTER SLOTS")
+        guard let (map, _) = votes.max(by: { $0.value < $1.value }) else {
+            throw RedisEngineError(.cluster, "no cluster node answered CLUSTER SLOTS with every slot served")
+        }
+        slots.withLock { $0 = map }
     }
 
     static func slotMap(_ reply: RedisReply, template: RedisAddress) throws -> [RedisAddress] {

@@ -35,12 +35,22 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Grabs per Redis call (one script call per slot per batch); default 64. In-process engines grab one at a time.")
     var batch = 64
 
+    @Flag(help: "Redis: acknowledge a grab only once a replica holds it (WAIT 1), so a master's failover loses no acknowledged grab.")
+    var durable = false
+
+    @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
+    var recoveryTimeout: Double = 30
+
     func validate() throws {
         if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
         }
         guard (1 ... 4096).contains(batch) else { throw ValidationError("--batch must be in 1 ... 4096, got \(batch)") }
+        guard recoveryTimeout > 0 && recoveryTimeout <= 3600 else {
+            throw ValidationError("--recovery-timeout must be in (0, 3600] seconds, got \(recoveryTimeout)")
+        }
+        if durable && redis == nil { throw ValidationError("--durable applies to the Redis engine: give --redis URL") }
     }
 
     /// The engines to run: as given, else the in-process ones, or Redis when --redis is given.
@@ -51,12 +61,18 @@ struct BenchCommand: ParsableCommand {
 
     mutating func run() throws {
         var options = workload.options(command: "bench")
-        options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)"]
-        let (redis, batch) = (redis, batch)
+        let redisSettings = RedisSettings(url: redis, batch: batch, durability: durable ? .replicated : .master,
+                                          recoveryTimeout: .milliseconds(Int64(recoveryTimeout * 1000)))
+        options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)",
+                            "durability": "\(redisSettings.durability)"]
+        let made = MadeEngines()
         do {
             let reports = try BenchSession.run(options, engines: engines.map { choice in
-                { capacity in try choice.make(capacity: capacity, redis: redis, batch: batch) }
+                { capacity in try made.keep(choice.make(capacity: capacity, redis: redisSettings)) }
             })
+            for recovery in made.redis.flatMap(\.recoveries) {
+                FileHandle.standardError.write(Data("bench: failover: \(recovery) [failed at \(recovery.failedAtMilliseconds) ms]\n".utf8))
+            }
             if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
         } catch let error as ExitCode {
             throw error
@@ -91,12 +107,32 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
     }
 
     /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
-    func make(capacity: Int, redis url: String?, batch: Int) throws -> DrivenEngine {
+    func make(capacity: Int, redis: RedisSettings) throws -> DrivenEngine {
         switch self {
         case .inProcess(let kind):
             if let engine = kind.makeNonBlocking(capacity: capacity) { .synchronous(engine) } else { .asynchronous(kind.make()) }
-        case .redis: .batched(try RedisEngine(url: url!), size: batch)   // validate() required --redis
+        case .redis:   // validate() required --redis
+            .batched(try RedisEngine(url: redis.url!, durability: redis.durability, recoveryTimeout: redis.recoveryTimeout),
+                     size: redis.batch)
         case .null: .synchronous(NullEngine())
         }
+    }
+}
+
+/// The Redis engine's settings, from the options.
+struct RedisSettings {
+    var url: String?
+    var batch: Int
+    var durability: Durability
+    var recoveryTimeout: Duration
+}
+
+/// The Redis engines a session made, to report the failovers they rode through after the run.
+final class MadeEngines: @unchecked Sendable {   // used from the session's one thread
+    private(set) var redis: [RedisEngine] = []
+
+    func keep(_ engine: DrivenEngine) -> DrivenEngine {
+        if case .batched(let batched, _) = engine, let redis = batched as? RedisEngine { self.redis.append(redis) }
+        return engine
     }
 }
