@@ -44,8 +44,12 @@ let package = Package(
         // service's HTTP load generator share.
         .target(name: "HongbaoBench", dependencies: ["HongbaoCore", "HongbaoSimulator", "HongbaoSQLite"]),
 
-        // Analysis of stored runs: text tables and a self-contained HTML page with SVG charts.
-        .target(name: "HongbaoReport", dependencies: ["HongbaoCore", "HongbaoSQLite"]),
+        // Analysis of stored runs: text tables, a self-contained HTML page with SVG charts, and the merge of the
+        // runs of several load generators (histograms add, verdicts add, rows are checked across shards).
+        .target(name: "HongbaoReport", dependencies: [
+            "HongbaoCore", "HongbaoSQLite", "HongbaoSimulator",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
 
         // The concurrency lessons and the interleaving explorer.
         .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore", "HongbaoRedis"]),

@@ -25,6 +25,8 @@ public struct BenchOptions: Sendable {
     public var command = "bench"
     /// Grabs in flight at once per worker thread, for async engines (a remote service).
     public var inFlightPerThread = 1
+    /// This process's part of a run of several load generators, and the run id they share; nil for a run of one.
+    public var shard: (shard: Shard, runID: String)?
 
     public init() {}
 }
@@ -58,6 +60,10 @@ public enum BenchSession {
                                 algorithm: options.algorithm, scenario: options.scenario)
         }
         progress.note("workload: \(options.packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(seconds(workloadTime)))")
+        if let (shard, runID) = options.shard {
+            workload = workload.part(of: shard)
+            progress.note("shard \(shard) of run \(runID): sends \((0 ..< options.packets).filter(shard.sends).count.formatted()) packets, runs \(workload.attempts.count.formatted()) attempts")
+        }
 
         var driver = Driver(threads: options.threads, schedule: options.rate.map { .open(perSecond: $0) } ?? .closed,
                             timeLimit: options.duration.map { .milliseconds(Int64($0 * 1000)) })
@@ -69,11 +75,13 @@ public enum BenchSession {
             let runID = try store.beginRun(RunStart(
                 startedAt: Date().formatted(.iso8601), engine: name, algorithm: options.algorithm?.rawValue ?? "mixed",
                 seed: options.seed, members: options.members, packets: options.packets, threads: options.threads,
-                rate: options.rate, durationLimit: options.duration, configJSON: configJSON(options, engine: name)))
-            let measurement = try driver.run(workload, on: target) { phase, done, total in
+                rate: options.rate, durationLimit: options.duration, configJSON: configJSON(options, engine: name),
+                group: options.shard?.runID, shard: options.shard.map { "\($0.shard)" }))
+            let measurement = try driver.run(workload, on: target, shard: options.shard?.shard) { phase, done, total in
                 progress.update("\(name): \(phase)", done: done, total: total)
             }
-            reports.append(try record(measurement, of: workload, target: target, runID: runID, store: store, progress: progress))
+            reports.append(try record(measurement, of: workload, target: target, shard: options.shard?.shard, runID: runID,
+                                      store: store, progress: progress))
         }
         progress.finishLine()
         progress.note("indexes: creating")
@@ -94,8 +102,10 @@ public enum BenchSession {
 
     /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
     /// checks), and finishes the run's row. An engine that keeps no records (the null engine) is not audited.
-    static func record(_ measurement: RunMeasurement, of workload: Workload, target: DrivenEngine, runID: Int64,
-                       store: ResultStore, progress: ProgressReporter) throws -> EngineReport
+    /// A shard stores the rows of the packets it sent and of its own members' grabs, so the shards' files add up
+    /// to the whole run (`hongbao merge`).
+    static func record(_ measurement: RunMeasurement, of workload: Workload, target: DrivenEngine, shard: Shard?,
+                       runID: Int64, store: ResultStore, progress: ProgressReporter) throws -> EngineReport
     {
         let engine = target.blocking
         guard !(engine is NullEngine) else {
@@ -107,12 +117,14 @@ public enum BenchSession {
         let load = try store.backgroundLoad(run: runID)
         let recordStart = ContinuousClock.now
         var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
-        let verdict = try Audit.run(workload, measurement, on: target, progress: { done, total in
+        let verdict = try Audit.run(workload, measurement, on: target, shard: shard, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
         }) { account in
-            packetRows.append(PacketRow(account.summary, spec: account.packet.spec, group: account.packet.group,
-                                        sender: account.packet.sender, refund: account.refund))
-            for (record, latency) in zip(account.summary.grabs, account.latencies) {
+            if account.owned {
+                packetRows.append(PacketRow(account.summary, spec: account.packet.spec, group: account.packet.group,
+                                            sender: account.packet.sender, refund: account.refund))
+            }
+            for (record, latency) in zip(account.summary.grabs, account.latencies) where shard?.grabs(for: record.member) ?? true {
                 grabRows.append(GrabRow(record, of: account.id, latencyNanoseconds: latency))
             }
             if grabRows.count >= 50_000 {

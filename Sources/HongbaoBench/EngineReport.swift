@@ -18,16 +18,15 @@ public struct EngineReport: Encodable, Sendable {
     let late: Int
     let grabsPerSecond: Double
     let attemptsPerSecond: Double
-    let latencyNanoseconds: [String: UInt64]
-    let ladder: [Double: UInt64]
+    let latency: LatencyFigures
+    /// The grab phase's latency histogram, JSON-encoded (stored, so that shards' runs can be merged).
+    let histogramJSON: String
+    let grabWallMilliseconds: ClosedRange<Int64>
     /// The correctness verdict (not audited for the null engine).
     public let verdict: Verdict
     let recordSeconds: Double
     let insertSeconds: Double
     let rowsWritten: Int
-
-    static let percentiles: [(String, Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]
-    static let ladderPercentiles = [50, 75, 90, 99, 99.9, 99.99, 99.999, 100]
 
     init(engine: String, runID: Int64, measurement: RunMeasurement, verdict: Verdict, recordSeconds: Double,
          insertSeconds: Double, rowsWritten: Int)
@@ -45,14 +44,9 @@ public struct EngineReport: Encodable, Sendable {
         late = measurement.late
         grabsPerSecond = Double(grabs) / max(seconds, 1e-9)
         attemptsPerSecond = Double(attempts) / max(seconds, 1e-9)
-        let histogram = measurement.histogram
-        var latency: [String: UInt64] = [:]
-        for (name, percentile) in Self.percentiles { latency[name] = histogram.valueAtPercentile(percentile) }
-        latency["max"] = histogram.max
-        latencyNanoseconds = latency
-        ladder = Dictionary(uniqueKeysWithValues: Self.ladderPercentiles.map {
-            ($0, $0 == 100 ? histogram.max : histogram.valueAtPercentile($0))
-        })
+        latency = LatencyFigures(measurement.histogram)
+        histogramJSON = (try? String(decoding: JSONEncoder().encode(measurement.histogram), as: UTF8.self)) ?? ""
+        grabWallMilliseconds = measurement.grabWallMilliseconds
         self.verdict = verdict
         self.recordSeconds = recordSeconds
         self.insertSeconds = insertSeconds
@@ -62,15 +56,16 @@ public struct EngineReport: Encodable, Sendable {
     var results: RunResults {
         RunResults(seconds: seconds, attempts: attempts, grabs: grabs, soldOut: soldOut, late: late,
                    grabsPerSecond: grabsPerSecond, attemptsPerSecond: attemptsPerSecond,
-                   p50: latencyNanoseconds["p50"]!, p90: latencyNanoseconds["p90"]!, p99: latencyNanoseconds["p99"]!,
-                   p999: latencyNanoseconds["p99.9"]!, max: latencyNanoseconds["max"]!, refund: verdict.refundFen,
-                   verdict: verdict.summary, ladder: ladder.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                   p50: latency.p50, p90: latency.p90, p99: latency.p99, p999: latency.p999, max: latency.max,
+                   refund: verdict.refundFen, verdict: verdict.summary, ladder: latency.ladder.map { ($0.percentile, $0.nanoseconds) },
+                   grabWallMilliseconds: grabWallMilliseconds, histogramJSON: histogramJSON,
+                   verdictJSON: (try? String(decoding: JSONEncoder().encode(verdict), as: UTF8.self)))
     }
 
     enum CodingKeys: String, CodingKey {
         case engine, runID = "run_id", seconds, sendSeconds = "send_seconds", attempts, grabs, soldOut = "sold_out"
         case retries, expired, notMember = "not_member", late, grabsPerSecond = "grabs_per_s"
-        case attemptsPerSecond = "attempts_per_s", latencyNanoseconds = "latency_ns", verdict
+        case attemptsPerSecond = "attempts_per_s", latency = "latency_ns", verdict
         case recordSeconds = "record_seconds", insertSeconds = "insert_seconds", rowsWritten = "rows_written"
     }
 }
@@ -95,10 +90,10 @@ enum ReportTable {
         let header = ["engine", "grabs/s", "attempts/s", "p50", "p90", "p99", "p99.9", "max", "sold out", "verdict"]
         var rows = [header]
         for report in reports {
-            let latency = report.latencyNanoseconds
+            let latency = report.latency
             rows.append([report.engine, count(report.grabsPerSecond), count(report.attemptsPerSecond),
-                         duration(latency["p50"]!), duration(latency["p90"]!), duration(latency["p99"]!),
-                         duration(latency["p99.9"]!), duration(latency["max"]!), report.soldOut.formatted(),
+                         duration(latency.p50), duration(latency.p90), duration(latency.p99),
+                         duration(latency.p999), duration(latency.max), report.soldOut.formatted(),
                          !report.verdict.audited ? "n/a" : report.verdict.passed ? "pass" : "FAIL"])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }

@@ -22,15 +22,17 @@ public struct PacketFindings: Sendable, Equatable {
     public private(set) var unbalanced = 0
     /// Shares below 1 fen.
     public private(set) var belowOneFen = 0
-    /// Payments to a member beyond the first: a second record, or a second "granted" told to one member.
+    /// Records of a member beyond the first.
     public private(set) var paidTwice = 0
+    /// "Granted" told to one member more than once.
+    public private(set) var grantedTwice = 0
     /// 1 if the records' sequence numbers are not 1 … n.
     public private(set) var misnumbered = 0
     /// Members told they hold a share (granted, or already grabbed) that the packet has no record of.
     public private(set) var lostGrants = 0
     /// Answers that name another amount than the member's record.
     public private(set) var wrongAmounts = 0
-    /// Records no caller was told of (counted only when every caller's answer is known).
+    /// Records no caller was told of (counted for the members whose every answer is known).
     public private(set) var unreportedGrants = 0
     /// Answers of "sold out", "expired" or "not a member" to a member who holds a share.
     public private(set) var deniedHolders = 0
@@ -38,10 +40,10 @@ public struct PacketFindings: Sendable, Equatable {
     public private(set) var violations: [String] = []
 
     /// Checks `summary` and, when given, the refund the expiry answered and the answers its callers were told
-    /// (observations of other packets are ignored). With `everyAnswerKnown`, a record no caller was told of is a
-    /// finding too.
+    /// (observations of other packets are ignored). A record of a member for whom `answersKnown` is true (every
+    /// answer that member was given is in `observed`) that no caller was told of is a finding too.
     public init(_ summary: PacketSummary, refund: Fen? = nil, observed: some Sequence<ObservedGrab> = [ObservedGrab](),
-                everyAnswerKnown: Bool = false)
+                answersKnown: (MemberID) -> Bool = { _ in false })
     {
         let id = summary.packet
         if summary.grabs.count > summary.shares {
@@ -92,7 +94,7 @@ public struct PacketFindings: Sendable, Equatable {
                     violations.append("\(id): \(grab.member) was told \(grab.outcome), the packet records \(held)")
                 }
                 if isGrant && !granted.insert(grab.member).inserted {
-                    paidTwice += 1
+                    grantedTwice += 1
                     violations.append("\(id): \(grab.member) was granted twice")
                 }
             case .soldOut, .expired, .notMember:
@@ -102,11 +104,9 @@ public struct PacketFindings: Sendable, Equatable {
                 }
             }
         }
-        if everyAnswerKnown {
-            for record in summary.grabs where !told.contains(record.member) {
-                unreportedGrants += 1
-                violations.append("\(id): \(record.member) holds \(record.amount) but no caller was told so")
-            }
+        for record in summary.grabs where answersKnown(record.member) && !told.contains(record.member) {
+            unreportedGrants += 1
+            violations.append("\(id): \(record.member) holds \(record.amount) but no caller was told so")
         }
     }
 

@@ -2,13 +2,15 @@ import HongbaoCore
 
 /// The SQLite file that accumulates bench runs: every run, every packet and every successful grab.
 ///
-/// Schema version 1 (`PRAGMA user_version`), documented in the README: `runs`, `packets`, `grabs`,
-/// `latency_ladder`. A run's row is committed first with `complete = 0` and set to 1 only when everything is
+/// Schema version 2 (`PRAGMA user_version`), documented in the README: `runs`, `packets`, `grabs`,
+/// `latency_ladder`; version 2 adds to `runs` what merging the runs of several load generators needs (the run group
+/// and shard, the grab phase's wall-clock span, the latency histogram and the verdict's counts). A version-1 file is
+/// migrated when opened for writing, and read as it is. A run's row is committed first with `complete = 0` and set to 1 only when everything is
 /// written, so a run killed mid-way leaves a database that opens, with that run marked incomplete. Bulk loads go
 /// through `BatchedInserter` (a transaction per batch, one reused prepared statement) with the indexes dropped
 /// during the load and created after it. Not thread-safe: one store per thread.
 public final class ResultStore {
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
     /// The store's own connection: runs, queries and schema. Bulk loads open one of their own (`loader(run:)`).
     package let database: SQLiteDatabase
     /// The file's path.
@@ -21,7 +23,7 @@ public final class ResultStore {
         didSet { if let maxPageCount { try? database.execute("PRAGMA max_page_count = \(maxPageCount)") } }
     }
 
-    /// Opens or creates the store at `path` and brings its schema to version 1.
+    /// Opens or creates the store at `path` and brings its schema to version 2.
     /// - Parameter batchSize: rows per bulk-load transaction.
     /// - Throws: `SQLiteError` (a corrupt file, an unwritable path), or `ResultStoreError` for a newer schema.
     /// - Parameter busyTimeout: how long a write waits for another process's lock before it fails plainly.
@@ -31,10 +33,11 @@ public final class ResultStore {
         let version = try integer("PRAGMA user_version")   // the first read: a corrupt file fails here
         guard version <= Self.schemaVersion else { throw ResultStoreError.newerSchema(version, path: path) }
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
-        if version < 1 {
+        if version < Self.schemaVersion {
             try database.transaction {
-                try database.execute(Self.schemaV1)
-                try database.execute("PRAGMA user_version = 1")
+                if version < 1 { try database.execute(Self.schemaV1) }
+                try database.execute(Self.migrationToV2)
+                try database.execute("PRAGMA user_version = 2")
             }
         }
     }
@@ -52,7 +55,7 @@ public final class ResultStore {
             SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('id', 'engine', 'complete', 'config_json')
             """)
         let runColumns = try statement.step() ? statement.int64(at: 0) : 0
-        guard version == Self.schemaVersion, runColumns == 4 else { throw ResultStoreError.foreign(path: path) }
+        guard version >= 1, runColumns == 4 else { throw ResultStoreError.foreign(path: path) }
     }
 
     private static func openForReading(_ path: String) throws -> SQLiteDatabase {
@@ -122,6 +125,15 @@ public final class ResultStore {
         );
         """
 
+    static let migrationToV2 = """
+        ALTER TABLE runs ADD COLUMN run_group TEXT;
+        ALTER TABLE runs ADD COLUMN shard TEXT;
+        ALTER TABLE runs ADD COLUMN grab_started_ms INTEGER;
+        ALTER TABLE runs ADD COLUMN grab_ended_ms INTEGER;
+        ALTER TABLE runs ADD COLUMN histogram_json TEXT;
+        ALTER TABLE runs ADD COLUMN verdict_json TEXT;
+        """
+
     static let indexes = """
         CREATE INDEX IF NOT EXISTS packets_by_run ON packets (run_id, packet_id);
         CREATE INDEX IF NOT EXISTS grabs_by_packet ON grabs (run_id, packet_id, seq);
@@ -139,8 +151,8 @@ public final class ResultStore {
     public func beginRun(_ run: RunStart) throws -> Int64 {
         let insert = try database.prepare("""
             INSERT INTO runs (started_at, engine, algorithm, seed, members, packets, threads, rate, duration_s,
-                              complete, config_json)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                              complete, config_json, run_group, shard)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
             """)
         insert.bind(run.startedAt, at: 1)
         insert.bind(run.engine, at: 2)
@@ -152,6 +164,8 @@ public final class ResultStore {
         if let rate = run.rate { insert.bind(rate, at: 8) } else { insert.bindNull(at: 8) }
         if let limit = run.durationLimit { insert.bind(limit, at: 9) } else { insert.bindNull(at: 9) }
         insert.bind(run.configJSON, at: 10)
+        insert.bind(run.group, at: 11)
+        insert.bind(run.shard, at: 12)
         try insert.step()
         return database.lastInsertRowID
     }
@@ -162,7 +176,8 @@ public final class ResultStore {
             let update = try database.prepare("""
                 UPDATE runs SET duration_s = ?, attempts = ?, grabs = ?, sold_out = ?, late = ?, grabs_per_s = ?,
                     attempts_per_s = ?, p50_ns = ?, p90_ns = ?, p99_ns = ?, p999_ns = ?, max_ns = ?, refund_fen = ?,
-                    verdict = ?, complete = 1
+                    verdict = ?, complete = 1, grab_started_ms = ?, grab_ended_ms = ?, histogram_json = ?,
+                    verdict_json = ?
                 WHERE id = ?
                 """)
             update.bind(results.seconds, at: 1)
@@ -176,7 +191,11 @@ public final class ResultStore {
             }
             update.bind(results.refund, at: 13)
             update.bind(results.verdict, at: 14)
-            update.bind(id, at: 15)
+            update.bind(results.grabWallMilliseconds?.lowerBound, at: 15)
+            update.bind(results.grabWallMilliseconds?.upperBound, at: 16)
+            update.bind(results.histogramJSON, at: 17)
+            update.bind(results.verdictJSON, at: 18)
+            update.bind(id, at: 19)
             try update.step()
             let ladder = try database.prepare("INSERT INTO latency_ladder (run_id, percentile, latency_ns) VALUES (?, ?, ?)")
             for (percentile, nanoseconds) in results.ladder {
@@ -239,10 +258,17 @@ public struct RunStart: Sendable {
     public var rate: Double?
     public var durationLimit: Double?
     public var configJSON: String
+    /// The run id that the load generators of one run share (`bench --run-id`); nil for a run of one.
+    public var group: String?
+    /// `K/N` for shard K of N; nil for a run of one.
+    public var shard: String?
 
     public init(startedAt: String, engine: String, algorithm: String, seed: UInt64, members: Int, packets: Int,
-                threads: Int, rate: Double?, durationLimit: Double?, configJSON: String)
+                threads: Int, rate: Double?, durationLimit: Double?, configJSON: String, group: String? = nil,
+                shard: String? = nil)
     {
+        self.group = group
+        self.shard = shard
         self.startedAt = startedAt
         self.engine = engine
         self.algorithm = algorithm
@@ -270,11 +296,21 @@ public struct RunResults: Sendable {
     public var verdict: String
     /// (percentile, nanoseconds), wrk2's ladder.
     public var ladder: [(Double, UInt64)]
+    /// When the grab phase ran, in milliseconds since 1970.
+    public var grabWallMilliseconds: ClosedRange<Int64>?
+    /// The latency histogram (HdrHistogram, JSON): histograms of several runs add, percentiles do not.
+    public var histogramJSON: String?
+    /// The verdict's counts (JSON), to add those of several shards.
+    public var verdictJSON: String?
 
     public init(seconds: Double, attempts: Int, grabs: Int, soldOut: Int, late: Int, grabsPerSecond: Double,
                 attemptsPerSecond: Double, p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64,
-                refund: Int64, verdict: String, ladder: [(Double, UInt64)])
+                refund: Int64, verdict: String, ladder: [(Double, UInt64)], grabWallMilliseconds: ClosedRange<Int64>? = nil,
+                histogramJSON: String? = nil, verdictJSON: String? = nil)
     {
+        self.grabWallMilliseconds = grabWallMilliseconds
+        self.histogramJSON = histogramJSON
+        self.verdictJSON = verdictJSON
         self.seconds = seconds
         self.attempts = attempts
         self.grabs = grabs

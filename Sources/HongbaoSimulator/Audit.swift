@@ -35,21 +35,44 @@ public struct Verdict: Sendable, Codable {
     /// Members holding a share who were told "sold out", "expired" or "not a member".
     public var deniedHolders = 0
 
-    /// Adds one packet's account and what checking it found.
-    public mutating func add(_ findings: PacketFindings, of summary: PacketSummary, refund: Fen) {
-        packets += 1
-        totalFen += summary.total.rawValue
-        paidFen += summary.paid.rawValue
-        refundFen += refund.rawValue
-        grabs += summary.grabs.count
-        oversold += findings.oversold
-        unbalanced += findings.unbalanced
-        belowOneFen += findings.belowOneFen
-        paidTwice += findings.paidTwice
+    /// Adds another verdict's counts: the verdicts of the shards of one run add up to the run's.
+    public mutating func add(_ other: Verdict) {
+        audited = audited && other.audited
+        packets += other.packets
+        totalFen += other.totalFen
+        paidFen += other.paidFen
+        refundFen += other.refundFen
+        grabs += other.grabs
+        oversold += other.oversold
+        paidTwice += other.paidTwice
+        belowOneFen += other.belowOneFen
+        unbalanced += other.unbalanced
+        lostGrants += other.lostGrants
+        wrongAmounts += other.wrongAmounts
+        unreportedGrants += other.unreportedGrants
+        misnumbered += other.misnumbered
+        deniedHolders += other.deniedHolders
+    }
+
+    /// Adds what checking one packet found: its account if `owned` (the packet is this run's, or this shard's, to
+    /// expire and count), and in any case what its callers were told against its records.
+    public mutating func add(_ findings: PacketFindings, of summary: PacketSummary, refund: Fen, owned: Bool = true) {
+        if owned {
+            packets += 1
+            totalFen += summary.total.rawValue
+            paidFen += summary.paid.rawValue
+            refundFen += refund.rawValue
+            grabs += summary.grabs.count
+            oversold += findings.oversold
+            unbalanced += findings.unbalanced
+            belowOneFen += findings.belowOneFen
+            paidTwice += findings.paidTwice
+            misnumbered += findings.misnumbered
+        }
+        paidTwice += findings.grantedTwice
         lostGrants += findings.lostGrants
         wrongAmounts += findings.wrongAmounts
         unreportedGrants += findings.unreportedGrants
-        misnumbered += findings.misnumbered
         deniedHolders += findings.deniedHolders
     }
 
@@ -79,6 +102,8 @@ public struct Verdict: Sendable, Codable {
 
 /// One packet's account after the run, with the latency of each successful grab: what the results store keeps.
 public struct PacketAccount {
+    /// Whether this run (this shard) sent the packet: it expired it, and stores its row.
+    public let owned: Bool
     public let index: Int
     public let packet: Workload.Packet
     public let id: PacketID
@@ -95,7 +120,9 @@ public enum Audit {
     /// was told (the driver kept every answer: outcome, amount, latency), and hands the account to `visit` (to be
     /// stored). A batch engine is audited `batch` packets per call (one round trip per node).
     /// - Throws: what the engine or `visit` throws.
-    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: DrivenEngine,
+    /// With a `shard`, only the shard's own packets are expired and counted; every packet its members grabbed is
+    /// checked against what they were told.
+    public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: DrivenEngine, shard: Shard? = nil,
                            progress: (Int, Int) -> Void = { _, _ in },
                            visit: (PacketAccount) throws -> Void) throws -> Verdict
     {
@@ -108,7 +135,7 @@ public enum Audit {
         // server works while this thread checks the answers; the checks themselves run in packet order.
         let parallel = if case .batched = target { 4 } else { 1 }
         for group in stride(from: 0, to: ranges.count, by: parallel).map({ ranges[$0 ..< min(ranges.count, $0 + parallel)] }) {
-            let fetched = try accounts(of: Array(group), ids: measurement.packetIDs, on: target)
+            let fetched = try accounts(of: Array(group), ids: measurement.packetIDs, on: target, shard: shard)
             for (range, (refunds, summaries)) in zip(group, fetched) {
                 let ids = range.map { measurement.packetIDs[$0] }
                 for (k, index) in range.enumerated() {
@@ -123,12 +150,14 @@ public enum Audit {
                         observed.append(ObservedGrab(packet: ids[k], member: member, outcome: outcome))
                         if case .granted = outcome, latencyOf[member] == nil { latencyOf[member] = measurement.latencies[attempt] }
                     }
-                    let findings = PacketFindings(summary, refund: refund, observed: observed, everyAnswerKnown: true)
-                    verdict.add(findings, of: summary, refund: refund)
+                    let owned = shard?.sends(packet: index) ?? true
+                    let findings = PacketFindings(summary, refund: owned ? refund : nil, observed: observed,
+                                                  answersKnown: { shard?.grabs(for: $0) ?? true })
+                    verdict.add(findings, of: summary, refund: refund, owned: owned)
                     // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
                     // resent grab answered with the same share): its latency is unknown, stored as 0.
                     let latencies = summary.grabs.map { UInt64(latencyOf[$0.member] ?? 0) }
-                    try visit(PacketAccount(index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
+                    try visit(PacketAccount(owned: owned, index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
                                             latencies: latencies))
                 }
                 progress(range.upperBound, count)
@@ -137,19 +166,27 @@ public enum Audit {
         return verdict
     }
 
-    /// Expires the packets of each range and reads their accounts: the ranges concurrently for a batch engine.
-    static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: DrivenEngine) throws -> [([Fen], [PacketSummary])] {
-        guard case .batched(let engine, _) = target else {
-            let engine = target.blocking
-            return try ranges.map { range in
-                (try range.map { try engine.expire(ids[$0]).refund }, try range.map { try engine.summary(of: ids[$0]) })
+    /// Expires the packets of each range (a shard: its own) and reads their accounts: the ranges concurrently for
+    /// a batch engine. A packet not expired here has refund 0 in the answer.
+    static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: DrivenEngine,
+                         shard: Shard?) throws -> [([Fen], [PacketSummary])]
+    {
+        let engine = target.blocking
+        let fetch: @Sendable (Range<Int>) throws -> ([Fen], [PacketSummary]) = { range in
+            let owned = range.filter { shard?.sends(packet: $0) ?? true }
+            let refunds: [Fen]
+            if case .batched(let batched, _) = target {
+                let expired = try batched.expire(owned.map { ids[$0] }).map(\.refund)
+                var byIndex = Dictionary(uniqueKeysWithValues: zip(owned, expired))
+                refunds = range.map { byIndex.removeValue(forKey: $0) ?? .zero }
+                return (refunds, try batched.summaries(of: range.map { ids[$0] }))
             }
+            refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : .zero }
+            return (refunds, try range.map { try engine.summary(of: ids[$0]) })
         }
+        guard case .batched = target else { return try ranges.map(fetch) }
         let cells = ranges.map { _ in WriteOnce<Result<([Fen], [PacketSummary]), any Error>>() }
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
-            let batch = ranges[k].map { ids[$0] }
-            cells[k].publish(Result { (try engine.expire(batch).map(\.refund), try engine.summaries(of: batch)) })
-        }
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { k in cells[k].publish(Result { try fetch(ranges[k]) }) }
         return try cells.map { try $0.value!.get() }
     }
 }

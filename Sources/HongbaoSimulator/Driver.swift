@@ -41,25 +41,33 @@ public struct Driver: Sendable {
     /// Sends every packet, then runs every attempt. `progress(done, total)` is called from the calling thread
     /// about ten times a second while the grabs run.
     /// - Throws: the first error an engine call threw (a lost Redis connection, say); the run stops there.
-    public func run(_ workload: Workload, on target: DrivenEngine,
+    /// With a `shard`, only its packets are sent (the others' ids come from the rendezvous) and the grab phase
+    /// starts and ends together with the other shards; `workload` is then the shard's part (`Workload.part(of:)`).
+    public func run(_ workload: Workload, on target: DrivenEngine, shard: Shard? = nil,
                     progress: (_ phase: String, _ done: Int, _ total: Int) -> Void = { _, _, _ in }) throws -> RunMeasurement
     {
         let engine = target.blocking
         let sendStart = ContinuousClock.now
-        let packetIDs: [PacketID]
+        let toSend = workload.packets.indices.filter { shard?.sends(packet: $0) ?? true }
+        let sent: [PacketID]
         if case .batched(let batchEngine, _) = target {
-            packetIDs = try sendInParallel(workload, on: batchEngine, progress: progress)
+            sent = try sendInParallel(toSend, of: workload, on: batchEngine, progress: progress)
         } else {
             var ids: [PacketID] = []
-            ids.reserveCapacity(workload.packets.count)
-            for (index, packet) in workload.packets.enumerated() {
+            ids.reserveCapacity(toSend.count)
+            for (done, index) in toSend.enumerated() {
+                let packet = workload.packets[index]
                 ids.append(try engine.send(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed))
-                if index % 65_536 == 0 { progress("send", index, workload.packets.count) }
+                if done % 65_536 == 0 { progress("send", done, toSend.count) }
             }
-            packetIDs = ids
+            sent = ids
         }
         let sendTime = ContinuousClock.now - sendStart
-        progress("send", workload.packets.count, workload.packets.count)
+        progress("send", toSend.count, toSend.count)
+        let packetIDs = try shard.map { shard in
+            try shard.rendezvous.exchange(sent: Array(zip(toSend, sent)).map { (index: $0.0, id: $0.1) }, packets: workload.packets.count)
+        } ?? sent
+        try shard?.rendezvous.arrive(at: "grab")
 
         let shared = SharedRun(packetIDs: packetIDs, attempts: workload.attempts)
         let barrier = StartBarrier(parties: threads + 1)
@@ -75,16 +83,24 @@ public struct Driver: Sendable {
             }.start()
         }
         barrier.arriveAndWait()
+        let wallStart = Self.wallMilliseconds()
         let start = shared.start()
         while finished.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
             progress("grab", min(shared.cursor.load(ordering: .relaxed), workload.attempts.count), workload.attempts.count)
         }
         let elapsed = ContinuousClock.now - start
+        let wallEnd = Self.wallMilliseconds()
         progress("grab", workload.attempts.count, workload.attempts.count)
         if let failure = shared.failure.value { throw failure }
-        return RunMeasurement(merging: results.map { $0.value! }, packetIDs: packetIDs,
-                              attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
+        try shard?.rendezvous.arrive(at: "audit")   // every shard's grabs are done before anyone expires a packet
+        var measurement = RunMeasurement(merging: results.map { $0.value! }, packetIDs: packetIDs,
+                                         attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
+        measurement.grabWallMilliseconds = wallStart ... max(wallStart, wallEnd)
+        return measurement
     }
+
+    /// Milliseconds since 1970: when a phase ran, comparable across processes and hosts (as their clocks are).
+    static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     private func work(_ shared: SharedRun, target: DrivenEngine) -> WorkerResult {
         var result = WorkerResult()
@@ -172,12 +188,12 @@ public struct Driver: Sendable {
 
     static let sendBatch = 256
 
-    /// Sends every packet from all the worker threads, `sendBatch` packets per call (one round trip per node for
+    /// Sends the packets at `indices` from all the worker threads, `sendBatch` packets per call (one round trip per node for
     /// a remote engine): ids come back in workload order.
-    private func sendInParallel(_ workload: Workload, on engine: any BatchGrabEngine,
+    private func sendInParallel(_ indices: [Int], of workload: Workload, on engine: any BatchGrabEngine,
                                 progress: (String, Int, Int) -> Void) throws -> [PacketID]
     {
-        let count = workload.packets.count
+        let count = indices.count
         let chunks = (count + Self.sendBatch - 1) / Self.sendBatch
         let cells = (0 ..< chunks).map { _ in WriteOnce<[PacketID]>() }
         let shared = SharedRun(packetIDs: [], attempts: [])
@@ -191,8 +207,8 @@ public struct Driver: Sendable {
                     guard chunk < chunks else { return }
                     let range = chunk * Self.sendBatch ..< min(count, (chunk + 1) * Self.sendBatch)
                     do {
-                        cells[chunk].publish(try engine.send(range.map { index in
-                            let packet = workload.packets[index]
+                        cells[chunk].publish(try engine.send(range.map { position in
+                            let packet = workload.packets[indices[position]]
                             return OutgoingPacket(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed)
                         }))
                     } catch {
@@ -230,6 +246,8 @@ typealias Timing = (GrabOutcome, ContinuousClock.Instant, ContinuousClock.Instan
 /// What one run of the driver measured, merged over the workers.
 public struct RunMeasurement: Sendable {
     public let packetIDs: [PacketID]
+    /// When the grab phase ran, in milliseconds since 1970 (to merge shards' runs).
+    public var grabWallMilliseconds: ClosedRange<Int64> = 0 ... 0
     /// Per attempt (due order): its `GrabCode` raw value; `.notRun` for attempts past a time limit.
     public let codes: [UInt8]
     /// Per attempt: the amount in fen the caller was told it holds (granted or already grabbed), else 0.

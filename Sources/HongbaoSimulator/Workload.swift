@@ -97,6 +97,18 @@ public final class Workload: Sendable {
         self.attempts = Self.sortedByDue(due)
     }
 
+    private init(population: Population, seed: UInt64, packets: [Packet], attempts: [Attempt]) {
+        self.population = population
+        self.seed = seed
+        self.packets = packets
+        self.attempts = attempts
+    }
+
+    /// The same packets with only the attempts of `shard`'s members: that load generator's part of the run.
+    public func part(of shard: Shard) -> Workload {
+        Workload(population: population, seed: seed, packets: packets, attempts: attempts.filter { shard.grabs(for: $0.member) })
+    }
+
     /// Hot packets: `count` packets to `group`, each grabbed by its whole group (shuffled) before the next.
     static func hot(population: Population, group groupIndex: Int, count: Int, seed: UInt64, algorithm: SplitAlgorithm?,
                     policy: PacketPolicy) -> ([Packet], [Attempt])

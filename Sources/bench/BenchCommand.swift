@@ -38,6 +38,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Redis: acknowledge a grab only once a replica holds it (WAIT 1), so a master's failover loses no acknowledged grab.")
     var durable = false
 
+    @Option(help: "Run as load generator K of N (e.g. 2/3) of one run against the same --redis: sends its share of the packets, grabs for its share of the members, meets the others through Redis. Needs --run-id.")
+    var shard: String?
+
+    @Option(name: .customLong("run-id"), help: "The id the shards of one run share (letters, digits, '.', '_', '-'); a new one for every run.")
+    var runID: String?
+
     @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
     var recoveryTimeout: Double = 30
 
@@ -51,6 +57,13 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--recovery-timeout must be in (0, 3600] seconds, got \(recoveryTimeout)")
         }
         if durable && redis == nil { throw ValidationError("--durable applies to the Redis engine: give --redis URL") }
+        if let shard {
+            guard Self.parseShard(shard) != nil else { throw ValidationError("--shard must be K/N with 1 ≤ K ≤ N ≤ 64, got \(shard)") }
+            guard redis != nil, engines == [.redis] else { throw ValidationError("--shard runs the Redis engine: give --redis URL (and no other --engine)") }
+            guard runID != nil else { throw ValidationError("--shard needs --run-id: the id all shards of the run share") }
+        } else if runID != nil {
+            throw ValidationError("--run-id names a run of several shards: give --shard K/N too")
+        }
     }
 
     /// The engines to run: as given, else the in-process ones, or Redis when --redis is given.
@@ -67,6 +80,12 @@ struct BenchCommand: ParsableCommand {
                             "durability": "\(redisSettings.durability)"]
         let made = MadeEngines()
         do {
+            if let shard, let runID, let redis, let (index, count) = Self.parseShard(shard) {
+                let rendezvous = try RedisRendezvous(url: redis, runID: runID, shard: index, of: count)
+                options.shard = (Shard(index: index, of: count, rendezvous: RedisShardRendezvous(base: rendezvous)), runID)
+                options.settings["shard"] = shard
+                options.settings["run_id"] = runID
+            }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
                 { capacity in try made.keep(choice.make(capacity: capacity, redis: redisSettings)) }
             })
@@ -117,6 +136,27 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
         case .null: .synchronous(NullEngine())
         }
     }
+}
+
+extension BenchCommand {
+    /// `K/N` → (K - 1, N), or nil unless 1 ≤ K ≤ N ≤ 64.
+    static func parseShard(_ text: String) -> (index: Int, count: Int)? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), (1 ... 64).contains(n), (1 ... n).contains(k)
+        else { return nil }
+        return (k - 1, n)
+    }
+}
+
+/// The shards of a `bench` run meet in Redis.
+struct RedisShardRendezvous: ShardRendezvous {
+    let base: RedisRendezvous
+
+    func exchange(sent: [(index: Int, id: PacketID)], packets: Int) throws -> [PacketID] {
+        try base.exchange(sent: sent, packets: packets)
+    }
+
+    func arrive(at phase: String) throws { try base.arrive(at: phase) }
 }
 
 /// The Redis engine's settings, from the options.

@@ -12,7 +12,7 @@ struct HongbaoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hongbao",
         abstract: "Hongbao tools.",
-        subcommands: [Report.self])
+        subcommands: [Report.self, Merge.self])
 }
 
 /// `hongbao report [DB] [--run ID …] [--html FILE]`
@@ -62,6 +62,50 @@ struct Report: ParsableCommand {
             FileHandle.standardError.write(Data("hongbao report: error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+/// `hongbao merge OUT.db IN.db…`
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge the runs of the load generators of one run (`bench --shard K/N --run-id ID`) into one run with one verdict.",
+        discussion: """
+            Takes the latest shard run of each input, checks that they are the N shards of one run, and writes one run             to OUT: every packet and grab row, the latency histograms added (not the percentiles), the verdicts added,             and the invariants checked again across shards. Exits 2 if the merged verdict fails.
+            """)
+
+    @Argument(help: "The SQLite file to write the merged run to (created if needed).")
+    var output: String
+
+    @Argument(help: "The shards' SQLite files, one per shard.")
+    var inputs: [String] = []
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give the shards' files: hongbao merge OUT.db IN.db…") }
+        if let missing = inputs.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+            throw ValidationError("no database at \(missing)")
+        }
+        if inputs.contains(output) { throw ValidationError("\(output) is an input: write the merged run to a new file") }
+    }
+
+    func run() throws {
+        let merged: RunMerge
+        do {
+            merged = try RunMerge.merge(inputs, into: output)
+        } catch {
+            FileHandle.standardError.write(Data("hongbao merge: error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        for shard in merged.shards {
+            print("shard \(shard.shard + 1)/\(shard.shardCount): \(shard.attempts.formatted()) attempts, \(shard.grabs.formatted()) grabs")
+        }
+        let latency = merged.latency
+        let failures = ([merged.verdict.passed ? nil : merged.verdict.summary] + merged.crossShardViolations).compactMap { $0 }
+        print("run \(merged.group), merged as run \(merged.runID) of \(output): \(merged.attempts.formatted()) attempts in "
+            + "\(String(format: "%.2f", merged.seconds)) s = \(Int(merged.attemptsPerSecond.rounded()).formatted()) attempts/s; "
+            + "\(merged.grabs.formatted()) grabs (the shards' sum); p50 \(latency.p50) ns, p99 \(latency.p99) ns, max \(latency.max) ns")
+        print("money: \(merged.verdict.totalFen) fen sent = \(merged.verdict.paidFen) paid + \(merged.verdict.refundFen) refunded")
+        print("verdict: \(merged.passed ? "pass" : failures.joined(separator: "; "))")
+        if !merged.passed { throw ExitCode(2) }
     }
 }
 

@@ -171,6 +171,12 @@ package final class SQLiteStatement {
         precondition(sqlite3_bind_int64(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
+    /// Binds an integer, or NULL for nil.
+    package func bind(_ value: Int64?, at index: Int32) {
+        guard let value else { return bindNull(at: index) }
+        bind(value, at: index)
+    }
+
     package func bind(_ value: Double, at index: Int32) {
         precondition(sqlite3_bind_double(statement, index, value) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
