@@ -23,10 +23,10 @@ ensure_system_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Picks a free loopback TCP port at or above $1.
+# Picks a TCP port at or above $1 that nothing listens on at address $2 (default loopback).
 free_port() {
-  local port=$1
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  local port=$1 host=${2:-127.0.0.1}
+  while (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do port=$((port + 1)); done
   echo "$port"
 }
 

@@ -7,30 +7,35 @@
 #   scripts/redis-cluster.sh restart PORT [DIR]       starts a node again that was killed (it rejoins the cluster,
 #       as a replica of whichever node was promoted in its place)
 #   scripts/redis-cluster.sh stop [DIR]               stops every server by PID
+# HONGBAO_CLUSTER_HOST (default 127.0.0.1): the address the nodes bind and announce (e.g. a bridge's, so that
+# load generators in network namespaces reach them).
 source "$(dirname "$0")/lib.sh"
+host=${HONGBAO_CLUSTER_HOST:-127.0.0.1}
 
 # start_node PORT DIR TIMEOUT: one cluster node in the background; appends "PORT PID" to DIR/nodes.
 start_node() {
-  local port=$1 dir=$2 timeout=$3
+  local port=$1 dir=$2 timeout=$3 open=()
+  # Off loopback (a bridge private to this machine, for test hosts in namespaces) there is no password to set.
+  [[ $host == 127.0.0.1 ]] || open=(--protected-mode no)
   mkdir -p "$dir/$port"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save '' --appendonly no \
+  redis-server "${open[@]}" --port "$port" --bind "$host" --dir "$dir/$port" --save '' --appendonly no \
     --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout "$timeout" \
     --cluster-replica-validity-factor 0 --logfile "$dir/$port/redis.log" --daemonize no >/dev/null 2>&1 &
   echo "$port $!" >> "$dir/nodes"
   echo $! >> "$dir/pids"
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 100); do redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
   fatal "cluster node $port did not answer: $(tail -3 "$dir/$port/redis.log")"
 }
 
 cluster_ok() {
   local p
-  for p in "$@"; do redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1; done
+  for p in "$@"; do redis-cli -h "$host" -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1; done
 }
 
 cmd=${1:-}
 case $cmd in
   start)
-    first=$(free_port "${2:-7101}")
+    first=$(free_port "${2:-7101}" "$host")
     dir=${3:-/tmp/hongbao-cluster}
     replicas=${4:-0}
     timeout=${5:-2000}
@@ -41,13 +46,13 @@ case $cmd in
     ports=()
     port=$first
     for _ in $(seq $((3 * (1 + replicas)))); do
-      port=$(free_port "$port")
+      port=$(free_port "$port" "$host")
       rm -rf "${dir:?}/$port"   # a fresh node: no old cluster config
       start_node "$port" "$dir" "$timeout"
       ports+=("$port")
       port=$((port + 1))
     done
-    redis-cli --cluster create "${ports[@]/#/127.0.0.1:}" --cluster-replicas "$replicas" --cluster-yes \
+    redis-cli --cluster create "${ports[@]/#/$host:}" --cluster-replicas "$replicas" --cluster-yes \
       >"$dir/create.log" 2>&1 || fatal "redis-cli --cluster create failed: $(tail -3 "$dir/create.log")"
     ok=0
     for _ in $(seq 200); do cluster_ok "${ports[@]}" && { ok=1; break; }; sleep 0.1; done
@@ -56,14 +61,14 @@ case $cmd in
       for _ in $(seq 200); do
         synced=0
         for p in "${ports[@]}"; do
-          redis-cli -p "$p" info replication 2>/dev/null | grep -q 'master_link_status:up' && synced=$((synced + 1))
+          redis-cli -h "$host" -p "$p" info replication 2>/dev/null | grep -q 'master_link_status:up' && synced=$((synced + 1))
         done
         ((synced == 3 * replicas)) && break
         sleep 0.1
       done
     fi
     seeds=""
-    for p in "${ports[@]}"; do seeds+="${seeds:+,}redis://127.0.0.1:$p"; done
+    for p in "${ports[@]}"; do seeds+="${seeds:+,}redis://$host:$p"; done
     echo "$seeds"
     ;;
   restart)

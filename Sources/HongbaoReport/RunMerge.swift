@@ -72,8 +72,8 @@ public struct RunMerge: Sendable {
         start.startedAt = Date().formatted(.iso8601)
         let runID = try store.beginRun(start)
         for (path, run) in runs { try store.copyRows(of: run.id, from: path, into: runID) }
+        try store.createIndexes()   // before the checks: they look up each packet's grabs
         let violations = try store.crossShardViolations(run: runID)
-        try store.createIndexes()
         let summary = verdict.passed && violations.isEmpty ? "pass" : ([verdict.passed ? nil : verdict.summary] + violations).compactMap { $0 }.joined(separator: "; ")
         let encoder = JSONEncoder()
         try store.finishRun(runID, RunResults(

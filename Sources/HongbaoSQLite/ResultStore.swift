@@ -73,7 +73,7 @@ public final class ResultStore {
         return try statement.step() ? statement.int64(at: 0) : 0
     }
 
-    static let schemaV1 = """
+    package static let schemaV1 = """
         CREATE TABLE IF NOT EXISTS runs (
             id INTEGER PRIMARY KEY,
             started_at TEXT NOT NULL,
@@ -239,7 +239,7 @@ public enum ResultStoreError: Error, CustomStringConvertible {
         switch self {
         case .newerSchema(let version, let path):
             "\(path) has schema version \(version), newer than this Hongbao's \(ResultStore.schemaVersion)"
-        case .foreign(let path): "\(path) is not a Hongbao results database (no runs table of schema \(ResultStore.schemaVersion)): nothing was changed"
+        case .foreign(let path): "\(path) is not a Hongbao results database (no Hongbao runs table): nothing was changed"
         case .noSuchRun(let id, let path): "no run \(id) in \(path)"
         case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
         }

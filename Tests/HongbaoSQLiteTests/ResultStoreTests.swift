@@ -13,11 +13,31 @@ struct ResultStoreTests {
     static let start = RunStart(startedAt: "2026-11-28T00:00:00Z", engine: "lock-free", algorithm: "mixed", seed: 7,
                                 members: 10, packets: 2, threads: 2, rate: nil, durationLimit: nil, configJSON: "{}")
 
-    @Test func aNewFileGetsSchemaVersionOneAndItsTables() throws {
+    @Test func aNewFileGetsSchemaVersionTwoAndItsTables() throws {
         let store = try ResultStore(path: Self.temporaryPath())
-        #expect(try store.integer("PRAGMA user_version") == 1)
+        #expect(try store.integer("PRAGMA user_version") == 2)
+        #expect(try store.integer("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('run_group', 'shard', 'histogram_json', 'verdict_json', 'grab_started_ms', 'grab_ended_ms')") == 6)
         #expect(try store.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'packets', 'grabs', 'latency_ladder')") == 4)
         #expect(try store.integer("SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1)
+    }
+
+    /// A version-1 file (written before runs could be merged): read as it is, migrated when opened for writing,
+    /// its runs kept.
+    @Test func aVersionOneFileIsReadAsItIsAndMigratedForWriting() throws {
+        let path = Self.temporaryPath()
+        let old = try SQLiteDatabase(path: path)
+        try old.execute(ResultStore.schemaV1 + "PRAGMA user_version = 1;")
+        try old.execute("""
+            INSERT INTO runs (started_at, engine, algorithm, seed, members, packets, threads, complete, config_json)
+            VALUES ('2026-01-01T00:00:00Z', 'lock-free', 'mixed', 1, 10, 2, 2, 1, '{}')
+            """)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(try ResultStore(readingFrom: path).runs().map(\.engine) == ["lock-free"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "reading changes nothing")
+        let store = try ResultStore(path: path)
+        #expect(try store.integer("PRAGMA user_version") == 2)
+        #expect(try store.runs().map(\.engine) == ["lock-free"])
+        #expect(try store.latestShardRun() == nil)
     }
 
     @Test func aRunIsIncompleteUntilItFinishesAndRowsCrossBatches() throws {
@@ -140,7 +160,7 @@ struct ResultStoreTests {
         #expect {
             _ = try ResultStore(readingFrom: path)
         } throws: { error in
-            "\(error)" == "\(path) is not a Hongbao results database (no runs table of schema 1): nothing was changed"
+            "\(error)" == "\(path) is not a Hongbao results database (no Hongbao runs table): nothing was changed"
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "no switch to WAL")
@@ -161,7 +181,7 @@ struct ResultStoreTests {
         #expect {
             _ = try ResultStore(path: path)
         } throws: { error in
-            "\(error)" == "\(path) has schema version 9, newer than this Hongbao's 1"
+            "\(error)" == "\(path) has schema version 9, newer than this Hongbao's 2"
         }
     }
 
