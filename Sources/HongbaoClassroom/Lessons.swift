@@ -9,6 +9,7 @@ import Synchronization
 public struct Classroom {
     public static let lessons = [
         1: "The race", 2: "Why", 3: "A lock", 4: "Lock-free", 5: "An actor", 6: "Across processes", 7: "Fair?",
+        8: "What a failover forgets",
     ]
 
     let board: Blackboard
@@ -33,7 +34,7 @@ public struct Classroom {
         self.effort = effort
     }
 
-    /// Runs lesson `number` (1 … 7). - Returns: its conclusion.
+    /// Runs lesson `number` (1 … 8). - Returns: its conclusion.
     public func run(_ number: Int) async throws -> String {
         board.title("Lesson \(number): \(Self.lessons[number] ?? "?")")
         let conclusion: String = switch number {
@@ -44,6 +45,7 @@ public struct Classroom {
         case 5: try await anActor()
         case 6: try acrossProcesses()
         case 7: try fair()
+        case 8: try failover()
         default: preconditionFailure("lesson \(number) does not exist")   // the command line validates it
         }
         board.conclude(conclusion)
@@ -261,6 +263,52 @@ public struct Classroom {
         board.say("late ones a gamble (the luckiest share falls late more often). Line cutting is the same at every position.")
         return String(format: "same mean everywhere; double mean's spread rises from %.2f to %.2f by position, line cutting's stays %.2f–%.2f",
                       doubleMean.first!, doubleMean.last!, cutting.min()!, cutting.max()!)
+    }
+}
+
+// MARK: 8. What a failover forgets
+
+extension Classroom {
+    /// A packet on a master with one replica that trails it; the master dies; the replica is promoted. Acknowledged
+    /// by the master alone, the last grabs are forgotten — their members were told, and are paid again; with WAIT,
+    /// nothing a caller was told is forgotten, at the price of a replica's round trip per acknowledgement.
+    func failover() throws -> String {
+        let model = FailoverModel(spec: try PacketSpec(total: Fen(yuan: 10), shares: 6), members: 8, lag: 2)
+        board.say("""
+            A packet of ¥10.00 in 6 shares on a Redis master with one replica. Redis replicates *after* it answers: \
+            the replica trails by a few writes. 5 members grab; the master dies with the replica \(model.lag) grabs \
+            behind; the replica is promoted; whoever has no answer, or a forgotten one, grabs again.
+            """)
+        board.pause()
+        var lostByMaster = 0
+        for acknowledge in [FailoverModel.Acknowledge.byMaster, .byReplica] {
+            let outcome = try model.run(grabs: 5, acknowledge: acknowledge)
+            board.say("")
+            board.say("  acknowledged by the \(acknowledge == .byMaster ? "master alone (Redis's default)" : "replica too (WAIT 1 after the write)"):")
+            for (member, amount) in outcome.told.sorted(by: { $0.key < $1.key }) {
+                let forgotten = outcome.lost.contains(member)
+                let line = "    \(member) told \(amount)" + (forgotten ? " — forgotten by the promoted replica; grabs again: \(outcome.toldAgain[member].map(\.description) ?? "nothing")" : "")
+                if forgotten { board.bad(line) } else { board.say(line) }
+            }
+            for (member, amount) in outcome.toldAgain.sorted(by: { $0.key < $1.key }) where outcome.told[member] == nil {
+                board.dim("    \(member) had no answer (its grab timed out in the failover); grabs again: \(amount)")
+            }
+            let total = model.spec.total
+            if outcome.lost.isEmpty {
+                board.good("    nothing acknowledged was lost; callers were told \(outcome.toldTotal) of the packet's \(total)")
+            } else {
+                board.bad("    \(outcome.lost.count) acknowledged grabs lost; callers were told \(outcome.toldTotal) of a packet of \(total)")
+                lostByMaster = outcome.lost.count
+            }
+            board.pause()
+        }
+        board.say("")
+        board.say("""
+            The price of WAIT: each acknowledgement waits for the replica, one more round trip (master → replica → \
+            master) — measured on this machine in Benchmarks/README.md (bench --durable against plain). A caller whose \
+            grab timed out in the failover loses nothing either: its retry answers with the share it holds, or a new one.
+            """)
+        return "acknowledged by the master alone, \(lostByMaster) of 5 grabs were forgotten by the failover and paid again; with WAIT 1, none"
     }
 }
 

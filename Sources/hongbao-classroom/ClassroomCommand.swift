@@ -11,7 +11,7 @@ struct ClassroomCommand: AsyncParsableCommand {
         abstract: "A concurrency lesson on red packets: the race that oversells, then each fix.",
         discussion: "Lessons: " + Classroom.lessons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ".")
 
-    @Option(help: "Run only this lesson (1–7); default: all, in order.")
+    @Option(help: "Run only this lesson (1–8); default: all, in order.")
     var lesson: Int?
 
     @Flag(help: "Wait for Enter between steps.")
