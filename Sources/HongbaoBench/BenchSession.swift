@@ -6,18 +6,27 @@ import HongbaoSQLite
 /// What a `bench` run is: the population, the workload, the driver's schedule and where results go. The
 /// executables (`bench`, and the HTTP load generator of the example service) fill it from their options.
 public struct BenchOptions: Sendable {
+    /// Members in the population.
     public var members = 1_000_000
+    /// Packets sent.
     public var packets = 100_000
+    /// Worker threads.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Seed of the population, the workload and every split.
     public var seed: UInt64 = 2017
+    /// The split of every lucky packet; nil for WeChat's mix.
     public var algorithm: SplitAlgorithm?
+    /// Festival night, or hot packets only.
     public var scenario: Workload.Scenario = .festival
     /// Open loop: grabs per second; nil for the closed loop.
     public var rate: Double?
     /// Stop starting grabs after this many seconds.
     public var duration: Double?
+    /// The SQLite file runs accumulate in.
     public var db = "hongbao.db"
+    /// Print the summary as JSON.
     public var json = false
+    /// No progress, no table.
     public var quiet = false
     /// Settings of the engines to store with each run (`config_json`); never a secret (redact URLs first).
     public var settings: [String: String] = [:]
@@ -28,6 +37,7 @@ public struct BenchOptions: Sendable {
     /// This process's part of a run of several load generators, and the run id they share; nil for a run of one.
     public var shard: (shard: Shard, runID: String)?
 
+    /// The defaults of `bench`.
     public init() {}
 }
 

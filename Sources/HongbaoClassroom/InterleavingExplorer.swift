@@ -5,11 +5,16 @@
 /// schedule — at each point, any grabber that can move may move next — by depth-first search, so the counts are
 /// exact: the same on every machine, every time. This is how a race is *proved* rather than hoped for.
 public struct InterleavingExplorer: Sendable {
+    /// How a grab is written: check-then-act, under a lock, or with compare-and-swap.
     public let model: GrabModel
+    /// Grabbers racing.
     public let grabbers: Int
+    /// Shares in the packet.
     public let shares: Int
+    /// The packet's total (fen).
     public let total: Int
 
+    /// An explorer of every interleaving of `grabbers` grabs of `model` on one packet.
     public init(model: GrabModel, grabbers: Int, shares: Int, total: Int) {
         precondition((1 ... 3).contains(grabbers) && shares >= 1 && total >= shares,
                      "the explorer takes 1–3 grabbers and a packet of at least 1 fen a share")
@@ -37,11 +42,15 @@ public struct InterleavingExplorer: Sendable {
 
     /// One step of a trace: who moved, what it did, and the shared state after it.
     public struct TraceStep: Sendable, Hashable {
+        /// Which grabber stepped (0 = A).
         public let grabber: Int
+        /// What it did.
         public let action: String
+        /// The shared state after the step.
         public let state: String
     }
 
+    /// Runs every interleaving. - Returns: how many there are, how many go wrong, and the first that does.
     public func explore() -> Report {
         var report = Report()
         var trace: [TraceStep] = []
@@ -77,12 +86,19 @@ public struct InterleavingExplorer: Sendable {
 
 /// The shared state of a model run, and each grabber's private view of it.
 public struct ModelState: Sendable, Hashable {
+    /// Shares left.
     public var remaining: Int
+    /// Fen left.
     public var balance: Int
+    /// Fen paid out.
     public var paid = 0
+    /// Grabbers who got a share.
     public var winners = 0
+    /// The grabber holding the lock, if any.
     public var lockHolder: Int?
+    /// Failed compare-and-swaps.
     public var retries = 0
+    /// Each grabber's own state.
     public var threads: [GrabberState]
 
     init(remaining: Int, balance: Int, grabbers: Int) {
@@ -91,17 +107,24 @@ public struct ModelState: Sendable, Hashable {
         threads = Array(repeating: GrabberState(), count: grabbers)
     }
 
+    /// The shared state in one line.
     public var sharedDescription: String {
         "shares left \(remaining), balance \(balance) fen, paid \(paid) fen to \(winners) winner\(winners == 1 ? "" : "s")"
             + (lockHolder.map { ", lock held by grabber \(Character(UnicodeScalar(UInt8(65 + $0))))" } ?? "")
     }
 }
 
+/// One grabber: where it is in its steps and what it has read.
 public struct GrabberState: Sendable, Hashable {
+    /// The next step's number.
     public var pc = 0
+    /// The shares left, as it read them.
     public var seenRemaining = 0
+    /// The balance, as it read it.
     public var seenBalance = 0
+    /// The share it computed.
     public var amount = 0
+    /// Whether it has finished.
     public var done = false
 }
 

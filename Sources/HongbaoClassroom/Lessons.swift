@@ -7,6 +7,7 @@ import Synchronization
 ///
 /// The comments here are the lesson notes: read them aloud.
 public struct Classroom {
+    /// The lessons by number, with their titles.
     public static let lessons = [
         1: "The race", 2: "Why", 3: "A lock", 4: "Lock-free", 5: "An actor", 6: "Across processes", 7: "Fair?",
         8: "What a failover forgets",
@@ -19,6 +20,7 @@ public struct Classroom {
     /// How much work the measuring lessons do: `.full` in class, `.quick` in tests.
     let effort: Effort
 
+    /// How much work the measuring lessons do.
     public enum Effort: Sendable {
         case full, quick
         var rounds: Int { self == .full ? 5_000 : 300 }
@@ -27,6 +29,7 @@ public struct Classroom {
         var splits: Int { self == .full ? 20_000 : 2_000 }
     }
 
+    /// A class writing to `board`; lesson 6 uses the Redis server at `redisURL`, if one answers.
     public init(board: Blackboard, seed: UInt64 = 2017, redisURL: String? = nil, effort: Effort = .full) {
         self.board = board
         self.seed = seed

@@ -7,39 +7,51 @@ import HongbaoSimulator
 /// The options every load generator shares (`bench`, and `bench-http` of the example service): the population,
 /// the workload, the schedule and where the results go. Used as an `@OptionGroup`.
 public struct WorkloadArguments: ParsableArguments {
+    /// `--members`.
     @Option(help: "Members in the population.")
     public var members = 1_000_000
 
+    /// `--packets`.
     @Option(help: "Packets sent.")
     public var packets = 100_000
 
+    /// `--threads`.
     @Option(help: "Worker threads (default: the number of cores).")
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    /// `--seed`.
     @Option(help: "Seed of the population, the workload and every split.")
     public var seed: UInt64 = 2017
 
+    /// `--algorithm`; nil for WeChat's mix.
     @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
     public var algorithm: SplitAlgorithm?
 
+    /// `--scenario`.
     @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
     public var scenario: Workload.Scenario = .festival
 
+    /// `--rate`; nil for the closed loop.
     @Option(help: "Open loop: grabs per second, each due at start + i / rate (default: closed loop, as fast as possible).")
     public var rate: Double?
 
+    /// `--duration`.
     @Option(help: "Stop starting grabs after this many seconds.")
     public var duration: Double?
 
+    /// `--db`.
     @Option(help: "SQLite file the runs accumulate in.")
     public var db = "hongbao.db"
 
+    /// `--json`.
     @Flag(help: "Print the summary as JSON on standard output.")
     public var json = false
 
+    /// `--quiet`.
     @Flag(help: "No progress, no table.")
     public var quiet = false
 
+    /// The defaults (ArgumentParser fills the options).
     public init() {}
 
     public func validate() throws {

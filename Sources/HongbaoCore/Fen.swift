@@ -7,6 +7,7 @@ public struct Fen: RawRepresentable, Hashable, Comparable, Sendable, Codable,
 {
     public var rawValue: Int64
 
+    /// This many fen.
     @inlinable public init(rawValue: Int64) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: Int64) { self.rawValue = rawValue }
     @inlinable public init(integerLiteral value: Int64) { self.rawValue = value }
@@ -14,6 +15,7 @@ public struct Fen: RawRepresentable, Hashable, Comparable, Sendable, Codable,
     /// Whole yuan, e.g. `Fen(yuan: 200)` is 20,000 fen.
     @inlinable public init(yuan: Int64) { self.rawValue = yuan * 100 }
 
+    /// No money.
     public static let zero = Fen(0)
 
     @inlinable public static func + (a: Fen, b: Fen) -> Fen { Fen(a.rawValue + b.rawValue) }

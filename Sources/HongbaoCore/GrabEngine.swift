@@ -28,8 +28,11 @@ public protocol GrabEngine: AnyObject, Sendable {
 
 /// One grab of a batch: a packet and a member.
 public struct GrabRequest: Sendable, Hashable {
+    /// The packet grabbed.
     public let packet: PacketID
+    /// The member grabbing.
     public let member: MemberID
+    /// `member` grabs `packet`.
     public init(packet: PacketID, member: MemberID) {
         self.packet = packet
         self.member = member
@@ -38,9 +41,13 @@ public struct GrabRequest: Sendable, Hashable {
 
 /// A packet to send in a batch: what `send(_:to:seed:)` takes.
 public struct OutgoingPacket: Sendable {
+    /// What the packet holds and how it splits.
     public let spec: PacketSpec
+    /// Who may grab it.
     public let group: Group
+    /// The seed of its split.
     public let seed: UInt64
+    /// A packet of `spec` to `group`, split from `seed`.
     public init(_ spec: PacketSpec, to group: Group, seed: UInt64) {
         self.spec = spec
         self.group = group
@@ -106,13 +113,19 @@ extension NonBlockingGrabEngine {
 
 /// A failure of an engine that is not an outcome of a grab.
 public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend }
         private let storage: Storage
+        /// No packet with this id (never sent, or gone).
         public static let unknownPacket = Code(storage: .unknownPacket)
+        /// An exclusive packet's recipient is not in its group.
         public static let recipientNotInGroup = Code(storage: .recipientNotInGroup)
+        /// A packet sent to a group with no members.
         public static let emptyGroup = Code(storage: .emptyGroup)
+        /// The engine holds as many packets as it was made for.
         public static let capacityExhausted = Code(storage: .capacity)
+        /// The store behind the engine failed.
         public static let backend = Code(storage: .backend)
         public var description: String {
             switch storage {
@@ -125,9 +138,12 @@ public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertibl
         }
     }
 
+    /// What kind of failure.
     public let code: Code
+    /// What happened, in words.
     public let detail: String
 
+    /// A failure of kind `code`, described by `detail`.
     public init(_ code: Code, _ detail: String) {
         self.code = code
         self.detail = detail

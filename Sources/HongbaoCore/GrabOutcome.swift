@@ -40,6 +40,7 @@ public enum GrabOutcome: Sendable, Hashable, CustomStringConvertible {
 /// A grab's outcome and, when the member holds a share, where that share stands among the packet's grabs: what a
 /// service returns to its caller (`POST /packets/{id}/grab` answers the amount and the seq).
 public struct GrabReceipt: Sendable, Hashable {
+    /// What the member was told.
     public let outcome: GrabOutcome
     /// The 1-based order of the member's share among the packet's successful grabs; nil when it holds none.
     public let seq: Int?
@@ -59,6 +60,7 @@ public enum ExpiryOutcome: Sendable, Hashable, CustomStringConvertible {
     /// An earlier call closed the packet; this is the refund it made.
     case alreadyRefunded(Fen)
 
+    /// The money refunded, whichever call made the refund.
     public var refund: Fen {
         switch self {
         case .refunded(let amount), .alreadyRefunded(let amount): amount
@@ -77,9 +79,12 @@ public enum ExpiryOutcome: Sendable, Hashable, CustomStringConvertible {
 public struct GrabRecord: Sendable, Hashable, Codable {
     /// 1-based order among the packet's successful grabs.
     public let seq: Int
+    /// Who holds the share.
     public let member: MemberID
+    /// The share.
     public let amount: Fen
 
+    /// The `seq`-th grab: `member` got `amount`.
     public init(seq: Int, member: MemberID, amount: Fen) {
         self.seq = seq
         self.member = member
@@ -89,8 +94,11 @@ public struct GrabRecord: Sendable, Hashable, Codable {
 
 /// A packet's account: what was paid, to whom, and what is left or refunded.
 public struct PacketSummary: Sendable, Hashable {
+    /// The packet.
     public let packet: PacketID
+    /// The money it held.
     public let total: Fen
+    /// Its share count.
     public let shares: Int
     /// Successful grabs in grab order.
     public let grabs: [GrabRecord]
@@ -99,6 +107,7 @@ public struct PacketSummary: Sendable, Hashable {
     /// The refund, once the packet was expired; nil while it is open.
     public let refund: Fen?
 
+    /// An account as an engine read it.
     public init(packet: PacketID, total: Fen, shares: Int, grabs: [GrabRecord], balance: Fen, refund: Fen?) {
         self.packet = packet
         self.total = total

@@ -24,6 +24,7 @@ public struct Group: Sendable, Hashable {
         self.members = ArraySlice(range.map(MemberID.init(rawValue:)))
     }
 
+    /// How many members.
     public var count: Int { members.count }
 
     /// The member's dense index in `0 ..< count`, or nil if it is not a member. O(log count).

@@ -3,6 +3,7 @@ public struct MemberID: RawRepresentable, Hashable, Comparable, Sendable, Codabl
     ExpressibleByIntegerLiteral, CustomStringConvertible
 {
     public var rawValue: UInt32
+    /// The member with this id.
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     @inlinable public init(integerLiteral value: UInt32) { self.rawValue = value }
@@ -13,6 +14,7 @@ public struct MemberID: RawRepresentable, Hashable, Comparable, Sendable, Codabl
 /// A packet's id, issued by the engine that the packet was sent to.
 public struct PacketID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var rawValue: UInt64
+    /// The packet with this id.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     @inlinable public static func < (a: PacketID, b: PacketID) -> Bool { a.rawValue < b.rawValue }

@@ -14,8 +14,10 @@ public protocol PacketClock: Sendable {
 /// scheduler tick's resolution (1–4 ms) — ample for packets that expire after hours, and cheap enough to read on
 /// every grab.
 public struct SystemPacketClock: PacketClock {
+    /// The system's monotonic coarse clock.
     public init() {}
 
+    /// Now, in nanoseconds since boot.
     @inlinable
     public var nanoseconds: Int64 {
         var now = timespec()

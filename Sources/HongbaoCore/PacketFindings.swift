@@ -1,7 +1,10 @@
 /// One grab as its caller saw it: who asked, for which packet, and what came back.
 public struct ObservedGrab: Sendable, Hashable {
+    /// The packet grabbed.
     public let packet: PacketID
+    /// The member who grabbed.
     public let member: MemberID
+    /// What the member was told.
     public let outcome: GrabOutcome
 
     /// What `member` was told when grabbing `packet`.

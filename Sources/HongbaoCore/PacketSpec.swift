@@ -26,6 +26,7 @@ public enum PacketKind: Sendable, Hashable, Codable, CustomStringConvertible {
     /// 专属红包: one share, for one named member of the group.
     case exclusive(MemberID)
 
+    /// The kind's name as stored and printed: `lucky`, `equal` or `exclusive`.
     public var name: String {
         switch self {
         case .lucky: "lucky"
@@ -72,12 +73,17 @@ public struct PacketPolicy: Sendable, Hashable, Codable {
 /// Invariants (checked by `init`): `1 ≤ shares ≤ policy.shareCountCap`, `shares × 1 fen ≤ total ≤ shares × cap`;
 /// an equal packet's total is exactly `shares × perShare`; an exclusive packet has one share.
 public struct PacketSpec: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The money in the packet.
     public let total: Fen
+    /// How many shares it splits into.
     public let shares: Int
+    /// Lucky, equal or exclusive.
     public let kind: PacketKind
+    /// How a lucky packet splits.
     public let algorithm: SplitAlgorithm
     /// How long the packet can be grabbed; then the balance is refunded. WeChat: 24 hours.
     public let expiry: Duration
+    /// The limits it was checked against.
     public let policy: PacketPolicy
 
     /// WeChat's expiry: 24 hours.

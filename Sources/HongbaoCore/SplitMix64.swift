@@ -4,11 +4,15 @@
 /// Hongbao uses it wherever a result must be reproducible from a seed. It is not cryptographic: a service that
 /// must stop members predicting shares seeds it from a secret per packet.
 public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
+    /// The golden-ratio increment of the state.
     public static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// The generator's state: the next output is `mix(state + gamma)`.
     public var state: UInt64
 
+    /// A generator starting from `seed`.
     @inlinable public init(seed: UInt64) { state = seed }
 
+    /// The next 64 random bits.
     @inlinable
     public mutating func next() -> UInt64 {
         state &+= Self.gamma

@@ -1,12 +1,18 @@
 /// Where a Redis server is: `redis://[[user]:password@]host[:port][/db]`. Its description never shows the password.
 public struct RedisAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The server's host name or address.
     public var host: String
+    /// Its port.
     public var port: Int
     /// The ACL user (Redis 6+), sent as `AUTH user password`; nil for `AUTH password`.
     public var username: String?
+    /// The password (AUTH), if any; never printed.
     public var password: String?
+    /// The database number (SELECT).
     public var database: Int
+    /// How long connecting may take.
     public var connectTimeout: Duration = .seconds(2)
+    /// How long a call may wait for its reply.
     public var commandTimeout: Duration = .seconds(5)
 
     /// An address; with a `username`, connections authenticate as that ACL user.

@@ -25,6 +25,7 @@ import Synchronization
 /// in-process engines do (the sender pushes them with the packet), so the same seed pays the same amount at each
 /// seq on every engine.
 public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
+    /// `redis`, or `redis-cluster`.
     public let name: String
     let topology: RedisTopology
     let clock: any PacketClock

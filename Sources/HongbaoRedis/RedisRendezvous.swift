@@ -11,6 +11,7 @@ public final class RedisRendezvous: Sendable {
     public let runID: String
     /// 0-based.
     public let shard: Int
+    /// N, the shards of the run.
     public let count: Int
     /// How long a shard waits for the others at a phase before it fails.
     public let timeout: Duration

@@ -1,5 +1,6 @@
 /// The report as one self-contained HTML page: inline SVG charts, no script, no font or file from the network.
 public enum HTMLReport {
+    /// A self-contained HTML page (inline SVG charts, no scripts) comparing `analyses`, read from `database`.
     public static func render(_ analyses: [RunAnalysis], database: String) -> String {
         var body = "<h1>Hongbao runs</h1><p>From <code>\(escape(database))</code>.</p>"
         body += "<h2>Throughput</h2>"

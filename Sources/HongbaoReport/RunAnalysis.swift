@@ -3,11 +3,15 @@ import HongbaoSQLite
 
 /// Everything the report shows about one run, read from the results store.
 public struct RunAnalysis: Sendable {
+    /// The run's row.
     public let run: ResultStore.Run
+    /// How many packets were refunded, and how much.
     public let refunds: ResultStore.Refunds
+    /// (percentile, nanoseconds): wrk2's latency ladder.
     public let ladder: [(Double, Int64)]
     /// The share count of the packets compared by position, if any.
     public let comparedShares: Int?
+    /// Fairness by grab position, per algorithm.
     public let positions: [ResultStore.PositionStatistics]
 
     /// - Throws: `SQLiteError` or `ResultStoreError.noSuchRun`.

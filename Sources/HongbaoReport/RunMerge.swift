@@ -9,20 +9,26 @@ import HongbaoSQLite
 public struct RunMerge: Sendable {
     /// The merged run's id in the output file.
     public let runID: Int64
+    /// The run id the shards shared.
     public let group: String
     /// The shards' runs, by shard.
     public let shards: [ResultStore.ShardRun]
+    /// Grab attempts of every shard.
     public let attempts: Int
     /// Grants told to the callers of every shard.
     public let grabs: Int
     /// From the first shard's grab start to the last shard's grab end.
     public let seconds: Double
+    /// Latency figures of the added histograms.
     public let latency: LatencyFigures
+    /// The shards' verdicts, added.
     public let verdict: Verdict
     /// Violations only the merged rows show (a record stored by no shard or by two, money off across shards).
     public let crossShardViolations: [String]
 
+    /// Attempts per second over the span of all shards' grab phases.
     public var attemptsPerSecond: Double { Double(attempts) / max(seconds, 1e-9) }
+    /// True when the added verdict passes and the merged rows show no violation.
     public var passed: Bool { verdict.passed && crossShardViolations.isEmpty }
 
     /// Merges the latest shard run of each input file into a new run of the file at `output`.
@@ -92,6 +98,7 @@ public struct RunMerge: Sendable {
 
 /// Inputs that cannot be merged: one line saying why.
 public struct MergeError: Error, CustomStringConvertible {
+    /// The one line.
     public let description: String
     init(_ description: String) { self.description = description }
 }

@@ -2,41 +2,68 @@
 extension ResultStore {
     /// A stored run, as `runs` has it.
     public struct Run: Sendable {
+        /// The run's id.
         public let id: Int64
+        /// When it started (ISO 8601).
         public let startedAt: String
+        /// The engine's name.
         public let engine: String
+        /// The split algorithm of its lucky packets, or `mixed`.
         public let algorithm: String
+        /// The workload's seed.
         public let seed: Int64
+        /// Members in the population.
         public let members: Int
+        /// Packets sent.
         public let packets: Int
+        /// Worker threads.
         public let threads: Int
+        /// Grab attempts run (0 while incomplete).
         public let attempts: Int
+        /// Successful grabs.
         public let grabs: Int
+        /// Sold-out answers.
         public let soldOut: Int
+        /// Successful grabs per second.
         public let grabsPerSecond: Double
+        /// Attempts per second.
         public let attemptsPerSecond: Double
         /// p50, p90, p99, p99.9, max in ns.
         public let latency: [Int64]
+        /// Fen refunded.
         public let refund: Int64
+        /// The verdict's line, or `incomplete`.
         public let verdict: String
+        /// Whether the run finished (an interrupted run stays incomplete).
         public let complete: Bool
     }
 
     /// Fairness at one grab position of one algorithm: share ÷ average share, and how often the luckiest share
     /// was grabbed there.
     public struct PositionStatistics: Sendable {
+        /// The split algorithm.
         public let algorithm: String
+        /// The grab position, from 1.
         public let position: Int
+        /// Shares grabbed at this position.
         public let count: Int
+        /// Mean of share ÷ average share.
         public let mean: Double
+        /// Standard deviation of share ÷ average share.
         public let standardDeviation: Double
+        /// How often the luckiest share fell at this position.
         public let luckiest: Int
     }
 
+    /// A run's refunds.
     public struct Refunds: Sendable {
+        /// Packets of the run.
         public let packets: Int
+        /// Packets with a refund (not sold out).
         public let refunded: Int
+        /// Fen refunded.
         public let refundFen: Int64
+        /// Fen sent.
         public let totalFen: Int64
     }
 
@@ -108,6 +135,7 @@ extension ResultStore {
         return rows
     }
 
+    /// The refunds of `run`.
     public func refunds(run: Int64) throws -> Refunds {
         let statement = try database.prepare("""
             SELECT COUNT(*), COALESCE(SUM(refund_fen > 0), 0), COALESCE(SUM(refund_fen), 0), COALESCE(SUM(total_fen), 0)

@@ -3,20 +3,31 @@
 extension ResultStore {
     /// A complete run of one shard, with what merging needs.
     public struct ShardRun: Sendable {
+        /// The run's id in its file.
         public let id: Int64
+        /// The run id the shards share.
         public let group: String
         /// 0-based.
         public let shard: Int
+        /// N, the shards of the run.
         public let shardCount: Int
+        /// The run's row as written at its start.
         public let start: RunStart
+        /// Grab attempts this shard ran.
         public let attempts: Int
+        /// Grants its callers were told.
         public let grabs: Int
+        /// Sold-out answers.
         public let soldOut: Int
+        /// Grabs that started late (open loop).
         public let late: Int
+        /// Fen refunded of the packets it sent.
         public let refund: Int64
         /// When its grab phase ran, in milliseconds since 1970.
         public let grabWallMilliseconds: ClosedRange<Int64>
+        /// Its latency histogram (HdrHistogram, JSON).
         public let histogramJSON: String
+        /// Its verdict's counts (JSON).
         public let verdictJSON: String
     }
 

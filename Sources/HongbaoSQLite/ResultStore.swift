@@ -10,6 +10,7 @@ import HongbaoCore
 /// through `BatchedInserter` (a transaction per batch, one reused prepared statement) with the indexes dropped
 /// during the load and created after it. Not thread-safe: one store per thread.
 public final class ResultStore {
+    /// The schema this version writes (`PRAGMA user_version`).
     public static let schemaVersion: Int64 = 2
     /// The store's own connection: runs, queries and schema. Bulk loads open one of their own (`loader(run:)`).
     package let database: SQLiteDatabase
@@ -229,6 +230,7 @@ public final class ResultStore {
     }
 }
 
+/// A results file that cannot be used as asked: one clear line each.
 public enum ResultStoreError: Error, CustomStringConvertible {
     case newerSchema(Int64, path: String)
     case foreign(path: String)
@@ -248,21 +250,32 @@ public enum ResultStoreError: Error, CustomStringConvertible {
 
 /// What a run is, written when it starts.
 public struct RunStart: Sendable {
+    /// When the run started (ISO 8601).
     public var startedAt: String
+    /// The engine's name.
     public var engine: String
+    /// The split algorithm of its lucky packets, or `mixed`.
     public var algorithm: String
+    /// The workload's seed.
     public var seed: UInt64
+    /// Members in the population.
     public var members: Int
+    /// Packets sent.
     public var packets: Int
+    /// Worker threads.
     public var threads: Int
+    /// Open loop: grabs per second; nil for the closed loop.
     public var rate: Double?
+    /// The run's time limit in seconds, if any.
     public var durationLimit: Double?
+    /// Every setting of the run (JSON; never a secret).
     public var configJSON: String
     /// The run id that the load generators of one run share (`bench --run-id`); nil for a run of one.
     public var group: String?
     /// `K/N` for shard K of N; nil for a run of one.
     public var shard: String?
 
+    /// A run's row as it starts.
     public init(startedAt: String, engine: String, algorithm: String, seed: UInt64, members: Int, packets: Int,
                 threads: Int, rate: Double?, durationLimit: Double?, configJSON: String, group: String? = nil,
                 shard: String? = nil)
@@ -284,15 +297,25 @@ public struct RunStart: Sendable {
 
 /// What a run measured, written when it ends.
 public struct RunResults: Sendable {
+    /// The grab phase's length.
     public var seconds: Double
+    /// Grab attempts run.
     public var attempts: Int
+    /// Successful grabs.
     public var grabs: Int
+    /// Sold-out answers.
     public var soldOut: Int
+    /// Grabs that started late (open loop).
     public var late: Int
+    /// Successful grabs per second.
     public var grabsPerSecond: Double
+    /// Attempts per second.
     public var attemptsPerSecond: Double
+    /// Latency percentiles and maximum, in nanoseconds.
     public var p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64
+    /// Fen refunded.
     public var refund: Int64
+    /// The verdict's line.
     public var verdict: String
     /// (percentile, nanoseconds), wrk2's ladder.
     public var ladder: [(Double, UInt64)]
@@ -303,6 +326,7 @@ public struct RunResults: Sendable {
     /// The verdict's counts (JSON), to add those of several shards.
     public var verdictJSON: String?
 
+    /// A run's results as it ends.
     public init(seconds: Double, attempts: Int, grabs: Int, soldOut: Int, late: Int, grabsPerSecond: Double,
                 attemptsPerSecond: Double, p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64,
                 refund: Int64, verdict: String, ladder: [(Double, UInt64)], grabWallMilliseconds: ClosedRange<Int64>? = nil,
@@ -331,11 +355,16 @@ public struct RunResults: Sendable {
 
 /// A row of `packets`.
 public struct PacketRow: Sendable {
+    /// The packet's id, its group's index and its sender.
     public var packet: UInt64, group: UInt32, sender: UInt32
+    /// Its kind and split algorithm, by name.
     public var kind: String, algorithm: String
+    /// Its money (fen) and shares, how many were grabbed, and the refund.
     public var total: Int64, shares: Int, grabbedShares: Int, refund: Int64
+    /// Who got the largest share, if anyone grabbed.
     public var luckiest: UInt32?
 
+    /// A row from its columns.
     public init(packet: UInt64, group: UInt32, sender: UInt32, kind: String, algorithm: String, total: Int64,
                 shares: Int, grabbedShares: Int, refund: Int64, luckiest: UInt32?)
     {
@@ -354,8 +383,10 @@ public struct PacketRow: Sendable {
 
 /// A row of `grabs`.
 public struct GrabRow: Sendable {
+    /// The packet, the grab's sequence number, who grabbed, the share (fen), and the caller's latency.
     public var packet: UInt64, seq: Int, member: UInt32, amount: Int64, latencyNanoseconds: UInt64
 
+    /// A row from its columns.
     public init(packet: UInt64, seq: Int, member: UInt32, amount: Int64, latencyNanoseconds: UInt64) {
         self.packet = packet
         self.seq = seq

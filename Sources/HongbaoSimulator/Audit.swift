@@ -10,10 +10,15 @@ public struct Verdict: Sendable, Codable {
     /// An empty verdict, to be filled by `Audit.run`; `audited: false` for a run nothing could be checked of.
     public init(audited: Bool = true) { self.audited = audited }
 
+    /// Packets checked.
     public var packets = 0
+    /// Fen sent.
     public var totalFen: Int64 = 0
+    /// Fen paid in shares.
     public var paidFen: Int64 = 0
+    /// Fen refunded.
     public var refundFen: Int64 = 0
+    /// Successful grabs recorded.
     public var grabs = 0
     /// Packets with more grabs than shares.
     public var oversold = 0
@@ -76,7 +81,9 @@ public struct Verdict: Sendable, Codable {
         deniedHolders += findings.deniedHolders
     }
 
+    /// Every packet's paid + refund == total, and so the run's.
     public var moneyConserved: Bool { unbalanced == 0 && paidFen + refundFen == totalFen }
+    /// True when nothing failed (or nothing could be checked).
     public var passed: Bool {
         !audited || moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && lostGrants == 0 && wrongAmounts == 0
             && unreportedGrants == 0 && misnumbered == 0 && deniedHolders == 0
@@ -104,15 +111,21 @@ public struct Verdict: Sendable, Codable {
 public struct PacketAccount {
     /// Whether this run (this shard) sent the packet: it expired it, and stores its row.
     public let owned: Bool
+    /// The packet's index in the workload.
     public let index: Int
+    /// The packet as the workload drew it.
     public let packet: Workload.Packet
+    /// Its id in the engine.
     public let id: PacketID
+    /// Its account after expiry.
     public let summary: PacketSummary
+    /// The refund its expiry made (0 for a packet another shard expired).
     public let refund: Fen
     /// Latency (ns) of each grab in `summary.grabs`, in the same order.
     public let latencies: [UInt64]
 }
 
+/// The check after a run: every packet expired and audited.
 public enum Audit {
     static let batch = 512
 

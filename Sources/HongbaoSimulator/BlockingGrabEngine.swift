@@ -8,9 +8,11 @@ import HongbaoCore
 /// thread can starve the very task it waits for. The simulator's worker threads and its main thread are not
 /// pool threads.
 public final class BlockingGrabEngine: GrabEngine {
+    /// The engine called.
     public let base: any AsyncGrabEngine
     public var name: String { base.name }
 
+    /// `base`, called from this thread.
     public init(_ base: any AsyncGrabEngine) { self.base = base }
 
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {

@@ -20,7 +20,9 @@ public enum LoadSchedule: Sendable, Equatable {
 /// and its own per-attempt results; they are merged after the run, so the grab path shares nothing but the
 /// engine and the cursor.
 public struct Driver: Sendable {
+    /// Worker threads.
     public var threads: Int
+    /// Closed loop, or open loop at a rate.
     public var schedule: LoadSchedule
     /// Stop taking new grabs after this long; the rest are not run.
     public var timeLimit: Duration?
@@ -29,6 +31,7 @@ public struct Driver: Sendable {
     /// Grabs in flight at once per worker thread, for an async engine (a remote service: one per connection).
     public var inFlight = 1
 
+    /// A driver of `threads` workers.
     public init(threads: Int, schedule: LoadSchedule = .closed, timeLimit: Duration? = nil) {
         self.threads = threads
         self.schedule = schedule
@@ -245,6 +248,7 @@ typealias Timing = (GrabOutcome, ContinuousClock.Instant, ContinuousClock.Instan
 
 /// What one run of the driver measured, merged over the workers.
 public struct RunMeasurement: Sendable {
+    /// Every packet's id, in workload order.
     public let packetIDs: [PacketID]
     /// When the grab phase ran, in milliseconds since 1970 (to merge shards' runs).
     public var grabWallMilliseconds: ClosedRange<Int64> = 0 ... 0
@@ -254,10 +258,15 @@ public struct RunMeasurement: Sendable {
     public let amounts: [UInt32]
     /// Per attempt: latency in ns, saturated at `UInt32.max` (4.3 s; the histogram keeps the exact value).
     public let latencies: [UInt32]
+    /// Every attempt's latency (ns).
     public let histogram: Histogram<UInt64>
+    /// How long sending took.
     public let sendTime: Duration
+    /// How long the grab phase took.
     public let grabTime: Duration
+    /// Grabs that started late (open loop).
     public let late: Int
+    /// Attempts that ran (fewer than the workload's if a time limit stopped the run).
     public let attemptsRun: Int
 
     init(merging workers: [WorkerResult], packetIDs: [PacketID], attempts: Int, sendTime: Duration, grabTime: Duration) {

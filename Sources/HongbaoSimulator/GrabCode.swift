@@ -4,6 +4,7 @@ import HongbaoCore
 public enum GrabCode: UInt8, Sendable, CaseIterable {
     case notRun = 0, granted, alreadyGrabbed, soldOut, expired, notMember
 
+    /// The code of `outcome`.
     public init(_ outcome: GrabOutcome) {
         switch outcome {
         case .granted: self = .granted

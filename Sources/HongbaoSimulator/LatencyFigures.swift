@@ -3,10 +3,15 @@ import Histogram
 /// A run's latency figures in nanoseconds, read off its HdrHistogram: the percentiles the table shows and wrk2's
 /// ladder that the results store keeps.
 public struct LatencyFigures: Sendable, Encodable {
+    /// Median.
     public let p50: UInt64
+    /// 90th percentile.
     public let p90: UInt64
+    /// 99th percentile.
     public let p99: UInt64
+    /// 99.9th percentile.
     public let p999: UInt64
+    /// The slowest.
     public let max: UInt64
     /// (percentile, nanoseconds) at 50, 75, 90, 99, 99.9, 99.99, 99.999 and 100.
     public let ladder: [(percentile: Double, nanoseconds: UInt64)]

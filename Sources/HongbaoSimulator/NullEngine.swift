@@ -11,6 +11,7 @@ public final class NullEngine: GrabEngine {
     public let name = "null (harness only)"
     private let issued = Atomic<UInt64>(0)
 
+    /// The engine (it has no state).
     public init() {}
 
     /// Issues the next id; stores nothing.

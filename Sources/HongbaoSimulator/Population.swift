@@ -8,11 +8,15 @@ import HongbaoCore
 /// groups are small and a few are at the cap. Every member is in at least one group; memberships number 1.5× the
 /// members (people are in several groups).
 public final class Population: Sendable {
+    /// The smallest group.
     public static let minGroupSize = 3
+    /// The largest group (WeChat's limit).
     public static let maxGroupSize = 500
     static let paretoAlpha = 1.2
 
+    /// Members, with ids 1 … memberCount.
     public let memberCount: Int
+    /// The seed the groups were drawn from.
     public let seed: UInt64
     /// All memberships, group after group; each group's members sorted and unique.
     public let memberships: [MemberID]
@@ -69,12 +73,15 @@ public final class Population: Sendable {
         return size >= Double(cap) ? cap : max(minGroupSize, Int(size))
     }
 
+    /// How many groups.
     public var groupCount: Int { groupStarts.count - 1 }
 
+    /// The members of group `index`.
     public func group(_ index: Int) -> Group {
         Group(sortedUniqueUnchecked: memberships[Int(groupStarts[index]) ..< Int(groupStarts[index + 1])])
     }
 
+    /// The size of group `index`.
     public func groupSize(_ index: Int) -> Int { Int(groupStarts[index + 1] - groupStarts[index]) }
 
     /// The group holding membership `index` (binary search over the group starts).

@@ -8,6 +8,7 @@ public final class ProgressReporter {
     private var lastDraw = ContinuousClock.now
     private var phaseStart = ContinuousClock.now
 
+    /// A reporter that prints nothing when `quiet`.
     public init(quiet: Bool) {
         self.quiet = quiet
         isTerminal = isatty(STDERR_FILENO) == 1

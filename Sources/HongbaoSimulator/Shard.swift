@@ -7,6 +7,7 @@ import HongbaoCore
 public struct Shard: Sendable, CustomStringConvertible {
     /// 0-based.
     public let index: Int
+    /// N, the shards of the run.
     public let count: Int
     /// How the shards meet: the ids of every packet, and the start of each phase together.
     public let rendezvous: any ShardRendezvous

@@ -13,21 +13,31 @@ import HongbaoCore
 public final class Workload: Sendable {
     /// One packet to send: its group, sender and spec.
     public struct Packet: Sendable {
+        /// Index of the group it is sent to.
         public let group: UInt32
+        /// Who sends it.
         public let sender: MemberID
+        /// What it holds and how it splits.
         public let spec: PacketSpec
+        /// The seed of its split.
         public let seed: UInt64
+        /// When it is sent, in the night's milliseconds.
         public let sentAtMilliseconds: UInt32
+        /// Whether it goes to the biggest group (a hot packet).
         public let isHot: Bool
     }
 
     /// One grab attempt: the packet's index in `packets` and the member.
     public struct Attempt: Sendable, Hashable {
+        /// Index of the packet in `packets`.
         public let packet: UInt32
+        /// Who grabs.
         public let member: MemberID
     }
 
+    /// The members and their groups.
     public let population: Population
+    /// The seed the workload was drawn from.
     public let seed: UInt64
     /// In send-time order.
     public let packets: [Packet]

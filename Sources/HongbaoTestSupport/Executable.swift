@@ -2,6 +2,7 @@ import Foundation
 
 /// Runs one of the package's executables (built beside the test bundle) as a user would, capturing its output.
 public struct Executable: Sendable {
+    /// The built binary.
     public let url: URL
 
     /// The executable `name` from the same build folder as the running tests (`.build/debug`, or TSan's).
@@ -20,9 +21,13 @@ public struct Executable: Sendable {
         url = found
     }
 
+    /// What a run of the binary did.
     public struct Run: Sendable {
+        /// Its exit status.
         public let status: Int32
+        /// What it printed on standard output.
         public let standardOutput: String
+        /// What it printed on standard error.
         public let standardError: String
     }
 
@@ -57,7 +62,9 @@ public struct Executable: Sendable {
     }
 }
 
+/// A binary that could not be found or run.
 public struct ExecutableError: Error, CustomStringConvertible {
+    /// Why.
     public let description: String
 }
 

@@ -5,10 +5,13 @@ import Synchronization
 public final class ManualClock: PacketClock {
     private let now = Atomic<Int64>(1_000_000_000)
 
+    /// A clock at 0.
     public init() {}
 
+    /// The time it was set to.
     public var nanoseconds: Int64 { now.load(ordering: .relaxed) }
 
+    /// Moves the clock forward.
     public func advance(by duration: Duration) {
         now.add(duration.nanosecondsSaturated, ordering: .relaxed)
     }

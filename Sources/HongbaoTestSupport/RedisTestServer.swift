@@ -3,18 +3,25 @@ import Foundation
 /// The Redis servers the tests use: the one `scripts/test` starts (`HONGBAO_REDIS_URL`), the cluster it starts
 /// (`HONGBAO_REDIS_CLUSTER_URL`), and servers a test starts and kills itself (fault tests).
 public enum RedisTestServer {
+    /// The test server from `HONGBAO_REDIS_URL`, if the test command started one.
     public static var url: String? { ProcessInfo.processInfo.environment["HONGBAO_REDIS_URL"] }
+    /// The test cluster's seeds from `HONGBAO_REDIS_CLUSTER_URL`.
     public static var clusterURL: String? { ProcessInfo.processInfo.environment["HONGBAO_REDIS_CLUSTER_URL"] }
+    /// Whether a test server was given.
     public static var isAvailable: Bool { url != nil }
+    /// Whether a test cluster was given.
     public static var clusterIsAvailable: Bool { clusterURL != nil }
 
     /// A redis-server of the test's own on a free loopback port, with AOF (fsync always) in its own folder.
     public final class Owned {
+        /// Its port.
         public private(set) var port: Int
+        /// Its data directory.
         public let directory: URL
         private var process: Process?
         nonisolated(unsafe) private static var nextPort = 21_000 + Int(getpid() % 5_000) * 2
 
+        /// Starts a server of its own on a free port.
         public init() throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("hongbao-redis-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -31,6 +38,7 @@ public enum RedisTestServer {
             try? FileManager.default.removeItem(at: directory)
         }
 
+        /// The server's URL.
         public var url: String { "redis://127.0.0.1:\(port)" }
 
         /// Starts (or restarts) the server on the same port and folder, replaying its AOF.

@@ -38,6 +38,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What went wrong.
     public let code: Code
     /// SQLite's message for the failure.
     public let message: String
