@@ -42,7 +42,7 @@ let package = Package(
 
         // A bench session: workload, driver, audit, results store and the table — what `bench` and the example
         // service's HTTP load generator share.
-        .target(name: "HongbaoBench", dependencies: ["HongbaoCore", "HongbaoSimulator", "HongbaoSQLite"]),
+        .target(name: "HongbaoBench", dependencies: ["HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoReport"]),
 
         // Analysis of stored runs: text tables, a self-contained HTML page with SVG charts, and the merge of the
         // runs of several load generators (histograms add, verdicts add, rows are checked across shards).

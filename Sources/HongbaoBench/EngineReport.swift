@@ -1,4 +1,5 @@
 import Foundation
+import HongbaoReport
 import HongbaoSimulator
 import HongbaoSQLite
 
@@ -96,14 +97,10 @@ enum ReportTable {
                          duration(latency.p999), duration(latency.max), report.soldOut.formatted(),
                          !report.verdict.audited ? "n/a" : report.verdict.passed ? "pass" : "FAIL"])
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
-        for (index, row) in rows.enumerated() {
-            lines.append(row.enumerated().map { column, cell in
-                column == 0 || column == row.count - 1 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[column] - cell.count) + cell
-            }.joined(separator: "  "))
-            if index == 0 { lines.append(String(repeating: "─", count: lines[0].count)) }
-        }
+        let table = TextReport.table(rows, rightAligned: 1 ..< header.count - 1).split(separator: "\n").map(String.init)
+        lines.append(table[0])
+        lines.append(String(repeating: "─", count: table[0].count))
+        lines += table.dropFirst()
         if let null = reports.first(where: { !$0.verdict.audited }), null.attemptsPerSecond > 0 {
             let ratios = reports.filter(\.verdict.audited).map {
                 "\($0.engine) \(String(format: "%.2f", $0.attemptsPerSecond / null.attemptsPerSecond))×"
@@ -133,16 +130,7 @@ enum ReportTable {
         return lines.joined(separator: "\n")
     }
 
-    static func count(_ value: Double) -> String { Int(value.rounded()).formatted() }
-
-    static func duration(_ nanoseconds: UInt64) -> String {
-        switch nanoseconds {
-        case ..<1_000: "\(nanoseconds) ns"
-        case ..<1_000_000: String(format: "%.1f µs", Double(nanoseconds) / 1e3)
-        case ..<1_000_000_000: String(format: "%.1f ms", Double(nanoseconds) / 1e6)
-        default: String(format: "%.2f s", Double(nanoseconds) / 1e9)
-        }
-    }
-
-    static func fen(_ value: Int64) -> String { "¥" + (value / 100).formatted() + String(format: ".%02d", value % 100) }
+    static func count(_ value: Double) -> String { Format.count(value) }
+    static func duration(_ nanoseconds: UInt64) -> String { Format.duration(Int64(clamping: nanoseconds)) }
+    static func fen(_ value: Int64) -> String { Format.fen(value) }
 }

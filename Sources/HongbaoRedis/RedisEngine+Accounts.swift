@@ -25,7 +25,7 @@ extension RedisEngine {
             call.append(retentionMilliseconds)
             return call
         }
-        return try zip(packets, topology.pipeline(slots: slots, commands, replicated: true)).map { packet, reply in
+        return try zip(packets, topology.pipeline(slots: slots, commands, writes: true)).map { packet, reply in
             let values = try reply.check().elements.compactMap(\.integer)
             guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
             switch values[0] {

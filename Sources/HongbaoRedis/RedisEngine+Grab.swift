@@ -32,7 +32,7 @@ extension RedisEngine {
         let now = clock.nanoseconds / 1_000_000
         let commands = calls.map { $0.command(sha: sha, now: now, requests: requests) }
         // One pipeline per node; only calls that were redirected are sent again.
-        let replies = try topology.pipeline(slots: calls.map(\.slot), commands, replicated: true)
+        let replies = try topology.pipeline(slots: calls.map(\.slot), commands, writes: true)
         var receipts = [GrabReceipt?](repeating: nil, count: requests.count)
         for (call, reply) in zip(calls, replies) {
             for (index, receipt) in try call.receipts(from: reply, requests: requests) { receipts[index] = receipt }

@@ -56,7 +56,7 @@ extension RedisEngine {
             commands += made
             slots += repeatElement(slot, count: made.count)
         }
-        for reply in try topology.pipeline(slots: slots, commands, replicated: true) { _ = try reply.check() }
+        for reply in try topology.pipeline(slots: slots, commands, writes: true) { _ = try reply.check() }
         return ids
     }
 

@@ -103,9 +103,9 @@ final class RedisTopology: Sendable {
     /// - A lost connection or a node that refuses (a master died): its commands are sent again once the map names
     ///   a node that answers — the replica promoted in its place — waiting with backoff and refreshing the map
     ///   from every node known, for at most `recoveryTimeout`, then failing with a clear error.
-    /// With `replicated`, each node's pipeline ends with WAIT: its replies count only once a replica holds what
-    /// they wrote (see `Durability`).
-    func pipeline(slots: [Int], _ commands: [RedisCommand], replicated: Bool = false) throws -> [RedisReply] {
+    /// Commands that `writes` go through the engine's `durability`: replicated, each node's pipeline ends with
+    /// WAIT, and its replies count only once a replica holds what they wrote.
+    func pipeline(slots: [Int], _ commands: [RedisCommand], writes: Bool = false) throws -> [RedisReply] {
         precondition(slots.count == commands.count, "one slot per command")
         var replies = [RedisReply?](repeating: nil, count: commands.count)
         var pending: [(index: Int, ask: RedisAddress?)] = commands.indices.map { ($0, nil) }
@@ -132,7 +132,7 @@ final class RedisTopology: Sendable {
                 do {
                     let slot = slots[items[0].index]
                     answers = try pool(for: address).withNode { node in
-                        try replicated ? durability.run(batch, slot: slot, on: node, deadline: deadline) : node.pipeline(batch)
+                        try writes ? durability.run(batch, slot: slot, on: node, deadline: deadline) : node.pipeline(batch)
                     }
                 } catch let error as RedisEngineError where isCluster && (error.isNodeFailure || error.code == .cluster) {
                     // The node died or is unreachable: its commands may or may not have run; all are resent.

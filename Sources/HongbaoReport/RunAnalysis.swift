@@ -36,9 +36,10 @@ public struct RunAnalysis: Sendable {
     }
 }
 
-/// Formatting shared by the text and HTML reports.
-enum Format {
-    static func duration(_ nanoseconds: Int64) -> String {
+/// Formatting shared by the text and HTML reports and `bench`'s table: the one place figures become text.
+package enum Format {
+    /// Nanoseconds as ns, µs, ms or s, three significant figures or so.
+    package static func duration(_ nanoseconds: Int64) -> String {
         switch nanoseconds {
         case ..<1_000: "\(nanoseconds) ns"
         case ..<1_000_000: fixed(Double(nanoseconds) / 1e3, 1) + " µs"
@@ -47,9 +48,11 @@ enum Format {
         }
     }
 
-    static func count(_ value: Double) -> String { grouped(Int64(value.rounded())) }
+    /// A count, rounded, with thousands separators.
+    package static func count(_ value: Double) -> String { grouped(Int64(value.rounded())) }
 
-    static func grouped(_ value: Int64) -> String {
+    /// An integer with thousands separators.
+    package static func grouped(_ value: Int64) -> String {
         let digits = String(value.magnitude)
         var out = ""
         for (index, character) in digits.enumerated() {
@@ -59,11 +62,13 @@ enum Format {
         return (value < 0 ? "-" : "") + out
     }
 
-    static func fen(_ value: Int64) -> String {
+    /// Fen as yuan: ¥1,234.05.
+    package static func fen(_ value: Int64) -> String {
         "¥" + grouped(value / 100) + "." + (value % 100 < 10 ? "0" : "") + String(value % 100)
     }
 
-    static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
+    /// A number with `places` decimals.
+    package static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
 
     static func percent(_ part: Int, of whole: Int) -> String {
         whole == 0 ? "–" : fixed(100 * Double(part) / Double(whole), 1) + "%"

@@ -63,7 +63,8 @@ public enum TextReport {
         return lines.joined(separator: "\n")
     }
 
-    static func table(_ rows: [[String]], rightAligned: Range<Int>) -> String {
+    /// Rows as aligned columns, two spaces apart; the columns in `rightAligned` are right-aligned.
+    package static func table(_ rows: [[String]], rightAligned: Range<Int>) -> String {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
         return rows.map { row in
             row.enumerated().map { column, cell in

@@ -36,9 +36,13 @@ public final class ResultStore {
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
         if version < Self.schemaVersion {
             try database.transaction {
-                if version < 1 { try database.execute(Self.schemaV1) }
-                try database.execute(Self.migrationToV2)
-                try database.execute("PRAGMA user_version = 2")
+                // Read again under the write lock: another process may have migrated the file meanwhile.
+                let current = try integer("PRAGMA user_version")
+                if current < 1 { try database.execute(Self.schemaV1) }
+                if current < 2 {
+                    try database.execute(Self.migrationToV2)
+                    try database.execute("PRAGMA user_version = 2")
+                }
             }
         }
     }
