@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The festival workload through `bench --redis` on one redis-server, side by side with redis-benchmark running the
-# limits' one-grab script (grab.lua: HEXISTS, LPOP, HSET) at -P 64 -c 50, in the same sitting, against one
+# one-grab script of Benchmarks/limits (grab.lua: HEXISTS, LPOP, HSET) at -P 64 -c 50, in the same sitting, against one
 # redis-server of this script's own on loopback (stopped by PID on exit). Prints both rates, their ratio, the
 # phases of the bench run and the server time per attempt (INFO commandstats: EVALSHA µs ÷ attempts).
 # Usage: Benchmarks/redis-festival.sh [MEMBERS] [PACKETS]   (defaults 200000 50000)
@@ -8,8 +8,8 @@ source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HONGBAO_ROOT"
 members=${1:-200000}
 packets=${2:-50000}
-limits=${HONGBAO_LIMITS:-$HONGBAO_ROOT/../shared/limits}
-[[ -f $limits/grab.lua && -f $limits/fill.lua ]] || fatal "need grab.lua and fill.lua from the limits folder (HONGBAO_LIMITS=…)"
+limits=${HONGBAO_LIMITS:-$HONGBAO_ROOT/Benchmarks/limits}   # or ../shared/limits, for a second opinion
+[[ -f $limits/grab.lua && -f $limits/fill.lua ]] || fatal "need grab.lua and fill.lua in $limits (HONGBAO_LIMITS=…)"
 swift build -c release --product bench >/dev/null
 
 work=$(mktemp -d)
