@@ -1,12 +1,10 @@
 import Foundation
 
-/// Small, dependency-free SVG charts for the HTML report: lines (with optional ±band) and horizontal bars.
+/// Small, dependency-free SVG charts for the HTML report: lines and horizontal bars.
 struct SVGChart {
     struct Series {
         var name: String
         var points: [(x: Double, y: Double)]
-        /// Optional lower and upper band around each point (e.g. mean ± sd).
-        var band: [(low: Double, high: Double)]? = nil
     }
 
     enum Scale { case linear, log10 }
@@ -26,8 +24,7 @@ struct SVGChart {
 
     func line(_ series: [Series]) -> String {
         let xs = series.flatMap { $0.points.map(\.x) } + xTicks.map(\.0)
-        var ys = series.flatMap { $0.points.map(\.y) } + yTicks.map(\.0)
-        ys += series.flatMap { $0.band?.flatMap { [$0.low, $0.high] } ?? [] }
+        let ys = series.flatMap { $0.points.map(\.y) } + yTicks.map(\.0)
         let (x0, x1) = (transform(xs.min() ?? 0, xScale), transform(xs.max() ?? 1, xScale))
         let (y0, y1) = (transform(ys.min() ?? 0, yScale), transform(ys.max() ?? 1, yScale))
         let plotWidth = width - margin.left - margin.right, plotHeight = height - margin.top - margin.bottom
@@ -38,11 +35,6 @@ struct SVGChart {
         svg += axes(px: px, py: py, plotWidth: plotWidth, plotHeight: plotHeight)
         for (index, item) in series.enumerated() {
             let color = Self.palette[index % Self.palette.count]
-            if let band = item.band, band.count == item.points.count, !band.isEmpty {
-                let upper = zip(item.points, band).map { "\(n(px($0.x))),\(n(py($1.high)))" }
-                let lower = zip(item.points, band).reversed().map { "\(n(px($0.x))),\(n(py($1.low)))" }
-                svg += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.12\" stroke=\"none\"/>"
-            }
             let path = item.points.map { "\(n(px($0.x))),\(n(py($0.y)))" }.joined(separator: " ")
             svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for point in item.points {
