@@ -184,22 +184,6 @@ enum GrabScript {
         return {0, tonumber(m[3])}
         """
 
-    /// `expire`, then the packet's whole hash: an audit's two questions in one call.
-    static let close = """
-        local m = redis.call('HMGET', KEYS[1], 'closed', 'refund', 'balance', 'refund_token')
-        if not m[3] then return {-4, 0, {}} end
-        local code, refund = 0, m[3]
-        if m[1] == '1' then
-          refund = m[2]
-          if m[4] ~= ARGV[1] then code = 1 end
-        else
-          redis.call('HSET', KEYS[1], 'closed', '1', 'refund', m[3], 'refund_token', ARGV[1])
-          redis.call('PEXPIRE', KEYS[1], ARGV[2])
-          redis.call('PEXPIRE', KEYS[2], ARGV[2])
-        end
-        return {code, tonumber(refund), redis.call('HGETALL', KEYS[1])}
-        """
-
     /// The largest group written into its packets' hashes rather than into a set of its own.
     static let inlineGroup = 100
 

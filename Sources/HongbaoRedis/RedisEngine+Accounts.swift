@@ -13,29 +13,9 @@ extension RedisEngine {
 
     /// Closes many packets in one round trip per node (one script call each). - Throws: as `expire(_:)`.
     public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
-        try zip(packets, close(packets, script: GrabScript.expire)).map { packet, reply in
-            let values = try reply.check().elements.compactMap(\.integer)
-            guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
-            return try Self.expiry(code: values[0], refund: values[1], packet: packet)
-        }
-    }
-
-    /// Closes many packets and reads each one's account in the same script call: one round trip per node, one
-    /// call per packet, for an audit. - Throws: as `expire(_:)`.
-    public func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)] {
-        try zip(packets, close(packets, script: GrabScript.close)).map { packet, reply in
-            let parts = try reply.check().elements
-            guard parts.count == 3, let code = parts[0].integer, let refund = parts[1].integer else {
-                throw RedisEngineError(.protocolError, "the close script returned \(parts)")
-            }
-            return (try Self.expiry(code: code, refund: refund, packet: packet), try Self.summary(of: packet, from: parts[2]))
-        }
-    }
-
-    /// One call of an expiring `script` per packet, with this call's token and the retention, pipelined per node.
-    private func close(_ packets: [PacketID], script: String) throws -> [RedisReply] {
         guard !packets.isEmpty else { return [] }
-        let sha = try topology.sha(of: script)
+        let slots = packets.map { RedisKey.slot(of: $0) }
+        let sha = try topology.sha(of: GrabScript.expire)
         var random = SystemRandomNumberGenerator()
         let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
         let commands = packets.map { packet in
@@ -45,14 +25,14 @@ extension RedisEngine {
             call.append(retentionMilliseconds)
             return call
         }
-        return try topology.pipeline(slots: packets.map { RedisKey.slot(of: $0) }, commands, writes: true)
-    }
-
-    static func expiry(code: Int64, refund: Int64, packet: PacketID) throws -> ExpiryOutcome {
-        switch code {
-        case 0: return .refunded(Fen(refund))
-        case 1: return .alreadyRefunded(Fen(refund))
-        default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        return try zip(packets, topology.pipeline(slots: slots, commands, writes: true)).map { packet, reply in
+            let values = try reply.check().elements.compactMap(\.integer)
+            guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
+            switch values[0] {
+            case 0: return .refunded(Fen(values[1]))
+            case 1: return .alreadyRefunded(Fen(values[1]))
+            default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+            }
         }
     }
 
