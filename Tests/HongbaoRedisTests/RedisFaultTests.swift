@@ -77,6 +77,19 @@ struct RedisScriptAndTimeoutTests {
         #expect(try engine.expire(packet).refund == Fen(500) - (try engine.summary(of: packet).paid))
     }
 
+    /// Durable mode on a server with no replica: nothing can be confirmed, so the call fails with one clear line
+    /// once the recovery timeout has passed — it is never acknowledged as if it were safe.
+    @Test func aDurableWriteThatNoReplicaConfirmsIsAnErrorNotAnAcknowledgement() throws {
+        let server = try RedisTestServer.Owned()
+        let engine = try RedisEngine(url: server.url, durability: .replicated, recoveryTimeout: .milliseconds(300))
+        #expect(engine.durability == .replicated(replicas: 1))
+        #expect {
+            _ = try engine.send(try PacketSpec(total: 500, shares: 5), to: Group(range: 1 ... 10), seed: 1)
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .notReplicated && "\(error)".contains("0 of 1 replicas confirmed the writes in time")
+        }
+    }
+
     /// A server that does not answer in time: one clear `.timeout`, then the engine recovers.
     @Test func aSlowServerIsATimeoutAndTheEngineRecovers() throws {
         let server = try RedisTestServer.Owned()

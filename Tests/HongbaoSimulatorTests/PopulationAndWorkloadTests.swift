@@ -60,4 +60,24 @@ struct PopulationAndWorkloadTests {
         let workload = Workload(population: Self.population, packets: 500, seed: 3, algorithm: .lineCutting)
         #expect(workload.packets.allSatisfy { $0.spec.kind != .lucky || $0.spec.algorithm == .lineCutting })
     }
+
+    /// N shards split one workload: every packet is sent by exactly one shard, every attempt runs in exactly one,
+    /// and every attempt of a member runs in the same shard (so one shard sees all that member was told).
+    @Test func shardsSplitTheWorkloadWithoutOverlapOrGap() {
+        struct NoRendezvous: ShardRendezvous {
+            func exchange(sent: [(index: Int, id: PacketID)], packets: Int) throws -> [PacketID] { [] }
+            func arrive(at phase: String) throws {}
+        }
+        let workload = Workload(population: Self.population, packets: 2_000, seed: 9)
+        let shards = (0 ..< 3).map { Shard(index: $0, of: 3, rendezvous: NoRendezvous()) }
+        let parts = shards.map { workload.part(of: $0) }
+        #expect(parts.map(\.attempts.count).reduce(0, +) == workload.attempts.count)
+        #expect(Set(parts.flatMap(\.attempts)) == Set(workload.attempts))
+        for (shard, part) in zip(shards, parts) {
+            #expect(part.packets.count == workload.packets.count, "every shard knows every packet")
+            #expect(part.attempts.allSatisfy { shard.grabs(for: $0.member) })
+        }
+        #expect(workload.packets.indices.allSatisfy { index in shards.filter { $0.sends(packet: index) }.count == 1 })
+        #expect(parts.allSatisfy { !$0.attempts.isEmpty })
+    }
 }

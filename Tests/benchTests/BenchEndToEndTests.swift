@@ -86,6 +86,11 @@ struct BenchEndToEndTests {
         (["--redis", "http://nowhere"], "bench: error: --redis: http://nowhere: expected redis://"),
         (["--engine", "redis"], "bench: error: --engine redis needs --redis URL"),
         (["--batch", "0"], "--batch must be in 1 ... 4096, got 0"),
+        (["--shard", "4/3", "--run-id", "x", "--redis", "redis://127.0.0.1:1"], "--shard must be K/N with 1 ≤ K ≤ N ≤ 64, got 4/3"),
+        (["--shard", "1/3"], "--shard runs the Redis engine: give --redis URL"),
+        (["--run-id", "x"], "--run-id names a run of several shards: give --shard K/N too"),
+        (["--durable"], "--durable applies to the Redis engine: give --redis URL"),
+        (["--recovery-timeout", "0"], "--recovery-timeout must be in (0, 3600] seconds, got 0.0"),
     ])
     func badInputGetsOneClearLineAndAFailingExit(_ arguments: [String], _ expected: String) throws {
         let run = try Executable("bench").run(Self.tiny + arguments + ["--quiet"])
