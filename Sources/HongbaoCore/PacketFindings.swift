@@ -61,44 +61,58 @@ public struct PacketFindings: Sendable, Equatable {
             unbalanced = 1
             violations.append("\(id): refund \(refund) ≠ balance \(summary.balance)")
         }
-        var shareOf: [MemberID: Fen] = [:]
-        shareOf.reserveCapacity(summary.grabs.count)
+        // The records sorted by member: a binary search answers "what does this member hold" without hashing (the
+        // audit checks every packet of a run; a dictionary's hashing was most of its time).
+        let byMember = summary.grabs.sorted { ($0.member, $0.seq) < ($1.member, $1.seq) }
         for (index, record) in summary.grabs.enumerated() {
             if record.amount < Fen(1) {
                 belowOneFen += 1
                 violations.append("\(id): share \(record.amount) below 1 fen for \(record.member)")
-            }
-            if shareOf.updateValue(record.amount, forKey: record.member) != nil {
-                paidTwice += 1
-                violations.append("\(id): \(record.member) was paid twice")
             }
             if record.seq != index + 1 && misnumbered == 0 {
                 misnumbered = 1
                 violations.append("\(id): grab sequence numbers are not 1 … \(summary.grabs.count)")
             }
         }
+        for (earlier, later) in zip(byMember, byMember.dropFirst()) where earlier.member == later.member {
+            paidTwice += 1
+            violations.append("\(id): \(later.member) was paid twice")
+        }
+        func position(of member: MemberID) -> Int? {
+            var low = 0, high = byMember.count
+            while low < high {
+                let middle = (low + high) / 2
+                if byMember[middle].member < member { low = middle + 1 } else { high = middle }
+            }
+            return low < byMember.count && byMember[low].member == member ? low : nil
+        }
 
-        var told: Set<MemberID> = [], granted: Set<MemberID> = []
+        // Per record: whether its member was told of it, and was told "granted".
+        var told = [Bool](repeating: false, count: byMember.count), granted = told
+        var lostMembers: [MemberID] = []
         for grab in observed where grab.packet == id {
-            let held = shareOf[grab.member]
+            let held = position(of: grab.member)
             switch grab.outcome {
             case .granted(let amount), .alreadyGrabbed(let amount):
-                let isGrant = if case .granted = grab.outcome { true } else { false }
-                let firstAnswer = told.insert(grab.member).inserted
                 guard let held else {
-                    if firstAnswer {
+                    if !lostMembers.contains(grab.member) {
+                        lostMembers.append(grab.member)
                         lostGrants += 1
                         violations.append("\(id): \(grab.member) was told \(grab.outcome) but the packet records nothing")
                     }
                     continue
                 }
-                if amount != held {
+                told[held] = true
+                if amount != byMember[held].amount {
                     wrongAmounts += 1
-                    violations.append("\(id): \(grab.member) was told \(grab.outcome), the packet records \(held)")
+                    violations.append("\(id): \(grab.member) was told \(grab.outcome), the packet records \(byMember[held].amount)")
                 }
-                if isGrant && !granted.insert(grab.member).inserted {
-                    grantedTwice += 1
-                    violations.append("\(id): \(grab.member) was granted twice")
+                if case .granted = grab.outcome {
+                    if granted[held] {
+                        grantedTwice += 1
+                        violations.append("\(id): \(grab.member) was granted twice")
+                    }
+                    granted[held] = true
                 }
             case .soldOut, .expired, .notMember:
                 if held != nil {
@@ -107,7 +121,7 @@ public struct PacketFindings: Sendable, Equatable {
                 }
             }
         }
-        for record in summary.grabs where answersKnown(record.member) && !told.contains(record.member) {
+        for (index, record) in byMember.enumerated() where !told[index] && answersKnown(record.member) {
             unreportedGrants += 1
             violations.append("\(id): \(record.member) holds \(record.amount) but no caller was told so")
         }

@@ -142,7 +142,7 @@ public enum Audit {
         var verdict = Verdict()
         let (starts, indices) = workload.attemptsByPacket()
         let count = workload.packets.count
-        var observed: [ObservedGrab] = [], latencyOf: [MemberID: UInt32] = [:]
+        var observed: [ObservedGrab] = [], grantLatencies: [(member: MemberID, order: Int, latency: UInt32)] = []
         let ranges = stride(from: 0, to: count, by: batch).map { $0 ..< min(count, $0 + batch) }
         // A batch engine is asked for `parallel` batches at once (each one round trip per node), so that its
         // server works while this thread checks the answers; the checks themselves run in packet order.
@@ -155,13 +155,13 @@ public enum Audit {
                     let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
                     // What each caller was told, against the records: the core's one invariant check.
                     observed.removeAll(keepingCapacity: true)
-                    latencyOf.removeAll(keepingCapacity: true)
+                    grantLatencies.removeAll(keepingCapacity: true)
                     for position in starts[index] ..< starts[index + 1] {
                         let attempt = Int(indices[position])
                         guard let outcome = measurement.outcome(of: attempt) else { continue }
                         let member = workload.attempts[attempt].member
                         observed.append(ObservedGrab(packet: ids[k], member: member, outcome: outcome))
-                        if case .granted = outcome, latencyOf[member] == nil { latencyOf[member] = measurement.latencies[attempt] }
+                        if case .granted = outcome { grantLatencies.append((member, attempt, measurement.latencies[attempt])) }
                     }
                     let owned = shard?.sends(packet: index) ?? true
                     let findings = PacketFindings(summary, refund: owned ? refund : nil, observed: observed,
@@ -169,7 +169,17 @@ public enum Audit {
                     verdict.add(findings, of: summary, refund: refund, owned: owned)
                     // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
                     // resent grab answered with the same share): its latency is unknown, stored as 0.
-                    let latencies = summary.grabs.map { UInt64(latencyOf[$0.member] ?? 0) }
+                    // Each record's latency: its member's first "granted" (attempts are in due order), found by a
+                    // binary search of the grants sorted by member (no hashing: the audit checks every packet).
+                    grantLatencies.sort { ($0.member, $0.order) < ($1.member, $1.order) }
+                    let latencies = summary.grabs.map { record -> UInt64 in
+                        var low = 0, high = grantLatencies.count
+                        while low < high {
+                            let middle = (low + high) / 2
+                            if grantLatencies[middle].member < record.member { low = middle + 1 } else { high = middle }
+                        }
+                        return low < grantLatencies.count && grantLatencies[low].member == record.member ? UInt64(grantLatencies[low].latency) : 0
+                    }
                     try visit(PacketAccount(owned: owned, index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
                                             latencies: latencies))
                 }
