@@ -143,7 +143,7 @@ package final class PacketArena: @unchecked Sendable {
         guard let carved else {
             throw GrabEngineError(.capacityExhausted, "this engine holds at most \(capacity) packets")
         }
-        PacketWords.initialize(pointer(carved.packet), layout: layout, plan: plan, members: carved.members)
+        PacketWords.initialize(pointer(carved.packet), layout: layout, plan: plan, group: members, members: carved.members)
         let page = Int(pageTable[carved.id / Self.idsPerPage].load(ordering: .relaxed))  // relaxed: written by us, or before our id was issued under the lock
         let entries = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)!
         // release: the packet's words are written before its location is published

@@ -2,8 +2,9 @@ import Synchronization
 
 /// Where each of a packet's words lives, relative to its first word (64-byte aligned):
 ///
-///     line 0   words 0–5        read-only header: expiresAt, seed, total, shares | member count << 32,
-///                               cap | pre-split flag << 63, the members' location (words 6–7 unused)
+///     line 0   words 0–7        read-only header: expiresAt, seed, total, shares | member count << 32,
+///                               cap | pre-split flag << 63, the members' location, first | last member << 32,
+///                               (members − 1) ÷ (last − first) as a Double (the search's first probe)
 ///     line 1+  word 8           PackedState: closed bit, remaining count, balance — the word the CAS takes
 ///              words 9 ..< 9+c  claim bits, one per member of the group (c = ⌈members / 64⌉)
 ///              then 8⌈n / 8⌉    records (`RecordWord`; 0 = not yet written), striped: share i in word
@@ -73,14 +74,16 @@ struct PacketWords {
     }
 
     static func initialize(_ base: UnsafeMutablePointer<Atomic<UInt64>>, layout: PacketLayout, plan: PacketPlan,
-                           members: UInt64)
+                           group: Group, members: UInt64)
     {
         let spec = plan.spec
-        let memberCount = plan.recipient == nil ? plan.group.count : 1
+        let first = group.member(at: 0).rawValue, last = group.member(at: group.count - 1).rawValue
+        let scale = last > first ? Double(group.count - 1) / Double(last - first) : 0
         let header: [UInt64] = [
             UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue),
-            UInt64(spec.shares) | UInt64(memberCount) << 32,
+            UInt64(spec.shares) | UInt64(group.count) << 32,
             UInt64(spec.policy.perShareCap.rawValue) | (plan.preSplit.isEmpty ? 0 : 1 << 63), members,
+            UInt64(first) | UInt64(last) << 32, scale.bitPattern,
         ]
         for (index, word) in header.enumerated() { base[index].store(word, ordering: .relaxed) }
         base[PacketLayout.stateIndex].store(PackedState(remaining: spec.shares, balance: spec.total.rawValue).rawValue,
@@ -109,29 +112,30 @@ struct PacketWords {
     @inline(__always)
     func grabberIndex(of member: MemberID) -> Int? {
         let target = member.rawValue
+        let bounds = base[6].load(ordering: .relaxed)
+        let first = UInt32(truncatingIfNeeded: bounds), last = UInt32(truncatingIfNeeded: bounds >> 32)
+        guard target >= first && target <= last else { return nil }   // an outsider, answered from the header
         var low = 0, high = memberCount - 1
-        // unchecked, here and below: low ≤ high < memberCount, and the member words hold ⌈memberCount / 2⌉ words
-        var lowID = memberID(at: low), highID = memberID(at: high)
-        var probes = 0
-        while low <= high && target >= lowID && target <= highID {
-            let position: Int
+        // The first probe from the header alone: a multiplication, no division and no load of the members.
+        let scale = Double(bitPattern: base[7].load(ordering: .relaxed))
+        var position = min(high, Int(Double(target &- first) * scale))
+        var probes = 1
+        while true {
+            // unchecked, here and below: low ≤ position ≤ high < memberCount, and the member words hold
+            // ⌈memberCount / 2⌉ words
+            let found = memberID(at: position)
+            if found == target { return position }
+            if found < target { low = position + 1 } else { high = position - 1 }
+            guard low <= high else { return nil }
+            let lowID = memberID(at: low), highID = memberID(at: high)
+            guard target >= lowID && target <= highID else { return nil }
             if probes < 4 && highID > lowID {
                 position = low + Int(UInt64(target - lowID) * UInt64(high - low) / UInt64(highID - lowID))
             } else {
                 position = (low + high) / 2
             }
             probes += 1
-            let found = memberID(at: position)
-            if found == target { return position }
-            if found < target {
-                low = position + 1
-                if low <= high { lowID = memberID(at: low) }
-            } else {
-                high = position - 1
-                if high >= low { highID = memberID(at: high) }
-            }
         }
-        return nil
     }
 
     @inline(__always)
