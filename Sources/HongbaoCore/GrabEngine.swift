@@ -66,6 +66,15 @@ public protocol BatchGrabEngine: GrabEngine {
     func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome]
     /// Many packets' accounts, each an atomic snapshot of its packet. - Throws: as `summary(of:)`.
     func summaries(of packets: [PacketID]) throws -> [PacketSummary]
+    /// Many packets closed and refunded, each with its account read right after: what an audit asks. The default
+    /// is `expire` then `summaries`; a remote engine can answer both in one round trip.
+    func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)]
+}
+
+extension BatchGrabEngine {
+    public func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)] {
+        Array(zip(try expire(packets), try summaries(of: packets)))
+    }
 }
 
 /// The same protocol for `async` callers, e.g. a request handler in a Hummingbird or Vapor service.

@@ -197,14 +197,14 @@ public enum Audit {
         let engine = target.blocking
         let fetch: @Sendable (Range<Int>) throws -> ([Fen], [PacketSummary]) = { range in
             let owned = range.filter { shard?.sends(packet: $0) ?? true }
-            let refunds: [Fen]
             if case .batched(let batched, _) = target {
-                let expired = try batched.expire(owned.map { ids[$0] }).map(\.refund)
-                var byIndex = Dictionary(uniqueKeysWithValues: zip(owned, expired))
-                refunds = range.map { byIndex.removeValue(forKey: $0) ?? .zero }
-                return (refunds, try batched.summaries(of: range.map { ids[$0] }))
+                // Expired and read in one round trip (the shard's own packets), read only (the others').
+                let closed = Dictionary(uniqueKeysWithValues: zip(owned, try batched.expireAndSummarize(owned.map { ids[$0] })))
+                let others = range.filter { closed[$0] == nil }
+                let read = Dictionary(uniqueKeysWithValues: zip(others, try batched.summaries(of: others.map { ids[$0] })))
+                return (range.map { closed[$0]?.expiry.refund ?? .zero }, range.map { closed[$0]?.summary ?? read[$0]! })
             }
-            refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : .zero }
+            let refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : .zero }
             return (refunds, try range.map { try engine.summary(of: ids[$0]) })
         }
         guard case .batched = target else { return try ranges.map(fetch) }

@@ -186,6 +186,27 @@ struct RedisHostileTests {
         #expect(try engine.expire(packet) == .alreadyRefunded(500 - share), "another call")
     }
 
+    /// An audit's close — the expire script and HGETALL in one pipeline — answers as `expire` then `summary`
+    /// would, and a resend after a lost reply still knows it made the refund.
+    @Test func expireAndSummarizeIsExpireThenSummaryInOneRoundTrip() throws {
+        let engine = try RedisEngine(url: RedisTestServer.url!)
+        let spec = try PacketSpec(total: 900, shares: 6)
+        let packets = try (0 ..< 3).map { try engine.send(spec, to: Group(range: 1 ... 9), seed: UInt64($0)) }
+        for (index, packet) in packets.enumerated() {
+            for member in 1 ... UInt32(index + 2) { _ = try engine.grab(packet, for: MemberID(member)) }
+        }
+        RedisFaults.loseReply(ofCommandContaining: RedisKey.packet(packets[0]).rawValue)
+        let closed = try engine.expireAndSummarize(packets)
+        for ((expiry, summary), packet) in zip(closed, packets) {
+            #expect(expiry == .refunded(summary.balance) && summary.refund == summary.balance)
+            #expect(summary == (try engine.summary(of: packet)))
+            #expect(PacketFindings(summary, refund: expiry.refund).violations == [])
+        }
+        #expect(closed.map(\.summary.grabs.count) == [2, 3, 4])
+        #expect(try engine.expireAndSummarize([packets[1]])[0].expiry == .alreadyRefunded(closed[1].summary.balance))
+        #expect(throws: GrabEngineError.self) { _ = try engine.expireAndSummarize([PacketID(1 << 62)]) }
+    }
+
     /// Long after the deadline (past any TTL the packet could have had), the refund is still made, and a late grab
     /// hears `expired`; only then do the keys get a TTL.
     @Test func aLateExpireStillRefunds() throws {
