@@ -72,6 +72,7 @@ public protocol BatchGrabEngine: GrabEngine {
 }
 
 extension BatchGrabEngine {
+    /// `expire(_:)`, then `summaries(of:)`.
     public func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)] {
         Array(zip(try expire(packets), try summaries(of: packets)))
     }
