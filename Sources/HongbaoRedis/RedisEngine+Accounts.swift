@@ -78,26 +78,47 @@ extension RedisEngine {
 
     /// A packet's account from the HGETALL of its hash.
     static func summary(of packet: PacketID, from reply: RedisReply) throws -> PacketSummary {
+        // Parsed on the bytes, without a String or a dictionary per field: an audit reads every packet of a run.
         let items = reply.elements
-        var account: [String: Int64] = [:]
+        var total: Int64?, shares: Int64?, balance: Int64?, closed: Int64?, refund: Int64?
         var grabs: [GrabRecord] = []
         for pair in stride(from: 0, to: items.count - 1, by: 2) {
-            guard let field = items[pair].text, let value = items[pair + 1].text else { continue }
-            if let member = UInt32(field) {
-                guard value != "0" else { continue }   // a member of a small group, without a share
-                let parts = value.split(separator: ":")
-                guard parts.count == 2, let seq = Int(parts[0]), let amount = Int64(parts[1]) else {
-                    throw RedisEngineError(.protocolError, "\(packet): member \(member) holds \"\(value)\"")
+            guard case .string(let field) = items[pair], case .string(let value) = items[pair + 1] else { continue }
+            if let member = Self.decimal(field[...]) {
+                guard value != [UInt8(ascii: "0")] else { continue }   // a member of a small group, without a share
+                guard let colon = value.firstIndex(of: UInt8(ascii: ":")), let seq = Self.decimal(value[..<colon]),
+                      let amount = Self.decimal(value[(colon + 1)...]), member <= UInt32.max
+                else {
+                    throw RedisEngineError(.protocolError, "\(packet): member \(member) holds \"\(String(decoding: value, as: UTF8.self))\"")
                 }
-                grabs.append(GrabRecord(seq: seq, member: MemberID(member), amount: Fen(amount)))
-            } else if let number = Int64(value) {
-                account[field] = number
+                grabs.append(GrabRecord(seq: Int(seq), member: MemberID(UInt32(member)), amount: Fen(amount)))
+                continue
+            }
+            switch field {
+            case Self.totalField: total = Self.decimal(value[...])
+            case Self.sharesField: shares = Self.decimal(value[...])
+            case Self.balanceField: balance = Self.decimal(value[...])
+            case Self.closedField: closed = Self.decimal(value[...])
+            case Self.refundField: refund = Self.decimal(value[...])
+            default: continue
             }
         }
-        guard let total = account["total"], let shares = account["shares"], let balance = account["balance"] else {
-            throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
-        }
+        guard let total, let shares, let balance else { throw GrabEngineError(.unknownPacket, "no \(packet) in Redis") }
         return PacketSummary(packet: packet, total: Fen(total), shares: Int(shares), grabs: grabs.sorted { $0.seq < $1.seq },
-                             balance: Fen(balance), refund: account["closed"] == 1 ? Fen(account["refund"] ?? 0) : nil)
+                             balance: Fen(balance), refund: closed == 1 ? Fen(refund ?? 0) : nil)
+    }
+
+    static let totalField = Array("total".utf8), sharesField = Array("shares".utf8), balanceField = Array("balance".utf8)
+    static let closedField = Array("closed".utf8), refundField = Array("refund".utf8)
+
+    /// A non-negative decimal of at most 18 digits, or nil.
+    static func decimal(_ bytes: ArraySlice<UInt8>) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value: Int64 = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 }
