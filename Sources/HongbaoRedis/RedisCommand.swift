@@ -12,7 +12,23 @@ struct RedisCommand: Sendable {
         lengths.append(argument.utf8.count)
     }
 
-    mutating func append(_ argument: some BinaryInteger) { append(String(argument)) }
+    /// An integer in decimal, written straight into the buffer (commands carry millions of them: members, shares).
+    mutating func append(_ argument: some BinaryInteger) {
+        var magnitude = UInt64(argument.magnitude)
+        var digits = 1
+        var rest = magnitude
+        while rest >= 10 { rest /= 10; digits += 1 }
+        let negative = argument < 0
+        if negative { bytes.append(UInt8(ascii: "-")) }
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var index = bytes.count - 1
+        while magnitude > 0 {
+            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            index -= 1
+        }
+        lengths.append(digits + (negative ? 1 : 0))
+    }
 
     mutating func append(_ key: RedisKey) { append(key.rawValue) }
 }

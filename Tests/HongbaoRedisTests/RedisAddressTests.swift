@@ -56,3 +56,18 @@ struct RedisAddressTests {
         }
     }
 }
+
+@Suite("Redis commands")
+struct RedisCommandTests {
+    /// Integers are written as decimal text into the command's buffer, each its own argument.
+    @Test func integersAreDecimalArguments() {
+        var command = RedisCommand("SET")
+        for value: Int64 in [0, 7, 10, 99, 100, -5, .max, .min] { command.append(value) }
+        command.append(UInt64.max)
+        command.append(UInt32(4_000_000_000))
+        let expected = ["SET", "0", "7", "10", "99", "100", "-5", "9223372036854775807", "-9223372036854775808",
+                        "18446744073709551615", "4000000000"]
+        #expect(command.lengths == expected.map(\.utf8.count))
+        #expect(command.bytes == Array(expected.joined().utf8))
+    }
+}
