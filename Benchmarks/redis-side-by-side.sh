@@ -18,7 +18,7 @@ url="redis://127.0.0.1:$port"
 log "our engine ($grabs grabs per measurement)"
 "$bin" "$url" "$grabs" | tee "$work/ours.csv"
 
-# redis-benchmark: the same script (one grabber per call: ARGV now, 1, member, random) on a hot packet whose
+# redis-benchmark: the same script (one grabber per call: ARGV now, 1, no voucher, member) on a hot packet whose
 # members are redis-benchmark's 12-digit __rand_int__ ids.
 "$bin" --print-script > "$work/grab.lua"
 sha=$(redis-cli -p "$port" -x SCRIPT LOAD < "$work/grab.lua")
@@ -33,7 +33,7 @@ echo "test,pipeline,requests,rps"
 for P in 1 64; do
   n=200000; [[ $P == 64 ]] && n=2000000
   line=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -n $n -c 50 -P $P -r $members \
-    EVALSHA "$sha" 2 "${keys[@]}" 1700000000000 1 __rand_int__ 123456789 2>&1 | tr '\r' '\n' | grep "requests per second" | tail -1)
+    EVALSHA "$sha" 2 "${keys[@]}" 1700000000000 1 "" __rand_int__ 2>&1 | tr '\r' '\n' | grep "requests per second" | tail -1)
   echo "redis-benchmark-our-script,$P,$n,$(grep -oE '[0-9.]+ requests per second' <<<"$line" | awk '{print $1}')"
 done
 left=$(redis-cli -p "$port" HGET "${keys[0]}" left)

@@ -22,7 +22,11 @@ enum GrabScript {
     /// (HMGET and HSET with thousands of arguments exceed Lua's C stack of ~8,000) is chunked, and every check is
     /// made before the first write.
     ///
-    /// KEYS, per packet: the packet hash, the shares list. ARGV: now in ms; then per packet: k, then k members.
+    /// KEYS, per packet: the packet hash, the shares list. ARGV: now in ms; then per packet: k, the group the caller
+    /// vouches for (or ""), then k members. A caller that sent the packet knows its group and vouches that every
+    /// grabber it passes is in it: when the packet's `group` field is that very key (a group's key names its
+    /// content, so the same key is the same members), the set is not asked. Anything else — no voucher, another
+    /// group — is checked on the server as before.
     /// The shares list holds, in grab order, the pre-split amounts (`mode` list) or, for double mean at grab time,
     /// the 48-bit random of each share index, drawn by the sender from the packet's seed exactly as the in-process
     /// engines draw it (`DoubleMean.random48`): the same seed pays the same amount at each seq on every engine.
@@ -42,7 +46,7 @@ enum GrabScript {
         local out, a = {}, 2
         -- One grabber of a packet (most of a batch spread over many packets): the same rules as below, with no
         -- table built, so a grab costs its one HMGET (plus SISMEMBER for a big group) and, if it wins, one HSET.
-        local function one(packet, shares, who)
+        local function one(packet, shares, vouched, who)
           local m = redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode', 'group', who)
           if not m[1] then return -4, 0, 0 end
           local v = m[9]
@@ -50,7 +54,7 @@ enum GrabScript {
             local colon = string.find(v, ':', 1, true)
             return 1, tonumber(string.sub(v, 1, colon - 1)), tonumber(string.sub(v, colon + 1))
           end
-          if not v and (not m[8] or redis.call('SISMEMBER', m[8], who) == 0) then return -3, 0, 0 end
+          if not v and (not m[8] or (m[8] ~= vouched and redis.call('SISMEMBER', m[8], who) == 0)) then return -3, 0, 0 end
           local left, balance = tonumber(m[1]), tonumber(m[2])
           if left <= 0 then return -1, 0, 0 end
           if m[3] == '1' or now >= tonumber(m[4]) then return -2, 0, 0 end
@@ -70,15 +74,16 @@ enum GrabScript {
         end
         for p = 0, #KEYS / 2 - 1 do
           local packet, shares = KEYS[2*p+1], KEYS[2*p+2]
-          local k = tonumber(ARGV[a])
+          local k, vouched = tonumber(ARGV[a]), ARGV[a + 1]
+          a = a + 2
           if k == 1 then
-            local c, sq, am = one(packet, shares, ARGV[a + 1])
+            local c, sq, am = one(packet, shares, vouched, ARGV[a])
             out[#out + 1], out[#out + 2], out[#out + 3] = c, sq, am
-            a = a + 2
+            a = a + 1
           else
           local who = {}
-          for i = 1, k do who[i] = ARGV[a + i] end
-          a = a + k + 1
+          for i = 1, k do who[i] = ARGV[a + i - 1] end
+          a = a + k
           local code, seq, amount = {}, {}, {}
           local m
           if k <= chunk then
@@ -92,15 +97,17 @@ enum GrabScript {
           else
             local left, balance = tonumber(m[1]), tonumber(m[2])
             local closed = m[3] == '1' or now >= tonumber(m[4])
-            local asked = {}   -- a big group: who has no field in the packet is asked of the group's set
-            if m[8] then for i = 1, k do if not m[8 + i] then asked[#asked + 1] = who[i] end end end
-            local answers = chunked('SMISMEMBER', m[8], {}, asked)
+            -- A big group nobody vouched for: who has no field in the packet is asked of the group's set.
+            local ask = m[8] ~= vouched and m[8]
+            local asked = {}
+            if ask then for i = 1, k do if not m[8 + i] then asked[#asked + 1] = who[i] end end end
+            local answers = chunked('SMISMEMBER', ask, {}, asked)
             local fresh, first, n = {}, {}, 0
             for i = 1, k do
               local v = m[8 + i]
               seq[i], amount[i] = 0, 0
-              if m[8] and not v then n = n + 1 end
-              if not v and (not m[8] or answers[n] == 0) then
+              if ask and not v then n = n + 1 end
+              if not v and (not m[8] or (ask and answers[n] == 0)) then
                 code[i] = -3
               elseif v and v ~= '0' then
                 local colon = string.find(v, ':', 1, true)
@@ -166,22 +173,29 @@ enum GrabScript {
         return out
         """
 
-    /// Closes a packet and refunds its balance, exactly once: the refund is recorded in the packet with the token
-    /// of the call that made it, so a resent call (its first reply lost) learns that it made the refund. Only then
-    /// do the packet's keys get a TTL (`retention`): money never vanishes with an expiring key.
-    /// KEYS: the packet hash, the shares list. ARGV: token, retention in ms.
-    /// Returns {code, refund}: 0 refunded by this call (token), 1 refunded before by another, -4 no such packet.
+    /// Closes packets and refunds their balances, each exactly once: the refund is recorded in the packet with the
+    /// token of the call that made it, so a resent call (its first reply lost) learns that it made the refund. Only
+    /// then do the packet's keys get a TTL (`retention`): money never vanishes with an expiring key. One call closes
+    /// many packets of one slot (an audit closes hundreds at a time: one script call instead of one per packet).
+    /// KEYS, per packet: the packet hash, the shares list. ARGV: token, retention in ms.
+    /// Returns {code, refund} per packet, in order: 0 refunded by this call (token), 1 refunded before by another,
+    /// -4 no such packet.
     static let expire = """
-        local m = redis.call('HMGET', KEYS[1], 'closed', 'refund', 'balance', 'refund_token')
-        if not m[3] then return {-4, 0} end
-        if m[1] == '1' then
-          if m[4] == ARGV[1] then return {0, tonumber(m[2])} end
-          return {1, tonumber(m[2])}
+        local out = {}
+        for p = 1, #KEYS, 2 do
+          local m = redis.call('HMGET', KEYS[p], 'closed', 'refund', 'balance', 'refund_token')
+          if not m[3] then
+            out[#out + 1], out[#out + 2] = -4, 0
+          elseif m[1] == '1' then
+            out[#out + 1], out[#out + 2] = m[4] == ARGV[1] and 0 or 1, tonumber(m[2])
+          else
+            redis.call('HSET', KEYS[p], 'closed', '1', 'refund', m[3], 'refund_token', ARGV[1])
+            redis.call('PEXPIRE', KEYS[p], ARGV[2])
+            redis.call('PEXPIRE', KEYS[p + 1], ARGV[2])
+            out[#out + 1], out[#out + 2] = 0, tonumber(m[3])
+          end
         end
-        redis.call('HSET', KEYS[1], 'closed', '1', 'refund', m[3], 'refund_token', ARGV[1])
-        redis.call('PEXPIRE', KEYS[1], ARGV[2])
-        redis.call('PEXPIRE', KEYS[2], ARGV[2])
-        return {0, tonumber(m[3])}
+        return out
         """
 
     /// The largest group written into its packets' hashes rather than into a set of its own.

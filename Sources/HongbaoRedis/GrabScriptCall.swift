@@ -50,14 +50,16 @@ struct GrabScriptCall {
         return packets.count - 1
     }
 
-    /// The EVALSHA: two keys per packet, the time, then per packet its grabbers' count and members.
-    func command(sha: String, now milliseconds: Int64, requests: [GrabRequest]) -> RedisCommand {
+    /// The EVALSHA: two keys per packet, the time, then per packet its grabbers' count, the group vouched for
+    /// (`SentGroups`; "" for none) and the members.
+    func command(sha: String, now milliseconds: Int64, requests: [GrabRequest], vouchers: SentGroups) -> RedisCommand {
         var command = RedisCommand("EVALSHA", sha)
         command.append(packets.count * 2)
         for packet in packets { for key in RedisKey.scriptKeys(of: packet) { command.append(key) } }
         command.append(milliseconds)
-        for positions in grabbers {
+        for (packet, positions) in zip(packets, grabbers) {
             command.append(positions.count)
+            command.append(vouchers.voucher(for: packet, members: positions.lazy.map { requests[$0].member })?.rawValue ?? "")
             for position in positions { command.append(requests[position].member.rawValue) }
         }
         return command

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A value behind a pthread mutex (`NSLock`). The Redis engine's locks guard bookkeeping only (idle connections,
-/// the slot map, the sold-out cache, the combiner's queue), never I/O. `Synchronization.Mutex` would do, but on
+/// the slot map, the groups sent to, the combiner's queue), never I/O. `Synchronization.Mutex` would do, but on
 /// Linux ThreadSanitizer cannot see its futex and reports every guarded access as a race; it does see pthread
 /// mutexes, so the Redis tests run under TSan with their locks understood.
 ///

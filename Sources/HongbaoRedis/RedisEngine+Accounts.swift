@@ -11,11 +11,20 @@ extension RedisEngine {
         try expire([packet])[0]
     }
 
-    /// Closes many packets in one round trip per node (one script call each). - Throws: as `expire(_:)`.
+    /// Closes many packets in one round trip per node (one script call per slot and `expireBatch` packets).
+    /// - Throws: as `expire(_:)`.
     public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
         guard !packets.isEmpty else { return [] }
-        let replies = try topology.pipeline(slots: packets.map { RedisKey.slot(of: $0) }, try expireCalls(packets), writes: true)
-        return try zip(packets, replies).map { try Self.expiry(of: $0, from: $1) }
+        let calls = try expireCalls(packets)
+        let replies = try topology.pipeline(slots: calls.map(\.slot), calls.map(\.command), writes: true)
+        var outcomes = [ExpiryOutcome?](repeating: nil, count: packets.count)
+        for (call, reply) in zip(calls, replies) {
+            for (position, outcome) in try Self.expiries(of: call.positions.map { packets[$0] }, from: reply).enumerated() {
+                outcomes[call.positions[position]] = outcome
+            }
+        }
+        sentGroups.withLock { $0.forget(packets) }
+        return outcomes.map { $0! }
     }
 
     /// The packet's account: an atomic snapshot (one HGETALL of its hash), in one round trip.
@@ -30,33 +39,61 @@ extension RedisEngine {
         return try zip(packets, replies).map { try Self.summary(of: $0, from: $1.check()) }
     }
 
-    /// Closes many packets and reads each one's account right after, in one pipeline: per packet the expire
-    /// script, then HGETALL — one round trip per node where `expire` and `summaries` take two. (Reading the hash
-    /// inside the script instead was measured slower: HGETALL in Lua copies the hash into a Lua table.)
+    /// Closes many packets and reads each one's account right after, in one pipeline: per slot the expire script,
+    /// then an HGETALL per packet — one round trip per node where `expire` and `summaries` take two. (Reading the
+    /// hash inside the script instead was measured slower: HGETALL in Lua copies the hash into a Lua table.)
     /// - Throws: as `expire(_:)`.
     public func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)] {
         guard !packets.isEmpty else { return [] }
         let calls = try expireCalls(packets)
-        let commands = zip(calls, packets).flatMap { [$0, Self.readAll($1)] }
-        let slots = packets.flatMap { Array(repeating: RedisKey.slot(of: $0), count: 2) }
-        let replies = try topology.pipeline(slots: slots, commands, writes: true)
-        return try packets.enumerated().map { index, packet in
-            (try Self.expiry(of: packet, from: replies[2 * index]), try Self.summary(of: packet, from: replies[2 * index + 1].check()))
+        var commands: [RedisCommand] = [], slots: [Int] = []
+        for call in calls {
+            commands.append(call.command)
+            commands += call.positions.map { Self.readAll(packets[$0]) }
+            slots += repeatElement(call.slot, count: call.positions.count + 1)
         }
+        let replies = try topology.pipeline(slots: slots, commands, writes: true)
+        var results = [(expiry: ExpiryOutcome, summary: PacketSummary)?](repeating: nil, count: packets.count)
+        var next = 0
+        for call in calls {
+            let closed = call.positions.map { packets[$0] }
+            let expiries = try Self.expiries(of: closed, from: replies[next])
+            for (offset, position) in call.positions.enumerated() {
+                results[position] = (expiries[offset], try Self.summary(of: packets[position], from: replies[next + 1 + offset].check()))
+            }
+            next += call.positions.count + 1
+        }
+        sentGroups.withLock { $0.forget(packets) }
+        return results.map { $0! }
     }
 
-    /// One expire script call per packet, each with a token of its own (so a call resent after a lost reply still
-    /// learns that it made the refund) and the retention.
-    private func expireCalls(_ packets: [PacketID]) throws -> [RedisCommand] {
+    /// Packets closed by one expire script call.
+    static let expireBatch = 512
+
+    /// The expire script calls that close `packets`: one per slot and `expireBatch` packets, each with a token of
+    /// its own (so a call resent after a lost reply still learns that it made the refunds) and the retention.
+    /// `positions` are indices into `packets`.
+    private func expireCalls(_ packets: [PacketID]) throws -> [(slot: Int, positions: [Int], command: RedisCommand)] {
         let sha = try topology.sha(of: GrabScript.expire)
         var random = SystemRandomNumberGenerator()
         let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
-        return packets.map { packet in
-            var call = RedisCommand("EVALSHA", sha, "2")
-            for key in RedisKey.scriptKeys(of: packet) { call.append(key) }
-            call.append(String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
-            call.append(retentionMilliseconds)
-            return call
+        var positionsOfSlot: [Int: [Int]] = [:], order: [Int] = []
+        for (position, packet) in packets.enumerated() {
+            let slot = topology.isCluster ? RedisKey.slot(of: packet) : 0
+            if positionsOfSlot[slot] == nil { order.append(slot) }
+            positionsOfSlot[slot, default: []].append(position)
+        }
+        return order.flatMap { slot in
+            let positions = positionsOfSlot[slot]!
+            return stride(from: 0, to: positions.count, by: Self.expireBatch).map { start in
+                let part = Array(positions[start ..< min(start + Self.expireBatch, positions.count)])
+                var call = RedisCommand("EVALSHA", sha)
+                call.append(part.count * 2)
+                for position in part { for key in RedisKey.scriptKeys(of: packets[position]) { call.append(key) } }
+                call.append(String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
+                call.append(retentionMilliseconds)
+                return (slot, part, call)
+            }
         }
     }
 
@@ -66,13 +103,18 @@ extension RedisEngine {
         return all
     }
 
-    static func expiry(of packet: PacketID, from reply: RedisReply) throws -> ExpiryOutcome {
+    /// Each packet's expiry, in order, from the expire script's reply (code, refund per packet).
+    static func expiries(of packets: [PacketID], from reply: RedisReply) throws -> [ExpiryOutcome] {
         let values = try reply.check().elements.compactMap(\.integer)
-        guard values.count == 2 else { throw RedisEngineError(.protocolError, "the expire script returned \(values)") }
-        switch values[0] {
-        case 0: return .refunded(Fen(values[1]))
-        case 1: return .alreadyRefunded(Fen(values[1]))
-        default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+        guard values.count == 2 * packets.count else {
+            throw RedisEngineError(.protocolError, "the expire script returned \(values.count) values for \(packets.count) packets")
+        }
+        return try packets.enumerated().map { index, packet in
+            switch values[2 * index] {
+            case 0: return .refunded(Fen(values[2 * index + 1]))
+            case 1: return .alreadyRefunded(Fen(values[2 * index + 1]))
+            default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+            }
         }
     }
 

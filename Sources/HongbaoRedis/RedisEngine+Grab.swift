@@ -30,7 +30,7 @@ extension RedisEngine {
         let calls = GrabScriptCall.plan(requests, slotOf: { topology.isCluster ? RedisKey.slot(of: $0) : 0 }, callPerGrab: callPerGrab)
         let sha = try topology.sha(of: GrabScript.grab)
         let now = clock.nanoseconds / 1_000_000
-        let commands = calls.map { $0.command(sha: sha, now: now, requests: requests) }
+        let commands = sentGroups.withLock { book in calls.map { $0.command(sha: sha, now: now, requests: requests, vouchers: book) } }
         // One pipeline per node; only calls that were redirected are sent again.
         let replies = try topology.pipeline(slots: calls.map(\.slot), commands, writes: true)
         var receipts = [GrabReceipt?](repeating: nil, count: requests.count)

@@ -57,6 +57,11 @@ extension RedisEngine {
             slots += repeatElement(slot, count: made.count)
         }
         for reply in try topology.pipeline(slots: slots, commands, writes: true) { _ = try reply.check() }
+        sentGroups.withLock { book in
+            for index in plans.indices where groups[index].count > GrabScript.inlineGroup {
+                book.record(ids[index], to: groups[index], key: groupKeys[index])
+            }
+        }
         return ids
     }
 

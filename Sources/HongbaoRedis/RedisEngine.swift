@@ -13,9 +13,10 @@ import Synchronization
 ///
 /// Money never vanishes with a TTL: a packet's keys get their TTL (`retention`) only when its refund is recorded,
 /// by the expire script, which also records the token of the call that refunded, so a call resent after a lost
-/// reply still learns that it made the refund. Nothing is cached on the client: every answer comes from the
+/// reply still learns that it made the refund. No answer is cached on the client: every answer comes from the
 /// server, so no answer can outlive the packet it was about (an id reused after a flush, a packet closed by another
-/// process).
+/// process). The client only remembers the groups it sent packets to, to vouch for grabbers' membership — a hint
+/// the script takes only for the very group it names (`SentGroups`).
 ///
 /// Threads: each call borrows a connection from its node's pool (the pool's lock is held for a push or a pop,
 /// never during I/O). Async callers never block the cooperative pool: grabs go to the engine's own combiner
@@ -32,6 +33,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// How long a packet's keys stay after its refund is recorded.
     public let retention: Duration
     private let combiner = Locked<GrabCombiner?>(nil)
+    /// The big groups this engine sent packets to: its grabs vouch for their members (see `SentGroups`).
+    let sentGroups = Locked(SentGroups())
 
     /// Connects to `url` — `redis://[[user]:password@]host:port[/db]`, or several comma-separated seeds of a
     /// cluster — and learns whether it is a cluster.

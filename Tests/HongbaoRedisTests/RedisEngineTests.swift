@@ -238,6 +238,43 @@ struct RedisHostileTests {
         #expect(try engine.grab(reused, for: 1).share != nil && engine.grab(reused, for: 4).share != nil)
     }
 
+    /// The sender vouches for its big groups' members, and the script takes a voucher only for the group it names:
+    /// the sender's grabs ask no set, another engine's grabs ask it, an outsider is told by the server, and a
+    /// packet whose group is no longer the one vouched for (rewritten behind the engine's back, as an id reused for
+    /// another group would be) is checked on the server — the member of the old group hears "not a member".
+    @Test func aVoucherSparesTheSetOnlyForTheGroupItNames() throws {
+        let server = try RedisTestServer.Owned()
+        let sender = try RedisEngine(url: server.url), other = try RedisEngine(url: server.url)
+        func setLookups() throws -> Int {
+            guard case .string(let bytes) = try sender.topology.pipeline(slot: 0, [RedisCommand("INFO", "commandstats")])[0].check()
+            else { return -1 }
+            return String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
+                .filter { $0.hasPrefix("cmdstat_sismember:") || $0.hasPrefix("cmdstat_smismember:") }
+                .compactMap { line in line.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } }
+                .reduce(0, +)
+        }
+        let group = Group(range: 1 ... 200)   // past `inlineGroup`: a set of its own
+        let packet = try sender.send(try PacketSpec(total: 100_00, shares: 6), to: group, seed: 7)
+        let batch = try sender.grab([MemberID(1), 2].map { GrabRequest(packet: packet, member: $0) })   // grabbers combined
+        #expect(batch.allSatisfy { $0.share != nil })
+        #expect(try sender.grab(packet, for: 3).share != nil)   // alone
+        #expect(try setLookups() == 0)
+        #expect(try other.grab(packet, for: 4).share != nil)
+        #expect(try setLookups() == 1)
+        #expect(try sender.grab(packet, for: 201) == .notMember)
+        #expect(try setLookups() == 2)
+
+        let packetKey = RedisKey.packet(packet).rawValue
+        let smaller = "hb:{\(RedisKey.tag(of: packet))}:g:other"
+        var add = RedisCommand("SADD", smaller)
+        for member in 1 ... 150 { add.append(member) }
+        _ = try sender.topology.pipeline(slot: 0, [add, RedisCommand("HSET", packetKey, "group", smaller)]).map { try $0.check() }
+        #expect(try sender.grab(packet, for: 180) == .notMember)
+        let mixed = try sender.grab([MemberID(181), 5].map { GrabRequest(packet: packet, member: $0) })
+        #expect(mixed[0] == .notMember && mixed[1].share != nil)
+        #expect(try setLookups() == 4)
+    }
+
     /// `redis://user:password@…` authenticates as that ACL user (it used to drop the user and fail WRONGPASS).
     @Test func anACLUserAuthenticates() throws {
         let server = try RedisTestServer.Owned()
