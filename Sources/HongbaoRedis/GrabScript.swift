@@ -45,26 +45,29 @@ enum GrabScript {
         local now = tonumber(ARGV[1])
         local out, a = {}, 2
         -- One grabber of a packet (most of a batch spread over many packets): the same rules as below, with no
-        -- table built, so a grab costs its one HMGET (plus SISMEMBER for a big group) and, if it wins, one HSET.
+        -- table built. A first HMGET reads only what a loser needs (shares left, group, the grabber's field): most
+        -- of a festival's attempts lose, and every field read costs; a grab that may win reads the rest.
         local function one(packet, shares, vouched, who)
-          local m = redis.call('HMGET', packet, 'left', 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode', 'group', who)
+          local m = redis.call('HMGET', packet, 'left', 'group', who)
           if not m[1] then return -4, 0, 0 end
-          local v = m[9]
+          local v = m[3]
           if v and v ~= '0' then
             local colon = string.find(v, ':', 1, true)
             return 1, tonumber(string.sub(v, 1, colon - 1)), tonumber(string.sub(v, colon + 1))
           end
-          if not v and (not m[8] or (m[8] ~= vouched and redis.call('SISMEMBER', m[8], who) == 0)) then return -3, 0, 0 end
-          local left, balance = tonumber(m[1]), tonumber(m[2])
+          if not v and (not m[2] or (m[2] ~= vouched and redis.call('SISMEMBER', m[2], who) == 0)) then return -3, 0, 0 end
+          local left = tonumber(m[1])
           if left <= 0 then return -1, 0, 0 end
-          if m[3] == '1' or now >= tonumber(m[4]) then return -2, 0, 0 end
-          local seq, amount = tonumber(m[5]) - left + 1, balance
+          m = redis.call('HMGET', packet, 'balance', 'closed', 'expires_ms', 'shares', 'cap', 'mode')
+          if m[2] == '1' or now >= tonumber(m[3]) then return -2, 0, 0 end
+          local balance = tonumber(m[1])
+          local seq, amount = tonumber(m[4]) - left + 1, balance
           local popped = tonumber(redis.call('LPOP', shares))   -- this share's amount, or its random
-          if m[7] == 'list' then
+          if m[6] == 'list' then
             amount = popped
           elseif left > 1 then
             local rnd = popped
-            local cap = tonumber(m[6])
+            local cap = tonumber(m[5])
             local lo = math.max(1, balance - cap * (left - 1))
             local hi = math.min(2 * math.floor(balance / left) - 1, cap)
             amount = lo + rnd % (hi - lo + 1)
