@@ -11,8 +11,9 @@ import Synchronization
 /// sent before the measurement starts. The count is successful grabs; a thread's losing grab on a sold-out packet
 /// (one per packet per thread) is work done but not counted.
 ///
-/// `State-word CAS` is the engine's compute-at-grab step alone — the loop of `grab.c cas`, in Swift — so the
-/// cost of the engine around it (lookup, membership, the claim bit, the record) can be read off as a ratio.
+/// `State-word CAS` is the loop of `grab.c cas` in Swift: a packed (count, balance) word taken by compare-and-swap,
+/// the design the engines' fetch-add ticket replaced — beside it, the engine's whole grab (lookup, membership,
+/// the claim bit, the ticket, the record) can be read off as a ratio.
 /// Thousands of grabs per second, timed around the same interval as the harness's own metrics: the package prints
 /// throughput of this scaling in whole millions, too coarse to read a ratio from.
 let kiloGrabsPerSecond = BenchmarkMetric.custom("k grabs/s", polarity: .prefersLarger, useScalingFactor: false)

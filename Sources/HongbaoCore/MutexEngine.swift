@@ -2,7 +2,7 @@ import Synchronization
 
 /// The baseline with a lock: each packet's words behind its own `Mutex`. Packets live in the same arena as
 /// `LockFreeEngine`'s, with the same layout and the same lookup, so the two differ only in how one packet is
-/// guarded: here the claim, the check, the share and the record happen under the packet's lock, with plain
+/// guarded: here the claim, the check, the ticket and the record happen under the packet's lock, with plain
 /// (relaxed) accesses that the lock orders.
 public final class MutexEngine: NonBlockingGrabEngine {
     public let name = "mutex"
@@ -29,21 +29,21 @@ public final class MutexEngine: NonBlockingGrabEngine {
         guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         let now = clock.nanoseconds
         return arena.withLock(of: id) {
-            let state = packet.stateRelaxed
+            let state = packet.ticketsRelaxed
+            let taken = state.taken(of: packet.shares)
             if packet.claimRelaxed(index) {
-                for share in 0 ..< packet.shares - state.remaining {
+                for share in 0 ..< taken {
                     if let record = packet.recordRelaxed(share), record.member == member {
                         return GrabReceipt(.alreadyGrabbed(record.amount), seq: share + 1)
                     }
                 }
             }
-            if state.remaining == 0 { return GrabReceipt(.soldOut) }
+            if taken == packet.shares { return GrabReceipt(.soldOut) }
             if state.closed || now >= packet.expiresAt { return GrabReceipt(.expired) }
-            let shareIndex = packet.shares - state.remaining
-            let amount = packet.amount(ofShare: shareIndex, balance: state.balance, remaining: Int64(state.remaining))
-            packet.storeStateRelaxed(state.taking(amount))
-            packet.storeRecordRelaxed(RecordWord(member: member, amount: amount), at: shareIndex)
-            return GrabReceipt(.granted(Fen(amount)), seq: shareIndex + 1)
+            let amount = packet.amount(ofShare: taken)
+            packet.storeTicketsRelaxed(state.withTicket)
+            packet.storeRecordRelaxed(RecordWord(member: member, amount: amount), at: taken)
+            return GrabReceipt(.granted(Fen(amount)), seq: taken + 1)
         }
     }
 
@@ -51,10 +51,11 @@ public final class MutexEngine: NonBlockingGrabEngine {
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try arena.packet(id)
         return arena.withLock(of: id) {
-            let state = packet.stateRelaxed
-            guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
-            packet.storeStateRelaxed(state.closing)
-            return .refunded(Fen(state.balance))
+            let state = packet.ticketsRelaxed
+            let balance = Fen(packet.balance(afterTaking: state.taken(of: packet.shares)))
+            guard !state.closed else { return .alreadyRefunded(balance) }
+            packet.storeTicketsRelaxed(state.closing(shares: packet.shares))
+            return .refunded(balance)
         }
     }
 
@@ -62,10 +63,12 @@ public final class MutexEngine: NonBlockingGrabEngine {
     public func summary(of id: PacketID) throws -> PacketSummary {
         let packet = try arena.packet(id)
         return arena.withLock(of: id) {
-            let state = packet.stateRelaxed
-            let grabs = (0 ..< packet.shares - state.remaining).map { packet.recordRelaxed($0)!.record(index: $0) }
+            let state = packet.ticketsRelaxed
+            let taken = state.taken(of: packet.shares)
+            let grabs = (0 ..< taken).map { packet.recordRelaxed($0)!.record(index: $0) }
+            let balance = Fen(packet.balance(afterTaking: taken))
             return PacketSummary(packet: id, total: packet.total, shares: packet.shares, grabs: grabs,
-                                 balance: Fen(state.balance), refund: state.closed ? Fen(state.balance) : nil)
+                                 balance: balance, refund: state.closed ? balance : nil)
         }
     }
 }

@@ -1,6 +1,8 @@
 /// How a packet's total is divided among its shares.
 public enum SplitAlgorithm: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
-    /// Double mean (二倍均值) computed at grab time from the packet's remaining count and balance, as WeChat does.
+    /// Double mean (二倍均值) from the packet's remaining count and balance at each grab, as WeChat does. Each share
+    /// index's random comes from the seed, so the amounts are fixed by the seed: Redis computes each at grab time,
+    /// the arena engines draw them all at send (same amounts, and a grab that never retries).
     case doubleMeanAtGrab = "double-mean-at-grab"
     /// Double mean, all shares drawn at creation (grab order = draw order).
     case doubleMean = "double-mean"

@@ -6,7 +6,8 @@ import Synchronization
 /// the amount, and then *stores* the new state — two separate atomic operations. Two grabbers that both load
 /// before either stores both see the same share and both win it: more winners than shares, and money paid that
 /// the packet never had. There is no undefined behaviour (every access is atomic); the race is in the logic,
-/// which is the lesson. `LockFreeEngine` closes the window by making the check and the act one compare-and-swap.
+/// which is the lesson. `LockFreeEngine` closes the window by making the check and the act one atomic step (a
+/// fetch-add that hands out the share; lesson 4 shows the compare-and-swap version too).
 ///
 /// Who won is recorded exactly, so that the evidence of the race is exact: each member claims a bit with a
 /// fetch-or (a member wins at most once) and every win is appended to a log by a fetch-add. The race under study is

@@ -9,14 +9,17 @@ import Synchronization
 /// addressed by packet id, so that a grab by id touches no reference-counted object.
 ///
 /// Implementation notes. Memory comes in chunks of at least 4 MiB (`Atomic<UInt64>` words, zeroed, 64-byte
-/// aligned), carved by a bump allocator. A word's *location* is `(chunk + 1) << 40 | offset`; 0 means "none".
-/// Ids are dense (`0, 1, 2, …`): the location of packet `id` sits in index page `id / 4096`, entry `id % 4096`.
+/// aligned), carved by a bump allocator; chunks never move. Ids are dense (`0, 1, 2, …`): the address of packet
+/// `id`'s first word sits in index page `id / 4096`, entry `id % 4096` (0 until published), and a packet's header
+/// holds the address of its group's members — so a grab reaches both with three dependent loads and no table.
+/// (Measured: with chunk-relative locations, resolved through the chunk table, the two extra dependent loads were
+/// a fifth of a grab on many packets.)
 /// The chunk table and the page table are fixed arrays allocated with the arena, so readers never race on a
 /// growing structure.
 ///
 /// Who writes what: `insert` takes `growthLock` (on the send path only) to issue the id, create the index page
 /// or a chunk if needed, copy a group's members the first time the group is seen, and carve the packet's words;
-/// then, outside the lock, it fills the packet's words and publishes its location with a releasing store. A
+/// then, outside the lock, it fills the packet's words and publishes its address with a releasing store. A
 /// reader (`words(of:)`) loads the page and the entry with acquiring loads, so everything the sender wrote
 /// happens-before the grab. Table entries are written once and never change; nothing is freed before `deinit`.
 ///
@@ -143,11 +146,13 @@ package final class PacketArena: @unchecked Sendable {
         guard let carved else {
             throw GrabEngineError(.capacityExhausted, "this engine holds at most \(capacity) packets")
         }
-        PacketWords.initialize(pointer(carved.packet), layout: layout, plan: plan, group: members, members: carved.members)
+        let packet = pointer(carved.packet)
+        PacketWords.initialize(packet, layout: layout, plan: plan, group: members,
+                               members: UInt64(UInt(bitPattern: pointer(carved.members))))
         let page = Int(pageTable[carved.id / Self.idsPerPage].load(ordering: .relaxed))  // relaxed: written by us, or before our id was issued under the lock
         let entries = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)!
-        // release: the packet's words are written before its location is published
-        entries[carved.id % Self.idsPerPage].store(carved.packet, ordering: .releasing)
+        // release: the packet's words are written before its address is published
+        entries[carved.id % Self.idsPerPage].store(UInt64(UInt(bitPattern: packet)), ordering: .releasing)
         return PacketID(UInt64(carved.id))
     }
 
@@ -159,11 +164,10 @@ package final class PacketArena: @unchecked Sendable {
         let page = pageTable[raw / Self.idsPerPage].load(ordering: .acquiring)  // acquire: the page was zeroed before
         guard page != 0 else { return nil }
         // unchecked: raw % idsPerPage < idsPerPage, the page's length
-        let location = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)![raw % Self.idsPerPage]
+        let address = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)![raw % Self.idsPerPage]
             .load(ordering: .acquiring)  // acquire: pairs with insert's release; the words were written before
-        guard location != 0 else { return nil }
-        let base = pointer(location)
-        return PacketWords(base: base, members: pointer(PacketWords.memberLocation(base)))
+        guard let base = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(truncatingIfNeeded: address)) else { return nil }
+        return PacketWords(base: base, members: UnsafeMutablePointer(bitPattern: UInt(truncatingIfNeeded: PacketWords.memberAddress(base)))!)
     }
 
     /// The words of packet `id`. - Throws: `GrabEngineError.unknownPacket` if no such packet was published.
@@ -176,7 +180,7 @@ package final class PacketArena: @unchecked Sendable {
     /// The mutex of packet `id` (an arena made with `locks: true`, and an id that `words(of:)` found).
     func lock(of id: PacketID) -> UnsafeMutablePointer<Mutex<Void>> {
         let raw = Int(truncatingIfNeeded: id.rawValue)
-        // relaxed: the lock page was created before the packet's location was published, and the caller acquired that
+        // relaxed: the lock page was created before the packet's address was published, and the caller acquired that
         let page = lockPages![raw / Self.idsPerPage].load(ordering: .relaxed)
         return UnsafeMutablePointer<Mutex<Void>>(bitPattern: page)! + raw % Self.idsPerPage
     }

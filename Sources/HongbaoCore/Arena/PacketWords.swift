@@ -3,18 +3,20 @@ import Synchronization
 /// Where each of a packet's words lives, relative to its first word (64-byte aligned):
 ///
 ///     line 0   words 0–7        read-only header: expiresAt, seed, total, shares | member count << 32,
-///                               cap | pre-split flag << 63, the members' location, first | last member << 32,
+///                               cap, the members' address, first | last member << 32,
 ///                               (members − 1) ÷ (last − first) as a Double (the search's first probe)
-///     line 1+  word 8           PackedState: closed bit, remaining count, balance — the word the CAS takes
+///     line 1+  word 8           TicketState: closed bit, shares taken at the close, tickets handed out — the
+///                               word a grab's fetch-add takes its share from
 ///              words 9 ..< 9+c  claim bits, one per member of the group (c = ⌈members / 64⌉)
 ///              then 8⌈n / 8⌉    records (`RecordWord`; 0 = not yet written), striped: share i in word
 ///                               (i % 8) · ⌈n / 8⌉ + i / 8, so consecutive shares — won at the same moment by
 ///                               different cores — are written to different cache lines
-///              then ⌈n / 2⌉     pre-split amounts, two 32-bit amounts a word (only when split at send)
+///              then ⌈n / 2⌉     the shares' amounts in grab order, two 32-bit amounts a word, drawn at send
+///                               (split at send, or double mean share after share from the seed)
 ///
-/// The header never changes after publication, so its line stays shared in every core's cache; the state and, for
-/// groups of up to 448 members, every claim word share the next line, so on a hot packet a grab's claim and its
-/// CAS cost one line transfer between cores, and reading the header costs none. (Measured: with the header on
+/// The header and the amounts never change after publication, so their lines stay shared in every core's cache;
+/// the ticket word and, for groups of up to 448 members, every claim word share one line, so on a hot packet a
+/// grab's claim and its ticket cost one line transfer between cores, and reading the header costs none. (Measured: with the header on
 /// the state's line, two threads on one hot packet ran at 11–13 M grabs/s instead of 26–30 M.) Members are stored
 /// once per group (two 32-bit ids a word, sorted) and shared by every packet sent to that group.
 struct PacketLayout {
@@ -23,19 +25,18 @@ struct PacketLayout {
 
     let claimWords: Int
     let recordBase: Int
-    let preSplitBase: Int
+    let amountBase: Int
     let words: Int
 
-    init(memberCount: Int, shares: Int, preSplit: Bool) {
+    init(memberCount: Int, shares: Int) {
         claimWords = (memberCount + 63) / 64
         recordBase = Self.claimBase + claimWords
-        preSplitBase = recordBase + Self.recordWords(shares)
-        words = preSplitBase + (preSplit ? (shares + 1) / 2 : 0)
+        amountBase = recordBase + Self.recordWords(shares)
+        words = amountBase + (shares + 1) / 2
     }
 
     init(_ plan: PacketPlan) {
-        self.init(memberCount: plan.recipient == nil ? plan.group.count : 1, shares: plan.spec.shares,
-                  preSplit: !plan.preSplit.isEmpty)
+        self.init(memberCount: plan.recipient == nil ? plan.group.count : 1, shares: plan.spec.shares)
     }
 
     static func memberWords(_ count: Int) -> Int { (count + 1) / 2 }
@@ -61,7 +62,8 @@ struct PacketWords {
 
     // MARK: Creation (before publication: relaxed stores, ordered by the arena's releasing publish)
 
-    static func memberLocation(_ base: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 {
+    @inline(__always)
+    static func memberAddress(_ base: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 {
         base[5].load(ordering: .relaxed)  // relaxed: header, written before publication
     }
 
@@ -81,17 +83,26 @@ struct PacketWords {
         let scale = last > first ? Double(group.count - 1) / Double(last - first) : 0
         let header: [UInt64] = [
             UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue),
-            UInt64(spec.shares) | UInt64(group.count) << 32,
-            UInt64(spec.policy.perShareCap.rawValue) | (plan.preSplit.isEmpty ? 0 : 1 << 63), members,
+            UInt64(spec.shares) | UInt64(group.count) << 32, UInt64(spec.policy.perShareCap.rawValue), members,
             UInt64(first) | UInt64(last) << 32, scale.bitPattern,
         ]
         for (index, word) in header.enumerated() { base[index].store(word, ordering: .relaxed) }
-        base[PacketLayout.stateIndex].store(PackedState(remaining: spec.shares, balance: spec.total.rawValue).rawValue,
-                                            ordering: .relaxed)
-        for pair in 0 ..< (plan.preSplit.count + 1) / 2 {
-            let low = UInt64(plan.preSplit[2 * pair].rawValue)
-            let high = 2 * pair + 1 < plan.preSplit.count ? UInt64(plan.preSplit[2 * pair + 1].rawValue) : 0
-            base[layout.preSplitBase + pair].store(high << 32 | low, ordering: .relaxed)
+        base[PacketLayout.stateIndex].store(TicketState.fresh.rawValue, ordering: .relaxed)
+        // The amounts, share after share: pre-split, or double mean from the balance each share leaves — exactly
+        // what computing at grab time pays at each seq (`DoubleMean.random48` of the seed and the share index).
+        var balance = spec.total.rawValue
+        var pair: UInt64 = 0
+        for index in 0 ..< spec.shares {
+            let amount = plan.preSplit.isEmpty
+                ? DoubleMean.share(balance: balance, remaining: Int64(spec.shares - index), cap: spec.policy.perShareCap.rawValue,
+                                   random48: DoubleMean.random48(seed: plan.seed, index: index))
+                : plan.preSplit[index].rawValue
+            balance -= amount
+            pair |= UInt64(amount) << (UInt64(index & 1) * 32)
+            if index & 1 == 1 || index == spec.shares - 1 {
+                base[layout.amountBase + index / 2].store(pair, ordering: .relaxed)
+                pair = 0
+            }
         }
     }
 
@@ -102,8 +113,6 @@ struct PacketWords {
     @inline(__always) var total: Fen { Fen(Int64(base[2].load(ordering: .relaxed))) }
     @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed) & 0xFFFF_FFFF) }
     @inline(__always) var memberCount: Int { Int(base[3].load(ordering: .relaxed) >> 32) }
-    @inline(__always) var cap: Int64 { Int64(base[4].load(ordering: .relaxed) & 0xFFFF_FFFF) }
-    @inline(__always) var isPreSplit: Bool { base[4].load(ordering: .relaxed) >> 63 != 0 }
     @inline(__always) var recordBase: Int { PacketLayout.claimBase + (memberCount + 63) / 64 }
 
     /// The member's dense index (its claim bit), or nil if it may not grab. Read-only. Interpolation search
@@ -143,37 +152,47 @@ struct PacketWords {
         UInt32(truncatingIfNeeded: members[index / 2].load(ordering: .relaxed) >> (UInt64(index & 1) * 32))
     }
 
-    /// The amount of the share with 0-based grab index `index`, given what is left before it.
+    // MARK: The amounts (read-only, drawn at send)
+
+    /// The amount of the share with 0-based grab index `index` (< shares).
     @inline(__always)
-    func amount(ofShare index: Int, balance: Int64, remaining: Int64) -> Int64 {
-        if isPreSplit {
-            // unchecked: index < shares (remaining ≥ 1), and the pre-split words hold ⌈shares / 2⌉ words
-            let word = base[recordBase + PacketLayout.recordWords(shares) + index / 2].load(ordering: .relaxed)
-            return Int64(word >> (UInt64(index & 1) * 32) & 0xFFFF_FFFF)
-        }
-        return DoubleMean.share(balance: balance, remaining: remaining, cap: cap,
-                                random48: DoubleMean.random48(seed: seed, index: index))
+    func amount(ofShare index: Int) -> Int64 {
+        // unchecked: index < shares, and the amount words hold ⌈shares / 2⌉ words
+        let word = base[recordBase + PacketLayout.recordWords(shares) + index / 2].load(ordering: .relaxed)
+        return Int64(word >> (UInt64(index & 1) * 32) & 0xFFFF_FFFF)
     }
 
-    // MARK: The state word
-
-    @inline(__always) var stateAcquiring: PackedState {
-        PackedState(rawValue: base[PacketLayout.stateIndex].load(ordering: .acquiring))
-    }
-    @inline(__always) var stateRelaxed: PackedState {
-        PackedState(rawValue: base[PacketLayout.stateIndex].load(ordering: .relaxed))
+    /// The balance left once the first `taken` shares are paid. O(taken).
+    func balance(afterTaking taken: Int) -> Int64 {
+        (0 ..< taken).reduce(total.rawValue) { $0 - amount(ofShare: $1) }
     }
 
-    /// One CAS of the state, acquiring and releasing. - Returns: whether it won, and the state it found.
+    // MARK: The ticket word
+
+    @inline(__always) var ticketsAcquiring: TicketState {
+        TicketState(rawValue: base[PacketLayout.stateIndex].load(ordering: .acquiring))
+    }
+    @inline(__always) var ticketsRelaxed: TicketState {
+        TicketState(rawValue: base[PacketLayout.stateIndex].load(ordering: .relaxed))
+    }
+
+    /// Takes the next ticket with one fetch-add, acquiring and releasing (a later ticket, the close and a retry's
+    /// look at the records all order after it). - Returns: the state before: its count is this grab's ticket.
     @inline(__always)
-    func compareExchangeState(expected: PackedState, desired: PackedState) -> (exchanged: Bool, found: PackedState) {
+    func takeTicket() -> TicketState {
+        TicketState(rawValue: base[PacketLayout.stateIndex].wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue)
+    }
+
+    /// One CAS of the ticket word (the close), acquiring and releasing. - Returns: whether it won, and what it found.
+    @inline(__always)
+    func compareExchangeTickets(expected: TicketState, desired: TicketState) -> (exchanged: Bool, found: TicketState) {
         let (exchanged, found) = base[PacketLayout.stateIndex].compareExchange(
             expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing)
-        return (exchanged, PackedState(rawValue: found))
+        return (exchanged, TicketState(rawValue: found))
     }
 
     /// Under the packet's lock only.
-    @inline(__always) func storeStateRelaxed(_ state: PackedState) {
+    @inline(__always) func storeTicketsRelaxed(_ state: TicketState) {
         base[PacketLayout.stateIndex].store(state.rawValue, ordering: .relaxed)
     }
 
