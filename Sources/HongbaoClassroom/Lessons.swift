@@ -24,7 +24,7 @@ public struct Classroom {
     public enum Effort: Sendable {
         case full, quick
         var rounds: Int { self == .full ? 5_000 : 300 }
-        var packets: Int { self == .full ? 3_000 : 200 }
+        var packets: Int { self == .full ? 10_000 : 200 }
         var casGrabs: Int { self == .full ? 2_000_000 : 100_000 }
         var splits: Int { self == .full ? 20_000 : 2_000 }
     }

@@ -135,14 +135,17 @@ final class CountedWord: Sendable {
     }
 }
 
-/// Grabs per second of engines on hot packets (100 shares, a group of 100), 2 threads, measured one after another.
+/// Grabs per second of engines on hot packets (100 shares, a group of 500), 2 threads, measured one after another.
 enum Throughput {
     static func compare(_ engines: [any GrabEngine], packets: Int) throws -> [(String, Double)] {
         try engines.map { ($0.name, try measure($0, packets: packets)) }
     }
 
     static func measure(_ engine: any GrabEngine, packets count: Int) throws -> Double {
-        let group = Group(range: 1 ... 100)
+        // A group of 500 and 100 shares, each thread grabbing for every other member until the packet sells out:
+        // both threads stay on one packet until it is gone, so the two really contend (with a group no bigger than
+        // the shares, a thread would leave after its half and the two would drift apart, onto different packets).
+        let group = Group(range: 1 ... 500)
         let packets = try (0 ..< count).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: UInt64($0)) }
         let done = DispatchGroup()
         let line = StartBarrier(parties: 3)   // both threads and this one: the clock starts at the release
@@ -153,8 +156,9 @@ enum Throughput {
                 line.arriveAndWait()
                 var won = 0
                 for packet in packets {
-                    for member in stride(from: UInt32(1 + half), through: 100, by: 2) {
-                        if case .granted = try? engine.grab(packet, for: MemberID(member)) { won += 1 }
+                    for member in stride(from: UInt32(1 + half), through: 500, by: 2) {
+                        let outcome = try? engine.grab(packet, for: MemberID(member))
+                        if case .granted = outcome { won += 1 } else if outcome == .soldOut { break }
                     }
                 }
                 counter.count.add(won, ordering: .relaxed)
