@@ -22,13 +22,15 @@ log "our engine ($grabs grabs per measurement)"
 # members are redis-benchmark's 12-digit __rand_int__ ids.
 "$bin" --print-script > "$work/grab.lua"
 sha=$(redis-cli -p "$port" -x SCRIPT LOAD < "$work/grab.lua")
-keys=("hb:{bench}:p:1" "hb:{bench}:s:1")   # the packet's hash and (unused: split at grab) shares list
+keys=("hb:{bench}:p:1" "hb:{bench}:s:1")   # the packet's hash and its list of each share's 48-bit random
 group="hb:{bench}:g:bench"                  # its group's set: a big group, as in the festival's hot packets
 members=3000000
 redis-cli -p "$port" HSET "${keys[0]}" left $members balance $((members * 100)) closed 0 expires_ms 4102444800000 \
   shares $members cap 20000 total $((members * 100)) refund 0 mode grab group "$group" >/dev/null
 redis-cli -p "$port" EVAL "for i = 0, tonumber(ARGV[1]) - 1 do redis.call('SADD', KEYS[1], string.format('%012d', i)) end return 1" \
   1 "$group" $members >/dev/null
+redis-cli -p "$port" EVAL "for i = 1, tonumber(ARGV[1]) do redis.call('RPUSH', KEYS[1], (i * 2654435761) % 281474976710656) end return 1" \
+  1 "${keys[1]}" $members >/dev/null
 echo "test,pipeline,requests,rps"
 for P in 1 64; do
   n=200000; [[ $P == 64 ]] && n=2000000
