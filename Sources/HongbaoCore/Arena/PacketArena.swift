@@ -12,8 +12,8 @@ import Synchronization
 /// aligned), carved by a bump allocator; chunks never move. Ids are dense (`0, 1, 2, …`): the address of packet
 /// `id`'s first word sits in index page `id / 4096`, entry `id % 4096` (0 until published), and a packet's header
 /// holds the address of its group's members — so a grab reaches both with three dependent loads and no table.
-/// (Measured: with chunk-relative locations, resolved through the chunk table, the two extra dependent loads were
-/// a fifth of a grab on many packets.)
+/// (Measured: chunk-relative locations, resolved through the chunk table, cost two more dependent loads a grab;
+/// addresses took one thread on many packets from 50 to 55 M grabs/s.)
 /// The chunk table and the page table are fixed arrays allocated with the arena, so readers never race on a
 /// growing structure.
 ///
