@@ -56,6 +56,22 @@ struct ArenaTests {
         }
     }
 
+    /// The ticket word: the close records the shares taken at that instant, and tickets handed out after it — by
+    /// grabs that raced the close or the last share — change neither what was taken nor whether it sold out.
+    @Test func theCloseRecordsTheSharesTakenAndLateTicketsChangeNothing() {
+        var open = TicketState.fresh
+        for _ in 0 ..< 3 { open = open.withTicket }
+        #expect(open.taken(of: 5) == 3 && !open.isSoldOut(shares: 5) && !open.closed)
+        var closed = open.closing(shares: 5)
+        for _ in 0 ..< 7 { closed = closed.withTicket }   // fetch-adds that lost to the close
+        #expect(closed.closed && closed.taken(of: 5) == 3 && !closed.isSoldOut(shares: 5))
+        var full = TicketState.fresh
+        for _ in 0 ..< 9 { full = full.withTicket }       // five shares, four tickets past them
+        #expect(full.taken(of: 5) == 5 && full.isSoldOut(shares: 5))
+        let closedFull = full.closing(shares: 5)
+        #expect(closedFull.closed && closedFull.taken(of: 5) == 5 && closedFull.isSoldOut(shares: 5))
+    }
+
     @Test func capacityIsEnforced() throws {
         let engine = LockFreeEngine(capacity: 2)
         let group = Group(range: 1 ... 3)
