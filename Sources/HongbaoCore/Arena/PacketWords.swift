@@ -171,9 +171,11 @@ struct PacketWords {
 
     // MARK: The ticket word
 
+    /// The ticket word, acquiring: a reader that sees a ticket taken sees the claim made before it.
     @inline(__always) var ticketsAcquiring: TicketState {
         TicketState(rawValue: base[PacketLayout.stateIndex].load(ordering: .acquiring))
     }
+    /// Under the packet's lock only.
     @inline(__always) var ticketsRelaxed: TicketState {
         TicketState(rawValue: base[PacketLayout.stateIndex].load(ordering: .relaxed))
     }
