@@ -19,16 +19,18 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
     ],
     targets: [
         // Money, packets, splitting and the in-process engines: stdlib + Synchronization only.
         .target(name: "HongbaoCore"),
 
-        // Redis and Redis Cluster through hiredis: C calls only in Sources/HongbaoRedis/Hiredis/.
+        // Redis and Redis Cluster through hiredis: C calls only in Sources/HongbaoRedis/Hiredis/. Groups' sets are
+        // named by a SHA-256 digest of their members (swift-crypto).
         // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM prohibits and warns about on every
         // build; the header is in the system include path and the module map links the library.
         .systemLibrary(name: "CHongbaoHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .target(name: "HongbaoRedis", dependencies: ["HongbaoCore", "CHongbaoHiredis"]),
+        .target(name: "HongbaoRedis", dependencies: ["HongbaoCore", "CHongbaoHiredis", .product(name: "Crypto", package: "swift-crypto")]),
 
         // SQLite: C calls only in Sources/HongbaoSQLite/SQLite3/.
         .systemLibrary(name: "CHongbaoSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),

@@ -22,6 +22,10 @@ public protocol GrabEngine: AnyObject, Sendable {
     /// Closes the packet and refunds its balance, exactly once, in any state.
     func expire(_ packet: PacketID) throws -> ExpiryOutcome
 
+    /// `expire(_:)` under the caller's idempotency key: if a call with this key made the refund, this one hears
+    /// `.refunded` with the same amount too (retry it after any failure and hear the first answer).
+    func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome
+
     /// The packet's account. Not an atomic snapshot while grabs are under way: each grab listed is complete.
     func summary(of packet: PacketID) throws -> PacketSummary
 }
@@ -87,6 +91,8 @@ public protocol AsyncGrabEngine: AnyObject, Sendable {
     /// One grab, with the seq of the share the member holds (what an HTTP service answers).
     func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt
     func expire(_ packet: PacketID) async throws -> ExpiryOutcome
+    /// `expire(_:)` under the caller's idempotency key: a call retried with the key that refunded hears `.refunded`.
+    func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome
     func summary(of packet: PacketID) async throws -> PacketSummary
 }
 
@@ -116,6 +122,9 @@ extension NonBlockingGrabEngine {
     @inlinable public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         try { try self.expire(packet) }()
     }
+    @inlinable public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
+        try { try self.expire(packet, idempotencyKey: idempotencyKey) }()
+    }
     @inlinable public func summary(of packet: PacketID) async throws -> PacketSummary {
         try { try self.summary(of: packet) }()
     }
@@ -125,7 +134,7 @@ extension NonBlockingGrabEngine {
 public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend }
+        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend, invalidArgument }
         private let storage: Storage
         /// No packet with this id (never sent, or gone).
         public static let unknownPacket = Code(storage: .unknownPacket)
@@ -137,6 +146,8 @@ public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let capacityExhausted = Code(storage: .capacity)
         /// The store behind the engine failed.
         public static let backend = Code(storage: .backend)
+        /// An argument the engine cannot take (e.g. a malformed idempotency key).
+        public static let invalidArgument = Code(storage: .invalidArgument)
         public var description: String {
             switch storage {
             case .unknownPacket: "unknown packet"
@@ -144,6 +155,7 @@ public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertibl
             case .emptyGroup: "empty group"
             case .capacity: "capacity exhausted"
             case .backend: "backend failure"
+            case .invalidArgument: "invalid argument"
             }
         }
     }

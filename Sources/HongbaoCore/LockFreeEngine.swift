@@ -28,6 +28,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     public let name = "lock-free"
     let arena: PacketArena
     let clock: any PacketClock
+    private let keyedExpiries = KeyedExpiries()
     /// The system clock is read directly, without the existential call (the common case, on every grab).
     private let usesSystemClock: Bool
 
@@ -111,6 +112,12 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
             state = found
         }
         return .alreadyRefunded(Fen(packet.balance(afterTaking: state.taken(of: shares))))
+    }
+
+    /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
+    /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
+    public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
     }
 
     /// The packet's account. NOT an atomic snapshot: grabs that have taken a share but not yet written their record

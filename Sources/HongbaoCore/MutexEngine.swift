@@ -8,6 +8,7 @@ public final class MutexEngine: NonBlockingGrabEngine {
     public let name = "mutex"
     private let arena: PacketArena
     private let clock: any PacketClock
+    private let keyedExpiries = KeyedExpiries()
 
     /// - Parameters: capacity: packets over the engine's life; clock: where expiry reads the time.
     public init(capacity: Int = 1 << 24, clock: any PacketClock = SystemPacketClock()) {
@@ -57,6 +58,12 @@ public final class MutexEngine: NonBlockingGrabEngine {
             packet.storeTicketsRelaxed(state.closing(shares: packet.shares))
             return .refunded(balance)
         }
+    }
+
+    /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
+    /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
+    public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
     }
 
     /// The packet's account: an atomic snapshot (taken under the lock). O(shares).

@@ -17,6 +17,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     public let name = "racy (unsafe)"
     private let directory: PacketDirectory<Packet>
     private let clock: any PacketClock
+    private let keyedExpiries = KeyedExpiries()
     private let window: (@Sendable (MemberID) -> Void)?
 
     /// - Parameters: capacity: packets over the engine's life; clock: where expiry reads the time; window: runs
@@ -102,6 +103,12 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
         guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
         packet.state.store(state.closing.rawValue, ordering: .releasing)  // racy too: check-then-act
         return .refunded(Fen(state.balance))
+    }
+
+    /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
+    /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
+    public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
     }
 
     /// Every win logged, including the oversold ones.

@@ -176,17 +176,62 @@ enum GrabScript {
         return out
         """
 
+    /// Creates one packet — only where no packet with its id exists — and, for a big group, stores or adopts the
+    /// group's set and counts the packet as one of its users. Atomic: a packet exists whole or not at all.
+    ///
+    /// An id is never reused: if the packet's hash or list exists, the script writes nothing and answers -1 (another
+    /// process issued the same id: the engine issues another), unless the hash carries this very call's token (a
+    /// send resent after its reply was lost: answered 1, nothing written twice). A big group's set is adopted only if
+    /// it holds the group's size of members (its name is the SHA-256 of its content, so equal names mean equal
+    /// members; the size check catches a set tampered with or cut short): otherwise -3 and nothing is written. If
+    /// the set does not exist and the caller did not pass the members (it believed the set was there), -2: the
+    /// engine sends again with them. While any of its packets is open the set has no TTL; its `:life` hash counts
+    /// them (`n`), and the expire script gives the set a TTL when the last one is refunded.
+    ///
+    /// KEYS: the packet hash, the shares list, and for a big group its set and its `:life` hash. ARGV: token, the
+    /// group's size (0: a small group, written into the hash), m members passed, s share items, the s items, the m
+    /// members, then the account's field/value pairs. Returns 0 created, 1 created before by this token, -1 id
+    /// taken, -2 the group's set is missing, -3 the group's set differs from the group.
+    static let send = """
+        local chunk = 2000
+        local packet, shares, token = KEYS[1], KEYS[2], ARGV[1]
+        local size, m, s = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local made = redis.call('HGET', packet, 'send_token')
+        if made then return made == token and 1 or -1 end
+        if redis.call('EXISTS', packet) == 1 or redis.call('EXISTS', shares) == 1 then return -1 end
+        if #KEYS == 4 then
+          local group, life = KEYS[3], KEYS[4]
+          local card = redis.call('SCARD', group)
+          if card == 0 then
+            if m == 0 then return -2 end
+            for i = 5 + s, 4 + s + m, chunk do redis.call('SADD', group, unpack(ARGV, i, math.min(i + chunk - 1, 4 + s + m))) end
+          elseif card ~= size then
+            return -3
+          end
+          redis.call('PERSIST', group)
+          redis.call('HINCRBY', life, 'n', 1)
+          redis.call('PERSIST', life)
+        end
+        for i = 5, 4 + s, chunk do redis.call('RPUSH', shares, unpack(ARGV, i, math.min(i + chunk - 1, 4 + s))) end
+        for i = 5 + s + m, #ARGV, 2 * chunk do redis.call('HSET', packet, unpack(ARGV, i, math.min(i + 2 * chunk - 1, #ARGV))) end
+        redis.call('HSET', packet, 'send_token', token)
+        return 0
+        """
+
     /// Closes packets and refunds their balances, each exactly once: the refund is recorded in the packet with the
-    /// token of the call that made it, so a resent call (its first reply lost) learns that it made the refund. Only
-    /// then do the packet's keys get a TTL (`retention`): money never vanishes with an expiring key. One call closes
+    /// token of the call that made it — a random one, or the caller's idempotency key — so a resent or retried call
+    /// learns that it made the refund. Only then do the packet's keys get a TTL (`retention`): money never vanishes
+    /// with an expiring key. A big group's set counts one open packet fewer, and once none is open it gets a TTL
+    /// that outlasts every packet that used it (`:life`'s `until_ms`, the latest refund's time plus retention). One call closes
     /// many packets of one slot (an audit closes hundreds at a time: one script call instead of one per packet).
-    /// KEYS, per packet: the packet hash, the shares list. ARGV: token, retention in ms.
-    /// Returns {code, refund} per packet, in order: 0 refunded by this call (token), 1 refunded before by another,
+    /// KEYS, per packet: the packet hash, the shares list. ARGV: token, retention in ms. (The group's set, named in
+    /// the hash, shares the packet's hash tag: the same slot.) Returns {code, refund} per packet, in order: 0 refunded by this call (token), 1 refunded before by another,
     /// -4 no such packet.
     static let expire = """
         local out = {}
+        local now
         for p = 1, #KEYS, 2 do
-          local m = redis.call('HMGET', KEYS[p], 'closed', 'refund', 'balance', 'refund_token')
+          local m = redis.call('HMGET', KEYS[p], 'closed', 'refund', 'balance', 'refund_token', 'group')
           if not m[3] then
             out[#out + 1], out[#out + 2] = -4, 0
           elseif m[1] == '1' then
@@ -195,6 +240,23 @@ enum GrabScript {
             redis.call('HSET', KEYS[p], 'closed', '1', 'refund', m[3], 'refund_token', ARGV[1])
             redis.call('PEXPIRE', KEYS[p], ARGV[2])
             redis.call('PEXPIRE', KEYS[p + 1], ARGV[2])
+            if m[5] then
+              -- One user of the group's set fewer; the set stays at least as long as this packet does.
+              if not now then
+                local t = redis.call('TIME')
+                now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+              end
+              local life = m[5] .. ':life'
+              local keep = now + tonumber(ARGV[2])
+              local before = tonumber(redis.call('HGET', life, 'until_ms') or '0')
+              if before > keep then keep = before end
+              local n = redis.call('HINCRBY', life, 'n', -1)
+              redis.call('HSET', life, 'until_ms', keep)
+              if n <= 0 then
+                redis.call('PEXPIREAT', m[5], keep)
+                redis.call('PEXPIREAT', life, keep)
+              end
+            end
             out[#out + 1], out[#out + 2] = 0, tonumber(m[3])
           end
         end

@@ -11,6 +11,16 @@ extension RedisEngine {
         try expire([packet])[0]
     }
 
+    /// Closes the packet under the caller's idempotency key, kept in the packet with its refund: any call with the
+    /// same key — a retry after a timeout, a lost connection, a restart, from any process — hears `.refunded` with
+    /// the same amount, as the call that made the refund did. - Throws: as `expire(_:)`.
+    public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        let calls = try expireCalls([packet], token: "key:" + idempotencyKey.rawValue)
+        let replies = try topology.pipeline(slots: calls.map(\.slot), calls.map(\.command), writes: true)
+        sentGroups.withLock { $0.forget([packet]) }
+        return try Self.expiries(of: [packet], from: replies[0])[0]
+    }
+
     /// Closes many packets in one round trip per node (one script call per slot and `expireBatch` packets).
     /// - Throws: as `expire(_:)`.
     public func expire(_ packets: [PacketID]) throws -> [ExpiryOutcome] {
@@ -71,9 +81,9 @@ extension RedisEngine {
     static let expireBatch = 512
 
     /// The expire script calls that close `packets`: one per slot and `expireBatch` packets, each with a token of
-    /// its own (so a call resent after a lost reply still learns that it made the refunds) and the retention.
-    /// `positions` are indices into `packets`.
-    private func expireCalls(_ packets: [PacketID]) throws -> [(slot: Int, positions: [Int], command: RedisCommand)] {
+    /// its own (so a call resent after a lost reply still learns that it made the refunds) — or the caller's — and
+    /// the retention. `positions` are indices into `packets`.
+    private func expireCalls(_ packets: [PacketID], token: String? = nil) throws -> [(slot: Int, positions: [Int], command: RedisCommand)] {
         let sha = try topology.sha(of: GrabScript.expire)
         var random = SystemRandomNumberGenerator()
         let retentionMilliseconds = max(1, retention.nanosecondsSaturated / 1_000_000)
@@ -90,7 +100,7 @@ extension RedisEngine {
                 var call = RedisCommand("EVALSHA", sha)
                 call.append(part.count * 2)
                 for position in part { for key in RedisKey.scriptKeys(of: packets[position]) { call.append(key) } }
-                call.append(String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
+                call.append(token ?? String(random.next(), radix: 36) + String(random.next(), radix: 36))   // this call's token
                 call.append(retentionMilliseconds)
                 return (slot, part, call)
             }

@@ -1,109 +1,133 @@
 import Foundation
 import HongbaoCore
 
-/// Sending: packets created in pipelines, their ids from one INCRBY per call.
+/// Sending: packets created by the send script, pipelined per node, their ids issued by the engine (`PacketIDs`).
 extension RedisEngine {
-    /// Creates the packet: an id from INCR, then its keys in one pipeline (account fields last).
+    /// Creates the packet: a new id, then one call of the send script.
     /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         try send([OutgoingPacket(spec, to: group, seed: seed)])[0]
     }
 
-    /// Creates many packets in two round trips per node: one for their ids (INCRBY) and for whether their groups'
-    /// sets exist, one to create the missing groups (one SADD each: a set appears whole) and the packets.
-    /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient (then nothing is sent).
+    /// Creates many packets, one send script call each, pipelined per node: one round trip to learn which big
+    /// groups' sets exist, one to create the packets (and the missing sets, each passed once). A packet is created
+    /// only where none exists: an id another process issued in the same millisecond is issued anew and sent again.
+    /// - Throws: `RedisEngineError`, or `GrabEngineError` for an invalid group or recipient (then nothing is sent);
+    ///   `RedisEngineError(.serverError)` if a group's set in Redis does not hold the group (tampered with: no
+    ///   packet is sent to it).
     public func send(_ packets: [OutgoingPacket]) throws -> [PacketID] {
         guard !packets.isEmpty else { return [] }
         let now = clock.nanoseconds
         let plans = try packets.map { try PacketPlan(id: PacketID(0), spec: $0.spec, group: $0.group, seed: $0.seed, sentAt: now) }
         let groups = plans.map { plan in plan.recipient.map { Group(CollectionOfOne($0)) } ?? plan.group }
-        let tags = groups.map(RedisKey.tag(ofGroup:))
-        let groupKeys = zip(groups, tags).map { RedisKey.group($0, tag: $1) }
+        // A big group's set is named by its digest, and shares its hash tag with the group's packets; a small group
+        // lives in its packets' hashes, so any tag will do: a random one spreads its packets over the slots.
+        let digests = groups.map { $0.count > GrabScript.inlineGroup ? GroupDigest(of: $0) : nil }
+        let tags = digests.map { $0?.tag ?? UInt64.random(in: 0 ..< 1 << RedisKey.tagBits) }
+        let groupKeys = digests.map { $0.map(RedisKey.group) }
+        var ids = tags.map(packetIDs.next(tag:))
 
-        var incr = RedisCommand("INCRBY")
-        incr.append(RedisKey.packetIDs)
-        incr.append(packets.count)
-        var probes = [incr], probeSlots = [ClusterSlot.of(key: RedisKey.packetIDs.rawValue)]
-        var probed: [RedisKey: Int] = [:]   // group key → index of its EXISTS
-        for (index, (key, tag)) in zip(groupKeys, tags).enumerated() where probed[key] == nil && groups[index].count > GrabScript.inlineGroup {
-            var exists = RedisCommand("EXISTS")
-            exists.append(key)
-            probed[key] = probes.count
-            probes.append(exists)
+        // Which big groups' sets exist: those are adopted, the others are created by their first packet.
+        var present: [RedisKey: Bool] = [:]
+        var probes: [RedisCommand] = [], probeSlots: [Int] = [], probed: [RedisKey] = []
+        for (key, tag) in zip(groupKeys, tags) {
+            guard let key, present.updateValue(false, forKey: key) == nil else { continue }
+            probes.append(RedisCommand("EXISTS", key.rawValue))
             probeSlots.append(RedisKey.slot(ofTag: tag))
+            probed.append(key)
         }
-        let answers = try topology.pipeline(slots: probeSlots, probes).map { try $0.check() }
-        guard let last = answers[0].integer, last >= packets.count, UInt64(last) < RedisKey.counterLimit else {
-            throw RedisEngineError(.protocolError, "INCRBY \(RedisKey.packetIDs.rawValue) returned \(answers[0])")
-        }
-        let ids = tags.enumerated().map { index, tag in
-            PacketID(tag << RedisKey.tagShift | UInt64(last - Int64(packets.count - 1 - index)))
+        if !probes.isEmpty {
+            for (key, reply) in zip(probed, try topology.pipeline(slots: probeSlots, probes)) { present[key] = try reply.check().integer == 1 }
         }
 
-        var commands: [RedisCommand] = [], slots: [Int] = []
-        var created: Set<RedisKey> = []
-        for index in plans.indices {
-            let key = groupKeys[index], slot = RedisKey.slot(ofTag: tags[index])
-            let inline = groups[index].count <= GrabScript.inlineGroup
-            if !inline, answers[probed[key]!].integer == 0, created.insert(key).inserted {
-                var add = RedisCommand("SADD")
-                add.append(key)
-                for member in groups[index].members { add.append(member.rawValue) }
-                commands.append(add)
-                slots.append(slot)
+        let sha = try topology.sha(of: GrabScript.send)
+        var random = SystemRandomNumberGenerator()
+        let token = String(random.next(), radix: 36) + String(random.next(), radix: 36)   // this call's
+        var pending = Array(plans.indices)
+        for _ in 0 ..< Self.sendRounds {
+            var carried: Set<RedisKey> = []   // sets created in this round: their first packet carries the members
+            let commands = pending.map { index in
+                let key = groupKeys[index]
+                let carries = key.map { present[$0] == false && carried.insert($0).inserted } ?? false
+                return Self.sendCommand(sha: sha, token: token, id: ids[index], plans[index], group: key,
+                                        members: groups[index], carryingMembers: carries)
             }
-            let made = Self.sendCommands(ids[index], plans[index], group: inline ? nil : key, members: groups[index])
-            commands += made
-            slots += repeatElement(slot, count: made.count)
+            let replies = try topology.pipeline(slots: pending.map { RedisKey.slot(ofTag: tags[$0]) }, commands, writes: true)
+            var again: [Int] = []
+            for (index, reply) in zip(pending, replies) {
+                switch try reply.check().integer {
+                case 0, 1:
+                    if let key = groupKeys[index] { present[key] = true }
+                case -1:   // the id was taken (another process issued it in the same millisecond): a new one
+                    ids[index] = packetIDs.next(tag: tags[index])
+                    again.append(index)
+                case -2:   // the set went away since the probe (its last packet's retention ended): send it
+                    present[groupKeys[index]!] = false
+                    again.append(index)
+                case -3:
+                    throw RedisEngineError(.serverError, "the set \(groupKeys[index]!.rawValue) in Redis does not hold the \(groups[index].count) members it is named after: nothing was sent to it")
+                default:
+                    throw RedisEngineError(.protocolError, "the send script returned \(reply)")
+                }
+            }
+            pending = again
+            if pending.isEmpty { break }
         }
-        for reply in try topology.pipeline(slots: slots, commands, writes: true) { _ = try reply.check() }
+        guard pending.isEmpty else {
+            throw RedisEngineError(.serverError, "\(pending.count) packets found their ids taken \(Self.sendRounds) times in a row: is another process issuing ids from the same clock?")
+        }
         sentGroups.withLock { book in
-            for index in plans.indices where groups[index].count > GrabScript.inlineGroup {
-                book.record(ids[index], to: groups[index], key: groupKeys[index])
-            }
+            for index in plans.indices { if let key = groupKeys[index] { book.record(ids[index], to: groups[index], key: key) } }
         }
         return ids
     }
 
-    /// The commands that create one packet: its pre-split list, then its account with its members' fields (a
-    /// small group) or the name of its group's set (a big one) — last: the packet exists once its account does.
-    static func sendCommands(_ id: PacketID, _ plan: PacketPlan, group: RedisKey?, members: Group) -> [RedisCommand] {
-        var commands: [RedisCommand] = []
+    /// How many times a send is tried with fresh ids (an id is taken only when another process issued it in the
+    /// same millisecond: once in a while, never eight times running).
+    static let sendRounds = 8
+
+    /// The send script call that creates one packet (`GrabScript.send`): its pre-split list, its account with its
+    /// members' fields (a small group) or the name of its group's set (a big one, with the members if the set must
+    /// be created).
+    static func sendCommand(sha: String, token: String, id: PacketID, _ plan: PacketPlan, group: RedisKey?, members: Group,
+                            carryingMembers: Bool) -> RedisCommand {
+        var command = RedisCommand("EVALSHA", sha)
+        command.append(group == nil ? 2 : 4)
+        command.append(RedisKey.packet(id))
+        command.append(RedisKey.shares(of: id))
+        if let group {
+            command.append(group)
+            command.append(RedisKey.groupLife(group))
+        }
         // The shares list: the pre-split amounts, or each share index's random from the packet's seed.
         let items: [UInt64] = plan.preSplit.isEmpty
             ? (0 ..< plan.spec.shares).map { DoubleMean.random48(seed: plan.seed, index: $0) }
             : plan.preSplit.map { UInt64($0.rawValue) }
-        var clear = RedisCommand("DEL")   // a send resent after a lost reply rewrites the list, never appends to it
-        clear.append(RedisKey.shares(of: id))
-        commands.append(clear)
-        for chunk in stride(from: 0, to: items.count, by: 1_000) {
-            var push = RedisCommand("RPUSH")
-            push.append(RedisKey.shares(of: id))
-            for item in items[chunk ..< min(chunk + 1_000, items.count)] { push.append(item) }
-            commands.append(push)
-        }
+        command.append(token)
+        command.append(group == nil ? 0 : members.count)
+        command.append(carryingMembers ? members.count : 0)
+        command.append(items.count)
+        for item in items { command.append(item) }
+        if carryingMembers { for member in members.members { command.append(member.rawValue) } }
         let spec = plan.spec
-        var account = RedisCommand("HSET")
-        account.append(RedisKey.packet(id))
         for (field, value) in [("left", Int64(spec.shares)), ("balance", spec.total.rawValue), ("closed", 0),
                                ("expires_ms", plan.expiresAt / 1_000_000), ("shares", Int64(spec.shares)),
                                ("cap", spec.policy.perShareCap.rawValue), ("total", spec.total.rawValue), ("refund", 0)]
         {
-            account.append(field)
-            account.append(value)
+            command.append(field)
+            command.append(value)
         }
-        account.append("mode")
-        account.append(plan.preSplit.isEmpty ? "grab" : "list")
+        command.append("mode")
+        command.append(plan.preSplit.isEmpty ? "grab" : "list")
         if let group {
-            account.append("group")
-            account.append(group)
+            command.append("group")
+            command.append(group)
         } else {
             for member in members.members {
-                account.append(member.rawValue)
-                account.append("0")
+                command.append(member.rawValue)
+                command.append("0")
             }
         }
-        commands.append(account)
-        return commands
+        return command
     }
 }

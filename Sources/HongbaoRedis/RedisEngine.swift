@@ -12,8 +12,12 @@ import Synchronization
 /// many packets are pipelined the same way: one round trip per node.
 ///
 /// Money never vanishes with a TTL: a packet's keys get their TTL (`retention`) only when its refund is recorded,
-/// by the expire script, which also records the token of the call that refunded, so a call resent after a lost
-/// reply still learns that it made the refund. No answer is cached on the client: every answer comes from the
+/// by the expire script, which also records the token of the call that refunded — or the idempotency key its caller
+/// chose — so a call resent after a lost reply, or retried by its caller, still learns that it made the refund.
+/// A packet is created only where none exists, with an id the engine issues (`PacketIDs`), never from a counter
+/// that a failover could take back; a big group's set is named by a SHA-256 digest of its members and lives as
+/// long as a packet needs it (`GrabScript.send`, `GrabScript.expire`).
+/// No answer is cached on the client: every answer comes from the
 /// server, so no answer can outlive the packet it was about (an id reused after a flush, a packet closed by another
 /// process). The client only remembers the groups it sent packets to, to vouch for grabbers' membership — a hint
 /// the script takes only for the very group it names (`SentGroups`).
@@ -35,6 +39,8 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     private let combiner = Locked<GrabCombiner?>(nil)
     /// The big groups this engine sent packets to: its grabs vouch for their members (see `SentGroups`).
     let sentGroups = Locked(SentGroups())
+    /// Where new packets' ids come from: no counter in Redis (see `PacketIDs`).
+    let packetIDs = PacketIDs()
 
     /// Connects to `url` — `redis://[[user]:password@]host:port[/db]`, or several comma-separated seeds of a
     /// cluster — and learns whether it is a cluster.
@@ -104,6 +110,11 @@ public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
     /// Async `expire`, off the cooperative pool.
     public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         try await offPool { try self.expire(packet) }
+    }
+
+    /// Async keyed `expire`, off the cooperative pool.
+    public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
+        try await offPool { try self.expire(packet, idempotencyKey: idempotencyKey) }
     }
 
     /// Async `summary`, off the cooperative pool.

@@ -10,42 +10,39 @@ struct RedisKey: RawRepresentable, Hashable, Sendable {
     static func packet(_ packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(tag(of: packet))}:p:\(packet.rawValue)") }
     /// List: the pre-split shares, popped in grab order.
     static func shares(of packet: PacketID) -> RedisKey { RedisKey(rawValue: "hb:{\(tag(of: packet))}:s:\(packet.rawValue)") }
-    /// Set: a group's members, stored once for every packet sent to it; named by the group's content (its size and
-    /// a 64-bit hash of its sorted members), under the hash tag its packets share.
-    static func group(_ members: Group, tag: UInt64) -> RedisKey {
-        RedisKey(rawValue: "hb:{\(tagString(tag))}:g:\(members.count):\(String(contentHash(of: members), radix: 16))")
+    /// Set: a group's members, stored once for every packet sent to it; named by the group's content (a 128-bit
+    /// SHA-256 digest of its sorted members, `GroupDigest`), under the hash tag its packets share. Beside it, a
+    /// hash (`groupLife`) counts its open packets; the set lives while any is open and for `retention` after the
+    /// last refund (see `GrabScript.send` and `GrabScript.expire`).
+    static func group(_ digest: GroupDigest) -> RedisKey {
+        RedisKey(rawValue: "hb:{\(tagString(digest.tag))}:g:\(digest.hex)")
     }
+
+    /// Hash: how many open packets use a group's set (`n`), and until when it must stay after they close
+    /// (`until_ms`). The scripts derive it from the set's name (`group .. ':life'`).
+    static func groupLife(_ group: RedisKey) -> RedisKey { RedisKey(rawValue: group.rawValue + ":life") }
 
     /// The keys the scripts take for one packet, in their order.
     static func scriptKeys(of packet: PacketID) -> [RedisKey] { [Self.packet(packet), shares(of: packet)] }
 
-    // A packet id is `tag << 44 | n`: n from the id counter, and the 19-bit tag of its group, so that a packet's
-    // keys and its group's set share one hash tag (one cluster slot), and the id alone names them. Ids stay below
-    // 2^63, so they fit SQLite's signed integers.
+    // A packet id is `tag << 51 | milliseconds << 10 | sequence`: the 12-bit tag of its group, so that a packet's
+    // keys and its group's set share one hash tag (one cluster slot) and the id alone names them; then the
+    // milliseconds since 2026-01-01 of its issue (41 bits: until 2095) and a sequence within that millisecond
+    // (`PacketIDs`). No counter in Redis issues them — a counter's master can lose its last increments in a
+    // failover and issue an id twice — and the send script creates a packet only where none exists, so an id that
+    // another process issued in the same millisecond is refused and issued anew, never overwritten. Ids stay below
+    // 2^63, so they fit SQLite's signed integers (JSON clients must read them as 64-bit integers).
 
-    static let tagShift: UInt64 = 44
-    static let counterLimit: UInt64 = 1 << tagShift
-
-    /// The hash-tag bits of a group: the top 19 bits of its content hash.
-    static func tag(ofGroup members: Group) -> UInt64 { contentHash(of: members) >> (tagShift + 1) }
+    static let tagBits: UInt64 = 12
+    static let tagShift: UInt64 = 51
 
     static func tag(of packet: PacketID) -> String { tagString(packet.rawValue >> tagShift) }
 
     static func tagString(_ tag: UInt64) -> String { String(tag, radix: 36) }
 
-    /// A 64-bit hash of a group's sorted members (SplitMix64's mixer folded over the ids).
-    static func contentHash(of members: Group) -> UInt64 {
-        var hash = UInt64(members.count) &* 0x9E37_79B9_7F4A_7C15
-        for member in members.members { hash = SplitMix64.output(seed: hash, index: Int(member.rawValue)) }
-        return hash
-    }
-
     /// String: a counter in `slot`, incremented at the end of a durable pipeline so that its connection has written
     /// something after everything the pipeline did (WAIT waits for the connection's last write).
     static func durabilityMark(slot: Int) -> RedisKey { RedisKey(rawValue: "hb:{\(ClusterSlot.tags[slot])}:w") }
-
-    /// The counter that issues packet ids.
-    static let packetIDs = RedisKey(rawValue: "hb:packet-ids")
 
     /// The cluster hash slot of a packet's keys (and its group's set): CRC16 (XMODEM) of the hash tag, mod 16384.
     static func slot(of packet: PacketID) -> Int { ClusterSlot.of(tag: tag(of: packet)) }

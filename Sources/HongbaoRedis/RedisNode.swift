@@ -74,7 +74,7 @@ final class RedisNode: @unchecked Sendable {
     }
 
     private func loadScripts(on connection: RedisConnection) throws {
-        for script in [GrabScript.grab, GrabScript.expire] {
+        for script in [GrabScript.grab, GrabScript.expire, GrabScript.send] {
             let reply = try connection.command(RedisCommand("SCRIPT", "LOAD", script)).check()
             guard let sha = reply.text else { throw RedisEngineError(.protocolError, "SCRIPT LOAD returned \(reply)") }
             scripts[script] = sha

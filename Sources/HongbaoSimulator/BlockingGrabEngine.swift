@@ -24,6 +24,9 @@ public final class BlockingGrabEngine: GrabEngine {
     public func expire(_ packet: PacketID) throws -> ExpiryOutcome {
         try blockingWait { [base] in try await base.expire(packet) }
     }
+    public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try blockingWait { [base] in try await base.expire(packet, idempotencyKey: idempotencyKey) }
+    }
     public func summary(of packet: PacketID) throws -> PacketSummary {
         try blockingWait { [base] in try await base.summary(of: packet) }
     }

@@ -28,6 +28,9 @@ public final class NullEngine: GrabEngine {
     /// Refunds nothing (nothing was recorded).
     public func expire(_ packet: PacketID) throws -> ExpiryOutcome { .refunded(.zero) }
 
+    /// Refunds nothing, whatever the key.
+    public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome { .refunded(.zero) }
+
     /// An empty account: the null engine keeps no records.
     public func summary(of packet: PacketID) throws -> PacketSummary {
         PacketSummary(packet: packet, total: .zero, shares: 0, grabs: [], balance: .zero, refund: .zero)

@@ -31,6 +31,31 @@ struct EngineSemanticsTests {
         #expect(try await engine.expire(packet) == .refunded(.zero))
     }
 
+    /// A keyed expiry retried with its key hears `.refunded` with the same amount, on every engine, also when
+    /// many callers race with the same and other keys: exactly the callers holding the refunding call's key hear it.
+    @Test(arguments: EngineKind.correct)
+    func anExpiryRetriedWithItsKeyHearsRefunded(on kind: EngineKind) async throws {
+        let engine = kind.make()
+        let packet = try await engine.send(try PacketSpec(total: 600, shares: 3), to: Self.group, seed: 8)
+        let share = try #require(try await engine.grab(packet, for: 1).share)
+        let key = try IdempotencyKey("close-\(packet.rawValue)")
+        #expect(try await engine.expire(packet, idempotencyKey: key) == .refunded(600 - share))
+        #expect(try await engine.expire(packet, idempotencyKey: key) == .refunded(600 - share))
+        #expect(try await engine.expire(packet, idempotencyKey: try IdempotencyKey("other")) == .alreadyRefunded(600 - share))
+        #expect(try await engine.expire(packet) == .alreadyRefunded(600 - share))
+
+        let raced = try await engine.send(try PacketSpec(total: 600, shares: 3), to: Self.group, seed: 9)
+        let keys = try ["a", "b", "a", "b", "a", "b", "a", "b"].map(IdempotencyKey.init)
+        let outcomes = try await withThrowingTaskGroup(of: (IdempotencyKey, ExpiryOutcome).self) { tasks in
+            for key in keys { tasks.addTask { (key, try await engine.expire(raced, idempotencyKey: key)) } }
+            return try await tasks.reduce(into: []) { $0.append($1) }
+        }
+        let refunding = Set(outcomes.filter { if case .refunded = $0.1 { true } else { false } }.map(\.0))
+        #expect(refunding.count == 1, "one key made the refund")
+        #expect(outcomes.allSatisfy { $0.1.refund == 600 })
+        #expect(outcomes.filter { refunding.contains($0.0) }.count == 4, "every call with that key hears .refunded")
+    }
+
     @Test(arguments: EngineKind.correct)
     func expiryRefundsExactlyOnceInEveryState(on kind: EngineKind) async throws {
         let clock = ManualClock()

@@ -108,6 +108,9 @@ final class FailingEngine: GrabEngine {
         return try base.grab(packet, for: member)
     }
     func expire(_ packet: PacketID) throws -> ExpiryOutcome { try base.expire(packet) }
+    func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try base.expire(packet, idempotencyKey: idempotencyKey)
+    }
     func summary(of packet: PacketID) throws -> PacketSummary { try base.summary(of: packet) }
 }
 
@@ -135,5 +138,8 @@ final class LyingEngine: GrabEngine {
         }
     }
     func expire(_ packet: PacketID) throws -> ExpiryOutcome { try base.expire(packet) }
+    func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+        try base.expire(packet, idempotencyKey: idempotencyKey)
+    }
     func summary(of packet: PacketID) throws -> PacketSummary { try base.summary(of: packet) }
 }
