@@ -90,4 +90,31 @@ status=0
 "$bin/hongbao" merge "$work/tampered-merge.db" "$work/shard1.db" "$work/tampered.db" "$work/shard3.db" >"$work/tampered.txt" || status=$?
 ((status == 2)) && grep -q "differ from their grabbed shares" "$work/tampered.txt" \
   || fatal "a lost grab row was not caught by the merge (exit $status): $(cat "$work/tampered.txt")"
-log "shards test passed (and a partial or tampered merge is refused)"
+# A shard file whose workload options differ from the others' is refused by the merge.
+cp "$work/shard3.db" "$work/other-workload.db"
+sqlite3 "$work/other-workload.db" "UPDATE runs SET config_json = replace(config_json, 'seed=', 'seed=9') WHERE id = (SELECT MAX(id) FROM runs)"
+if "$bin/hongbao" merge "$work/other-merge.db" "$work/shard1.db" "$work/shard2.db" "$work/other-workload.db" 2>"$work/other.err"; then
+  fatal "shards of different workloads were merged"
+fi
+grep -q "other workload options" "$work/other.err" || fatal "a merge of different workloads: unexpected error $(cat "$work/other.err")"
+
+# A run id is used once: a shard of another N, or a shard index already claimed, is refused at once, before it sends.
+for claim in 3/3 2/4; do
+  if "$bin/bench" --redis "$seeds" --shard "$claim" --run-id "$run_id" --members 60000 --packets 9000 --db "$work/reuse.db" \
+    --quiet 2>"$work/reuse.err"; then
+    fatal "--shard $claim --run-id $run_id (a finished run) was accepted"
+  fi
+  grep -q "a run id is used once" "$work/reuse.err" || fatal "a reused run id: unexpected error $(cat "$work/reuse.err")"
+done
+# Shards started with different workload options are refused before anything is sent, and a shard whose
+# partners never come gives up after --shard-timeout, naming them.
+fresh="$run_id-b"
+"$bin/bench" --redis "$seeds" --shard 1/2 --run-id "$fresh" --members 6000 --packets 500 --db "$work/lonely.db" \
+  --shard-timeout 2 --quiet 2>"$work/lonely.err" && fatal "a shard without its partner passed"
+grep -q "shards 2/2 did not reach" "$work/lonely.err" || fatal "a lonely shard: unexpected error $(cat "$work/lonely.err")"
+if "$bin/bench" --redis "$seeds" --shard 2/2 --run-id "$fresh" --members 6000 --packets 500 --seed 7 --db "$work/other.db" \
+  --shard-timeout 2 --quiet 2>"$work/other-seed.err"; then
+  fatal "a shard with another --seed joined the run"
+fi
+grep -q "other workload options" "$work/other-seed.err" || fatal "another --seed: unexpected error $(cat "$work/other-seed.err")"
+log "shards test passed (and a partial, tampered or mixed merge, a reused run id, mixed options and a lonely shard are refused)"

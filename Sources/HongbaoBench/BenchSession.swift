@@ -39,6 +39,20 @@ public struct BenchOptions: Sendable {
 
     /// The defaults of `bench`.
     public init() {}
+
+    /// Every option the shards of one run must share, as one line: the workload's (members, packets, seed,
+    /// scenario, algorithm, rate, duration) and the engine's settings, less where each shard runs and meets the
+    /// others (`shard`, `run_id`, the Redis address). Shards compare it before they send (`RedisRendezvous`) and
+    /// `hongbao merge` compares it again.
+    public var workloadFingerprint: String {
+        var parts = ["members=\(members)", "packets=\(packets)", "seed=\(seed)", "scenario=\(scenario.rawValue)",
+                     "algorithm=\(algorithm?.rawValue ?? "mixed")", "rate=\(rate.map { "\($0)" } ?? "closed")",
+                     "duration=\(duration.map { "\($0)" } ?? "all")"]
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) where !["shard", "run_id", "redis", "workload"].contains(name) {
+            parts.append("\(name)=\(value)")
+        }
+        return parts.joined(separator: " ")
+    }
 }
 
 /// One `bench` session: builds the population and the workload once, runs them against each engine in turn on

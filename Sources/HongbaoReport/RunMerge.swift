@@ -47,6 +47,15 @@ public struct RunMerge: Sendable {
         if let other = runs.first(where: { $0.1.shardCount != first.shardCount }) {
             throw MergeError("\(other.0) is a shard of \(other.1.shardCount), \(runs[0].0) of \(first.shardCount)")
         }
+        let workloads = try runs.map { path, run in
+            guard let settings = try? JSONDecoder().decode([String: String].self, from: Data(run.start.configJSON.utf8)),
+                  let workload = settings["workload"]
+            else { throw MergeError("\(path): shard \(run.shard + 1)/\(run.shardCount) of run \(run.group) does not say its workload options (written before they were recorded?)") }
+            return workload
+        }
+        if let index = workloads.firstIndex(where: { $0 != workloads[0] }) {
+            throw MergeError("\(runs[index].0) ran other workload options (\(workloads[index])) than \(runs[0].0) (\(workloads[0])): not one run")
+        }
         let shards = Set(runs.map(\.1.shard))
         guard shards.count == runs.count else { throw MergeError("two inputs are the same shard of run \(first.group)") }
         guard runs.count == first.shardCount else {

@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("run-id"), help: "The id the shards of one run share (letters, digits, '.', '_', '-'); a new one for every run.")
     var runID: String?
 
+    @Option(name: .customLong("shard-timeout"), help: "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up (default 300).")
+    var shardTimeout: Double = 300
+
     @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
     var recoveryTimeout: Double = 30
 
@@ -57,6 +60,9 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--recovery-timeout must be in (0, 3600] seconds, got \(recoveryTimeout)")
         }
         if durable && redis == nil { throw ValidationError("--durable applies to the Redis engine: give --redis URL") }
+        guard shardTimeout > 0 && shardTimeout <= 86_400 else {
+            throw ValidationError("--shard-timeout must be in (0, 86400] seconds, got \(shardTimeout)")
+        }
         if let shard {
             guard Self.parseShard(shard) != nil else { throw ValidationError("--shard must be K/N with 1 ≤ K ≤ N ≤ 64, got \(shard)") }
             guard redis != nil, engines == [.redis] else { throw ValidationError("--shard runs the Redis engine: give --redis URL (and no other --engine)") }
@@ -81,10 +87,18 @@ struct BenchCommand: ParsableCommand {
         let made = MadeEngines()
         do {
             if let shard, let runID, let redis, let (index, count) = Self.parseShard(shard) {
-                let rendezvous = try RedisRendezvous(url: redis, runID: runID, shard: index, of: count)
+                let quiet = workload.quiet
+                let rendezvous = try RedisRendezvous(
+                    url: redis, runID: runID, shard: index, of: count, workload: options.workloadFingerprint,
+                    timeout: .milliseconds(Int64(shardTimeout * 1000))) { phase, missing in
+                        guard !quiet else { return }
+                        let names = missing.map { "\($0)/\(count)" }.joined(separator: ", ")
+                        FileHandle.standardError.write(Data("bench: shard \(shard) of run \(runID) waits at \"\(phase)\" for shards \(names)\n".utf8))
+                    }
                 options.shard = (Shard(index: index, of: count, rendezvous: RedisShardRendezvous(base: rendezvous)), runID)
                 options.settings["shard"] = shard
                 options.settings["run_id"] = runID
+                options.settings["workload"] = options.workloadFingerprint
             }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
                 { capacity in try made.keep(choice.make(capacity: capacity, redis: redisSettings)) }
