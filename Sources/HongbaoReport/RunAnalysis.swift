@@ -14,13 +14,70 @@ public struct RunAnalysis: Sendable {
     /// Fairness by grab position, per algorithm.
     public let positions: [ResultStore.PositionStatistics]
 
-    /// - Throws: `SQLiteError` or `ResultStoreError.noSuchRun`.
+    /// Reads the run and checks every value it will show against what a run can hold: a results file is
+    /// untrusted input (copied, merged, edited), and a value out of range must be one clear error, never a crash,
+    /// a huge allocation or a chart that never ends.
+    /// - Throws: `SQLiteError`, `ResultStoreError.noSuchRun`, or `ResultStoreError.implausible` naming the value.
     public init(run id: Int64, in store: ResultStore) throws {
         run = try store.runs([id])[0]
         refunds = try store.refunds(run: id)
         ladder = try store.latencyLadder(run: id)
         comparedShares = try store.comparableShareCount(run: id)
+        let check = Plausibility(run: id, path: store.path)
+        try check.count("members", run.members, upTo: Self.maxCount)
+        try check.count("packets", run.packets, upTo: Self.maxCount)
+        try check.count("threads", run.threads, upTo: 1 << 16)
+        for (name, value) in [("attempts", run.attempts), ("grabs", run.grabs), ("sold_out", run.soldOut),
+                              ("packets", refunds.packets), ("refunded packets", refunds.refunded)] {
+            try check.count(name, value, upTo: Self.maxCount)
+        }
+        try check.rate("grabs_per_s", run.grabsPerSecond)
+        try check.rate("attempts_per_s", run.attemptsPerSecond)
+        for value in run.latency { try check.latency(value) }
+        for (percentile, value) in ladder {
+            guard percentile.isFinite, (0 ... 100).contains(percentile) else { throw check.failure("a latency percentile of \(percentile)") }
+            try check.latency(value)
+        }
+        for (name, fen) in [("refund_fen", run.refund), ("refunds", refunds.refundFen), ("total_fen", refunds.totalFen)] {
+            guard (0 ... Self.maxFen).contains(fen) else { throw check.failure("\(name) = \(fen) fen") }
+        }
+        if let shares = comparedShares, !(1 ... Self.maxChartedShares).contains(shares) {
+            throw check.failure("packets of \(shares) shares")
+        }
         positions = try comparedShares.map { try store.positionStatistics(run: id, shares: $0) } ?? []
+        for row in positions {
+            try check.count("a position's count", row.count, upTo: Self.maxCount)
+            try check.count("a luckiest count", row.luckiest, upTo: Self.maxCount)
+            guard (1 ... Self.maxChartedShares).contains(row.position) else { throw check.failure("grab position \(row.position)") }
+            // share ÷ average share is at most the share count (one share takes it all) for any valid packet.
+            for value in [row.mean, row.standardDeviation] where !(value.isFinite && (0 ... Double(comparedShares ?? 1)).contains(value)) {
+                throw check.failure("a share of \(value) × the average share (a grab amount out of range)")
+            }
+        }
+    }
+
+    /// The most rows, members or packets a run can count.
+    static let maxCount = 1 << 40
+    /// The most fen a run can hold: what the engines' packed balance holds, times the most packets.
+    static let maxFen: Int64 = 1 << 62
+    /// The most shares the fairness charts draw one position each for.
+    static let maxChartedShares = 10_000
+
+    /// The checks of one run's values, each throwing one clear line.
+    private struct Plausibility {
+        let run: Int64
+        let path: String
+        func failure(_ what: String) -> ResultStoreError { .implausible("run \(run) holds \(what)", path: path) }
+        func count(_ name: String, _ value: Int, upTo limit: Int) throws {
+            guard (0 ... limit).contains(value) else { throw failure("\(name) = \(value)") }
+        }
+        func rate(_ name: String, _ value: Double) throws {
+            guard value.isFinite, (0 ... 1e12).contains(value) else { throw failure("\(name) = \(value)") }
+        }
+        /// A latency: at most a day.
+        func latency(_ nanoseconds: Int64) throws {
+            guard (0 ... 86_400 * 1_000_000_000).contains(nanoseconds) else { throw failure("a latency of \(nanoseconds) ns") }
+        }
     }
 
     /// Algorithms present in the position statistics, in a stable order.
@@ -48,8 +105,11 @@ package enum Format {
         }
     }
 
-    /// A count, rounded, with thousands separators.
-    package static func count(_ value: Double) -> String { grouped(Int64(value.rounded())) }
+    /// A count, rounded, with thousands separators (`–` for a value no Int64 holds).
+    package static func count(_ value: Double) -> String {
+        guard value.isFinite, value.magnitude < 9e18 else { return "–" }
+        return grouped(Int64(value.rounded()))
+    }
 
     /// An integer with thousands separators.
     package static func grouped(_ value: Int64) -> String {

@@ -240,6 +240,8 @@ public enum ResultStoreError: Error, CustomStringConvertible {
     case foreign(path: String)
     case noSuchRun(Int64, path: String)
     case noRuns(path: String)
+    /// A stored value no run can have (the file was changed or damaged): what, and where.
+    case implausible(String, path: String)
 
     public var description: String {
         switch self {
@@ -248,6 +250,7 @@ public enum ResultStoreError: Error, CustomStringConvertible {
         case .foreign(let path): "\(path) is not a Hongbao results database (no Hongbao runs table): nothing was changed"
         case .noSuchRun(let id, let path): "no run \(id) in \(path)"
         case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
+        case .implausible(let what, let path): "\(path): \(what) — no run can have that (the file was changed or is damaged); nothing was shown"
         }
     }
 }

@@ -146,6 +146,35 @@ struct BenchEndToEndTests {
         }
     }
 
+    /// A results file is untrusted: a value no run can have — a rate of 1e300, a latency of 9e18 ns, packets of
+    /// 2e9 shares, a grab of 4e15 fen — is one clear line and a failing exit, in text and in HTML, never a crash, a
+    /// 48 GB allocation or a chart that never ends.
+    @Test(arguments: [
+        ("UPDATE runs SET grabs_per_s = 1e300", "grabs_per_s = 1e+300"),
+        ("UPDATE runs SET p99_ns = 9000000000000000000", "a latency of 9000000000000000000 ns"),
+        ("UPDATE latency_ladder SET latency_ns = 9000000000000000000", "a latency of 9000000000000000000 ns"),
+        ("UPDATE packets SET shares = 2000000000, grabbed_shares = 2000000000", "packets of 2000000000 shares"),
+        ("UPDATE grabs SET amount_fen = 4000000000000000 WHERE seq = 1", "the average share"),
+        ("UPDATE runs SET members = -5", "members = -5"),
+    ])
+    func aTamperedResultsFileIsOneClearLine(_ tamper: String, _ expected: String) throws {
+        let db = Self.temporaryDirectory().appendingPathComponent("tampered.db").path
+        let bench = try Executable("bench").run(Self.tiny + ["--engine", "lock-free", "--algorithm", "line-cutting", "--db", db, "--quiet"])
+        #expect(bench.status == 0)
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [db, tamper]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        for arguments in [["report", db], ["report", db, "--html", db + ".html"]] {
+            let report = try Executable("hongbao").run(arguments)
+            #expect(report.status == 1, "\(arguments): \(report.standardError)")
+            #expect(report.standardError.split(separator: "\n").count == 1 && report.standardError.contains(expected),
+                    "\(arguments): \(report.standardError)")
+        }
+    }
+
     @Test func aCorruptDatabaseIsReportedPlainly() throws {
         let db = Self.temporaryDirectory().appendingPathComponent("corrupt.db").path
         try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: db))
