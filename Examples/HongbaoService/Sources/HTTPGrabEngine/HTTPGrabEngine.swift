@@ -86,6 +86,13 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
                                    as: ExpireAnswer.self).expiryOutcome()
     }
 
+    /// `POST /packets/{id}/expire` with an `Idempotency-Key` header: a retry with the key hears `refunded` again.
+    public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
+        let (url, remote) = try route(packet)
+        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", json: nil, headers: [("Idempotency-Key", idempotencyKey.rawValue)],
+                                   as: ExpireAnswer.self).expiryOutcome()
+    }
+
     /// `GET /packets/{id}`: the service's own account of the packet, as the audit compares with what callers heard.
     public func summary(of packet: PacketID) async throws -> PacketSummary {
         let (url, remote) = try route(packet)
@@ -109,10 +116,11 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
     }
 
     static func call<Answer: Decodable>(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, json: String?,
-                                        as: Answer.Type) async throws -> Answer
+                                        headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
     {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))

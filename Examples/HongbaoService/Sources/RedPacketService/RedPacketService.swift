@@ -33,8 +33,8 @@ public struct RedPacketService: Sendable {
         let router = Router()
         router.post("packets") { request, _ in await answer { try await create(request) } }
         router.post("packets/:id/grab") { request, context in await answer { try await grab(request, context) } }
-        router.post("packets/:id/expire") { _, context in
-            await answer { try json(ExpireAnswer(try await engine.expire(try packetID(context)))) }
+        router.post("packets/:id/expire") { request, context in
+            await answer { try await expire(request, context) }
         }
         router.get("packets/:id") { _, context in
             await answer { try json(PacketAccount(try await engine.summary(of: try packetID(context)))) }
@@ -68,6 +68,21 @@ public struct RedPacketService: Sendable {
         let answer = GrabAnswer(receipt)
         metrics.grabs[answer.outcome]?.increment()
         return try json(answer)
+    }
+
+    /// Closes the packet. With an `Idempotency-Key` header the key is kept with the refund: a client that retries
+    /// after a timeout or a 503 with the same key hears `refunded` and the amount again — so a service that pays
+    /// senders on `refunded` pays exactly once — where a retry without one would hear `already_refunded`.
+    func expire(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let packet = try packetID(context)
+        guard let header = request.headers[.init("Idempotency-Key")!] else {
+            return try json(ExpireAnswer(try await engine.expire(packet)))
+        }
+        let key: IdempotencyKey
+        do { key = try IdempotencyKey(header) } catch let error as GrabEngineError {
+            throw ServiceError(.badRequest, "Idempotency-Key: \(error.detail)")
+        }
+        return try json(ExpireAnswer(try await engine.expire(packet, idempotencyKey: key)))
     }
 
     /// The spec a request asks for. - Throws: `ServiceError` (422) naming what is wrong, or `PacketSpecError`.

@@ -53,6 +53,29 @@ struct RedPacketServiceTests {
         }
     }
 
+    /// A client whose expire timed out retries with its Idempotency-Key and hears `refunded` again, with the
+    /// amount; another key, or none, hears `already_refunded`; a malformed key is a 400 and closes nothing.
+    @Test func anExpiryRetriedWithItsIdempotencyKeyHearsRefunded() async throws {
+        let (app, _) = Self.app()
+        try await app.test(.router) { client in
+            let created = try await client.execute(uri: "/packets", method: .post, body: Self.body(
+                #"{"total_fen": 500, "shares": 5, "members": [1, 2, 3]}"#))
+            let id = try Self.decode(CreatedPacket.self, created).id
+            let bad = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: [.init("Idempotency-Key")!: "has space"])
+            #expect(bad.status == .badRequest && String(buffer: bad.body).contains("Idempotency-Key"))
+            for _ in 0 ..< 2 {
+                let answer = try Self.decode(ExpireAnswer.self, try await client.execute(
+                    uri: "/packets/\(id)/expire", method: .post, headers: [.init("Idempotency-Key")!: "pay-sender-\(id)"]))
+                #expect(answer.outcome == "refunded" && answer.refundFen == 500)
+            }
+            let other = try Self.decode(ExpireAnswer.self, try await client.execute(
+                uri: "/packets/\(id)/expire", method: .post, headers: [.init("Idempotency-Key")!: "another"]))
+            #expect(other.outcome == "already_refunded" && other.refundFen == 500)
+            let none = try Self.decode(ExpireAnswer.self, try await client.execute(uri: "/packets/\(id)/expire", method: .post))
+            #expect(none.outcome == "already_refunded")
+        }
+    }
+
     @Test func equalAndExclusivePackets() async throws {
         let (app, _) = Self.app()
         try await app.test(.router) { client in
