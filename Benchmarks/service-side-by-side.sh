@@ -24,27 +24,24 @@ start_service() {
   fatal "hongbao-service on port $port did not start: $(tail -3 "$work/service-$port.log")"
 }
 
-# create_packets URL COUNT: COUNT packets of 100 shares to members 1..500; prints the first id.
-create_packets() {
-  local members first="" id
-  members=$(seq -s, 1 500)
-  for _ in $(seq "$2"); do
-    id=$(curl -sf -X POST "$1/packets" -H 'content-type: application/json' \
-      -d "{\"total_fen\": 100000, \"shares\": 100, \"members\": [$members]}" | grep -oE '[0-9]+')
-    first=${first:-$id}
-  done
-  echo "$first"
+# wrk_rps ARGS…: runs wrk and prints its requests/s — only if every answer was a 2xx (and, for the grab script, a
+# grab answer): a figure of error answers is no figure.
+wrk_rps() {
+  local out status=0
+  out=$(wrk "$@") || status=$?
+  if ((status != 0)) || grep -qE 'Non-2xx or 3xx responses|Socket errors' <<<"$out"; then
+    fatal "wrk $*: answers that were not 2xx (exit $status): $(grep -E 'Non-2xx|Socket errors|checked answers' <<<"$out")"
+  fi
+  grep 'Requests/sec' <<<"$out" | awk '{print $2}'
 }
-
-rps() { grep 'Requests/sec' | awk '{print $2}'; }
 threads=2
 
 port=$(free_port 18180)
 start_service "$port"
 url="http://127.0.0.1:$port"
-first=$(create_packets "$url" 200)
-health=$(wrk -t$threads -c"$connections" -d"${seconds}s" "$url/health" | rps)
-grab=$(wrk -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "$url" -- "$first" 200 500 | rps)
+./make-packets.sh "$url" 200 >"$work/ids.txt"
+health=$(wrk_rps -t$threads -c"$connections" -d"${seconds}s" "$url/health")
+grab=$(wrk_rps -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "$url" -- "$work/ids.txt" 500)
 bench=$("$bin/bench-http" --http "$url" --members 200000 --packets 20000 --threads $threads \
   --connections $((connections / threads)) --db "$work/http.db" --json --quiet)
 stop_pids "${pids[@]}"; pids=()
@@ -58,8 +55,8 @@ for k in 0 1 2; do
   urls+=("http://127.0.0.1:$p")
 done
 shared=$(IFS=,; echo "${urls[*]}")
-rfirst=$(create_packets "${urls[0]}" 200)
-rgrab=$(wrk -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "${urls[1]}" -- "$rfirst" 200 500 | rps)
+./make-packets.sh "${urls[0]}" 200 >"$work/rids.txt"
+rgrab=$(wrk_rps -t$threads -c"$connections" -d"${seconds}s" -s wrk-grab.lua "${urls[1]}" -- "$work/rids.txt" 500)
 rbench=$("$bin/bench-http" --http "$shared" --members 200000 --packets 20000 --threads $threads \
   --connections $((connections / threads)) --db "$work/http.db" --json --quiet)
 

@@ -6,7 +6,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 fatal() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The system packages the build and the tests need: C libraries and the Redis server.
-HONGBAO_APT_PACKAGES=(libhiredis-dev libsqlite3-dev sqlite3 redis-server redis-tools pkg-config curl python3 iproute2)
+HONGBAO_APT_PACKAGES=(libhiredis-dev libsqlite3-dev sqlite3 redis-server redis-tools pkg-config curl python3 iproute2 wrk)
 
 # Installs whatever of HONGBAO_APT_PACKAGES is missing (apt-get, as root or through sudo).
 ensure_system_packages() {

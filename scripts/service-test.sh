@@ -51,6 +51,18 @@ if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
   second=$(free_port $((first + 1)))
   start_service "$second" --redis "$HONGBAO_REDIS_URL"
   bench_http "http://127.0.0.1:$first,http://127.0.0.1:$second" "two services sharing Redis"
+  # The README's wrk step, as written, on a Redis-backed service (64-bit ids): every answer is a 200 grab answer;
+  # and the script fails when answers are errors (ids that name no packet).
+  log "wrk-grab.lua on a Redis-backed service (ids above 2^53)"
+  ./make-packets.sh "http://127.0.0.1:$first" 20 >"$work/ids.txt"
+  wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$second" -- "$work/ids.txt" 500 >"$work/wrk.txt" \
+    || fatal "wrk-grab.lua on valid ids failed: $(cat "$work/wrk.txt")"
+  grep -q ", 0 not a 200 grab answer" "$work/wrk.txt" || fatal "wrk-grab.lua: $(cat "$work/wrk.txt")"
+  echo 12345678901234567 >"$work/bad-ids.txt"
+  if wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$second" -- "$work/bad-ids.txt" 500 >"$work/wrk-bad.txt"; then
+    fatal "wrk-grab.lua passed a run of 404 answers: $(cat "$work/wrk-bad.txt")"
+  fi
+  log "wrk-grab.lua: every answer checked"
 else
   log "no HONGBAO_REDIS_URL: the shared-Redis run is skipped"
 fi

@@ -1,21 +1,45 @@
--- wrk script: grabs on packets created beforehand (scripts/service-bench.sh creates them and passes their ids).
--- Usage: wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8080 -- FIRST_ID PACKETS MEMBERS
--- Each request is POST /packets/{id}/grab {"member": m}, cycling over the packets and over members 1..MEMBERS,
--- so most grabs are answered sold_out or already_grabbed once the packets are taken — as on a festival night.
-local first, packets, members = 0, 1, 500
+-- wrk script: grabs on packets created beforehand, every answer checked.
+-- Setup: ./make-packets.sh URL COUNT > ids.txt   (creates COUNT packets of 100 shares to members 1..500; one id a line)
+-- Usage: wrk -t2 -c64 -d10s -s wrk-grab.lua URL -- ids.txt MEMBERS
+-- Each request is POST /packets/{id}/grab {"member": m}, cycling over the packets and over members 1..MEMBERS, so
+-- most grabs are answered sold_out or already_grabbed once the packets are taken — as on a festival night.
+-- Ids are kept as strings: a Redis-backed service's ids are 64-bit, above the 2^53 a Lua number holds exactly.
+-- Every answer must be a 200 with an "outcome": anything else is counted, and the run exits 1 if there was any,
+-- so a figure is never a count of errors.
+local ids, members = {}, 500
 local counter = 0
+local threads = {}
+bad = 0   -- global: done() reads each thread's count with thread:get
+
+function setup(thread)
+  table.insert(threads, thread)
+end
 
 function init(args)
-  first = tonumber(args[1] or 0)
-  packets = tonumber(args[2] or 1)
-  members = tonumber(args[3] or 500)
-  counter = math.random(0, packets * members)
+  local path = args[1] or error("usage: wrk ... -s wrk-grab.lua URL -- IDS_FILE MEMBERS")
+  for line in io.lines(path) do
+    if line:match("^%d+$") then ids[#ids + 1] = line end
+  end
+  if #ids == 0 then error("no packet ids in " .. path) end
+  members = tonumber(args[2] or 500)
+  counter = math.random(0, #ids * members)
 end
 
 function request()
   counter = counter + 1
-  local id = first + counter % packets
-  local member = 1 + math.floor(counter / packets) % members
+  local id = ids[1 + counter % #ids]
+  local member = 1 + math.floor(counter / #ids) % members
   return wrk.format("POST", "/packets/" .. id .. "/grab", { ["Content-Type"] = "application/json" },
     '{"member": ' .. member .. '}')
+end
+
+function response(status, headers, body)
+  if status ~= 200 or not body:find('"outcome"', 1, true) then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + (thread:get("bad") or 0) end
+  io.write(string.format("checked answers: %d requests, %d not a 200 grab answer\n", summary.requests, failed))
+  if failed > 0 or summary.requests == 0 then os.exit(1) end
 end
