@@ -38,17 +38,26 @@ public enum Durability: Sendable, Hashable, CustomStringConvertible {
         mark.append(RedisKey.durabilityMark(slot: slot))
         let wait = RedisCommand("WAIT", String(replicas), String(Self.waitSlice))
         var answers = try node.pipeline(batch + [mark, wait])
-        var acknowledged = answers.removeLast().integer ?? 0
+        let waited = answers.removeLast()
         if case .error(let message) = answers.removeLast() {   // the mark was refused (moved, read-only): confirm nothing
             throw RedisEngineError(.cluster, "\(node.address): the durability mark was refused: \(message)")
         }
+        var acknowledged = try Self.replicasConfirmed(waited, from: node.address)
         while acknowledged < replicas {
             guard ContinuousClock.now < deadline else {
                 throw RedisEngineError(.notReplicated, "\(node.address): \(acknowledged) of \(replicas) replicas confirmed the writes in time")
             }
-            acknowledged = try node.pipelineOnSameConnection([wait])[0].integer ?? 0
+            acknowledged = try Self.replicasConfirmed(try node.pipelineOnSameConnection([wait])[0], from: node.address)
         }
         return answers
+    }
+
+    /// WAIT's answer: the replicas that hold the writes. An error is no count: a master demoted by a failover
+    /// answers "ERR WAIT cannot be used with replica instances" — a topology change, which the topology answers by
+    /// refreshing its map and resending (safe: every command is), never "0 replicas" retried until the timeout.
+    static func replicasConfirmed(_ reply: RedisReply, from address: RedisAddress) throws -> Int64 {
+        if case .integer(let count) = reply { return count }
+        throw RedisEngineError(.cluster, "\(address): WAIT answered \(reply) (a failover demoted this master?)")
     }
 }
 

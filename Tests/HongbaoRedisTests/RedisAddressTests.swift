@@ -59,6 +59,18 @@ struct RedisAddressTests {
 
 @Suite("Redis commands")
 struct RedisCommandTests {
+    /// A demoted master answers WAIT with an error: that is a topology change (resent after a refresh of the slot
+    /// map), never "0 replicas" retried until the recovery timeout and reported as not replicated.
+    @Test func aWaitErrorIsATopologyChangeNotZeroReplicas() throws {
+        let address = try RedisAddress.seeds(from: "redis://127.0.0.1:7000")[0]
+        #expect(try Durability.replicasConfirmed(.integer(1), from: address) == 1)
+        #expect {
+            _ = try Durability.replicasConfirmed(.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."), from: address)
+        } throws: { error in
+            (error as? RedisEngineError)?.code == .cluster
+        }
+    }
+
     /// Integers are written as decimal text into the command's buffer, each its own argument.
     @Test func integersAreDecimalArguments() {
         var command = RedisCommand("SET")
