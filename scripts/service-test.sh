@@ -45,6 +45,39 @@ port=$(free_port 18080)
 start_service "$port"
 bench_http "http://127.0.0.1:$port" "one in-process service"
 
+# Slow clients: 200 connections that send half a request and then nothing are closed after --idle-timeout, and the
+# service still answers.
+slow=$(free_port $((port + 20)))
+start_service "$slow" --idle-timeout 1
+log "slow clients: 200 half-sent requests against --idle-timeout 1"
+python3 - "$slow" <<'PY' || fatal "half-sent requests were not closed by --idle-timeout"
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for _ in range(200):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /packets HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"total_fen\"")
+    held.append(s)
+deadline = time.time() + 10
+open_ = list(held)
+while open_ and time.time() < deadline:
+    still = []
+    for s in open_:
+        s.settimeout(0.05)
+        try:
+            if s.recv(4096) == b"":
+                continue   # closed by the service
+            still.append(s)  # an answer (e.g. 408): keep reading until it closes
+        except socket.timeout:
+            still.append(s)
+        except ConnectionResetError:
+            continue
+    open_ = still
+print(f"{200 - len(open_)} of 200 half-sent requests closed by the service")
+sys.exit(1 if open_ else 0)
+PY
+curl -sf --max-time 2 "http://127.0.0.1:$slow/health" >/dev/null || fatal "the service stopped answering after slow clients"
+
 if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
   first=$(free_port $((port + 1)))
   start_service "$first" --redis "$HONGBAO_REDIS_URL"

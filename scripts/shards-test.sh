@@ -90,6 +90,11 @@ status=0
 "$bin/hongbao" merge "$work/tampered-merge.db" "$work/shard1.db" "$work/tampered.db" "$work/shard3.db" >"$work/tampered.txt" || status=$?
 ((status == 2)) && grep -q "differ from their grabbed shares" "$work/tampered.txt" \
   || fatal "a lost grab row was not caught by the merge (exit $status): $(cat "$work/tampered.txt")"
+# A merged file is not a shard's file: refused with a line that says so.
+if "$bin/hongbao" merge "$work/remerge.db" "$work/merged.db" "$work/shard2.db" "$work/shard3.db" 2>"$work/remerge.err"; then
+  fatal "a merged file was merged again"
+fi
+grep -q "holds merged runs" "$work/remerge.err" || fatal "merging a merged file: unexpected error $(cat "$work/remerge.err")"
 # A shard file whose workload options differ from the others' is refused by the merge.
 cp "$work/shard3.db" "$work/other-workload.db"
 sqlite3 "$work/other-workload.db" "UPDATE runs SET config_json = replace(config_json, 'seed=', 'seed=9') WHERE id = (SELECT MAX(id) FROM runs)"

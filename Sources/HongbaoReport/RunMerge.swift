@@ -36,7 +36,7 @@ public struct RunMerge: Sendable {
     public static func merge(_ inputs: [String], into output: String) throws -> RunMerge {
         let runs = try inputs.map { path in
             guard let run = try ResultStore(readingFrom: path).latestShardRun() else {
-                throw MergeError("\(path) has no complete shard run (written by `bench --shard K/N --run-id ID`)")
+                throw MergeError("\(path) has no complete shard run (written by `bench --shard K/N --run-id ID`; a file that `hongbao merge` wrote holds merged runs, which are not merged again)")
             }
             return (path, run)
         }

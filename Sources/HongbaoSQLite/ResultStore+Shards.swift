@@ -31,14 +31,14 @@ extension ResultStore {
         public let verdictJSON: String
     }
 
-    /// The latest complete shard run in this file, or nil if it has none.
+    /// The latest complete shard run in this file, or nil if it has none (a merged run is not a shard's run).
     public func latestShardRun() throws -> ShardRun? {
         let statement = try database.prepare("""
             SELECT id, run_group, shard, started_at, engine, algorithm, seed, members, packets, threads, config_json,
                    attempts, grabs, sold_out, late, refund_fen, grab_started_ms, grab_ended_ms, histogram_json, verdict_json
             FROM runs
-            WHERE complete = 1 AND shard IS NOT NULL AND run_group IS NOT NULL AND histogram_json IS NOT NULL
-              AND verdict_json IS NOT NULL
+            WHERE complete = 1 AND shard IS NOT NULL AND shard NOT LIKE 'merged%' AND run_group IS NOT NULL
+              AND histogram_json IS NOT NULL AND verdict_json IS NOT NULL
             ORDER BY id DESC LIMIT 1
             """)
         guard try statement.step() else { return nil }

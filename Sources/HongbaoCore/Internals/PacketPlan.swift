@@ -14,10 +14,10 @@ package struct PacketPlan: Sendable {
 
     /// - Throws: `GrabEngineError` for an empty group or an exclusive recipient outside the group.
     package init(id: PacketID, spec: PacketSpec, group: Group, seed: UInt64, sentAt: Int64) throws {
-        guard group.count > 0 else { throw GrabEngineError(.emptyGroup, "\(id) was sent to an empty group") }
+        guard group.count > 0 else { throw GrabEngineError(.emptyGroup, "a packet cannot be sent to an empty group: nothing was sent") }
         if case .exclusive(let member) = spec.kind {
             guard group.contains(member) else {
-                throw GrabEngineError(.recipientNotInGroup, "\(member) is not in the group of exclusive \(id)")
+                throw GrabEngineError(.recipientNotInGroup, "the exclusive packet's recipient \(member) is not in its group: nothing was sent")
             }
             recipient = member
         } else {

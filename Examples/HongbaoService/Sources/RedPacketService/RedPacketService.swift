@@ -22,16 +22,25 @@ public struct RedPacketService: Sendable {
     /// The largest group a packet may be sent to.
     public static let maxMembers = 100_000
 
-    public init(engine: any AsyncGrabEngine, shared: Bool, metrics: ServiceMetrics = ServiceMetrics()) {
+    /// How many group members one client address may make the service store per minute.
+    public let quota: MemberQuota
+
+    /// The default of `quota`: ten million members a minute per client (100 sends of the largest group; about
+    /// 40 MB a minute of sets in Redis, more in process), which a `bench-http` festival stays well under.
+    public static let defaultMembersPerMinute: Int64 = 10_000_000
+
+    public init(engine: any AsyncGrabEngine, shared: Bool, metrics: ServiceMetrics = ServiceMetrics(),
+                quota: MemberQuota = MemberQuota(perMinute: defaultMembersPerMinute)) {
         self.engine = engine
         self.shared = shared
         self.metrics = metrics
+        self.quota = quota
     }
 
     /// The router of the API.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.post("packets") { request, _ in await answer { try await create(request) } }
+    public func router() -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
+        router.post("packets") { request, context in await answer { try await create(request, context) } }
         router.post("packets/:id/grab") { request, context in await answer { try await grab(request, context) } }
         router.post("packets/:id/expire") { request, context in
             await answer { try await expire(request, context) }
@@ -47,19 +56,22 @@ public struct RedPacketService: Sendable {
         return router
     }
 
-    func create(_ request: Request) async throws -> Response {
+    func create(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let body = try await decode(CreatePacket.self, from: request)
         guard body.members.count <= Self.maxMembers else {
             throw ServiceError(.unprocessableContent, "a packet's group has at most \(Self.maxMembers) members, got \(body.members.count)")
         }
         let spec = try Self.spec(of: body)
+        if let wait = quota.take(body.members.count, from: context.client) {
+            throw ServiceError(.tooManyRequests, "this client may store \(quota.perMinute) group members a minute: try again in \(wait) s")
+        }
         let id = try await engine.send(spec, to: Group(body.members.map(MemberID.init(rawValue:))),
                                        seed: body.seed ?? UInt64.random(in: .min ... .max))
         metrics.packetsSent.increment()
         return try json(CreatedPacket(id: id.rawValue), status: .created)
     }
 
-    func grab(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func grab(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let packet = try packetID(context)
         let body = try await decode(GrabBody.self, from: request)
         let start = ContinuousClock.now
@@ -73,7 +85,7 @@ public struct RedPacketService: Sendable {
     /// Closes the packet. With an `Idempotency-Key` header the key is kept with the refund: a client that retries
     /// after a timeout or a 503 with the same key hears `refunded` and the amount again — so a service that pays
     /// senders on `refunded` pays exactly once — where a retry without one would hear `already_refunded`.
-    func expire(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func expire(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let packet = try packetID(context)
         guard let header = request.headers[.init("Idempotency-Key")!] else {
             return try json(ExpireAnswer(try await engine.expire(packet)))
@@ -110,7 +122,7 @@ public struct RedPacketService: Sendable {
 
     // MARK: Plumbing
 
-    func packetID(_ context: BasicRequestContext) throws -> PacketID {
+    func packetID(_ context: ServiceRequestContext) throws -> PacketID {
         guard let raw = context.parameters.get("id", as: UInt64.self) else {
             throw ServiceError(.badRequest, "a packet id is a non-negative integer, got \"\(context.parameters.get("id") ?? "")\"")
         }
@@ -119,6 +131,9 @@ public struct RedPacketService: Sendable {
 
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: Self.bodyLimit)
+        if let key = DuplicateKeys.first(in: buffer.readableBytesView) {
+            throw ServiceError(.badRequest, "the key \"\(key)\" appears twice in one object")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

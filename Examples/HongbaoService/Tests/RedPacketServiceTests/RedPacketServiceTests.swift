@@ -10,8 +10,8 @@ import Testing
 /// get one JSON error and change nothing.
 @Suite("Red-packet service")
 struct RedPacketServiceTests {
-    static func app() -> (some ApplicationProtocol, RedPacketService) {
-        let service = RedPacketService(engine: LockFreeEngine(capacity: 1 << 12), shared: false)
+    static func app(quota: MemberQuota = MemberQuota(perMinute: RedPacketService.defaultMembersPerMinute)) -> (some ApplicationProtocol, RedPacketService) {
+        let service = RedPacketService(engine: LockFreeEngine(capacity: 1 << 12), shared: false, quota: quota)
         return (Application(router: service.router()), service)
     }
 
@@ -109,7 +109,7 @@ struct RedPacketServiceTests {
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "kind": "huge"}"#, 422, "unknown kind"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "algorithm": "equal"}"#, 422, "unknown algorithm"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive"}"#, 422, "needs a \"recipient\""),
-        ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive", "recipient": 7}"#, 422, "not in the group"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive", "recipient": 7}"#, 422, "not in its group"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "expires_in_s": -5}"#, 422, "expiry must be positive"),
         ("POST", "/packets/abc/grab", #"{"member": 1}"#, 400, "a packet id is a non-negative integer"),
         ("POST", "/packets/-1/grab", #"{"member": 1}"#, 400, "a packet id is a non-negative integer"),
@@ -117,6 +117,9 @@ struct RedPacketServiceTests {
         ("POST", "/packets/0/grab", #"{"member": "one"}"#, 400, "wrong type for \"member\""),
         ("GET", "/packets/77", "", 404, "no packet 77"),
         ("POST", "/packets/77/expire", "", 404, "no packet 77"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "total_fen": 9}"#, 400, "the key \"total_fen\" appears twice"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "\u0073hares": 1}"#, 400, "the key \"shares\" appears twice"),
+        ("POST", "/packets/0/grab", #"{"member": 1, "member": 2}"#, 400, "the key \"member\" appears twice"),
     ])
     func hostileInputIsRefusedPlainly(_ method: String, _ uri: String, _ body: String, _ status: Int, _ message: String) async throws {
         let (app, service) = Self.app()
@@ -131,6 +134,29 @@ struct RedPacketServiceTests {
         let untouched = try await service.engine.summary(of: PacketID(0))
         #expect(untouched.grabs.isEmpty && untouched.refund == nil)
         await #expect(throws: GrabEngineError.self) { _ = try await service.engine.summary(of: PacketID(1)) }
+    }
+
+    /// A client that has stored its minute's worth of group members is refused (429, with when to try again) and
+    /// stores nothing more; grabs are not counted; another client is not affected.
+    @Test func aClientOverItsMemberQuotaIsRefused() async throws {
+        let quota = MemberQuota(perMinute: 250)
+        let (app, service) = Self.app(quota: quota)
+        let hundred = "[" + (1 ... 100).map(String.init).joined(separator: ",") + "]"
+        try await app.test(.router) { client in
+            for _ in 0 ..< 2 {
+                let sent = try await client.execute(uri: "/packets", method: .post, body: Self.body(#"{"total_fen": 100, "shares": 1, "members": \#(hundred)}"#))
+                #expect(sent.status == .created)
+            }
+            let over = try await client.execute(uri: "/packets", method: .post, body: Self.body(#"{"total_fen": 100, "shares": 1, "members": \#(hundred)}"#))
+            #expect(over.status == .tooManyRequests)
+            #expect(try Self.decode(ErrorBody.self, over).error.contains("250 group members a minute"))
+            let grab = try await client.execute(uri: "/packets/0/grab", method: .post, body: Self.body(#"{"member": 5}"#))
+            #expect(grab.status == .ok)
+        }
+        await #expect(throws: GrabEngineError.self) { _ = try await service.engine.summary(of: PacketID(2)) }
+        #expect(quota.take(250, from: "another client") == nil)
+        #expect(quota.take(100, from: "local") != nil, "the first client's bucket holds 50")
+        #expect(MemberQuota(perMinute: 0).take(1_000_000, from: "anyone") == nil, "0: no limit")
     }
 
     /// A million members is over the body limit (413); a group over the member cap is refused (422).
