@@ -36,6 +36,10 @@ public struct BenchOptions: Sendable {
     public var inFlightPerThread = 1
     /// This process's part of a run of several load generators, and the run id they share; nil for a run of one.
     public var shard: (shard: Shard, runID: String)?
+    /// A file to write what this process's callers were told, for a check independent of the audit: a line
+    /// `s PACKET TOTAL` per packet sent, `g PACKET MEMBER AMOUNT` per grant (granted or already grabbed), and
+    /// `r PACKET REFUND` per refund the audit's expiry answered (ids and fen in decimal).
+    public var toldPath: String?
 
     /// The defaults of `bench`.
     public init() {}
@@ -105,7 +109,7 @@ public enum BenchSession {
                 progress.update("\(name): \(phase)", done: done, total: total)
             }
             reports.append(try record(measurement, of: workload, target: target, shard: options.shard?.shard, runID: runID,
-                                      store: store, progress: progress))
+                                      store: store, progress: progress, toldPath: options.toldPath))
         }
         progress.finishLine()
         progress.note("indexes: creating")
@@ -129,7 +133,7 @@ public enum BenchSession {
     /// A shard stores the rows of the packets it sent and of its own members' grabs, so the shards' files add up
     /// to the whole run (`hongbao merge`).
     static func record(_ measurement: RunMeasurement, of workload: Workload, target: DrivenEngine, shard: Shard?,
-                       runID: Int64, store: ResultStore, progress: ProgressReporter) throws -> EngineReport
+                       runID: Int64, store: ResultStore, progress: ProgressReporter, toldPath: String? = nil) throws -> EngineReport
     {
         let engine = target.blocking
         guard !(engine is NullEngine) else {
@@ -141,9 +145,14 @@ public enum BenchSession {
         let load = try store.backgroundLoad(run: runID)
         let recordStart = ContinuousClock.now
         var packetRows: [PacketRow] = [], grabRows: [GrabRow] = []
+        var told = ""
         let verdict = try Audit.run(workload, measurement, on: target, shard: shard, progress: { done, total in
             progress.update("\(engine.name): verify + record", done: done, total: total)
+        }, settled: { waited in
+            progress.finishLine()
+            progress.note("\(engine.name): the store settled after \(seconds(waited)); every packet read again for the verdict")
         }) { account in
+            if toldPath != nil, account.owned { told += "r \(account.id.rawValue) \(account.refund.rawValue)\n" }
             if account.owned {
                 packetRows.append(PacketRow(account.summary, spec: account.packet.spec, group: account.packet.group,
                                             sender: account.packet.sender, refund: account.refund))
@@ -158,12 +167,31 @@ public enum BenchSession {
             }
         }
         try load.append(packets: packetRows, grabs: grabRows)
+        if let toldPath { try writeTold(told, measurement, of: workload, shard: shard, to: toldPath) }
         let (rows, insertSeconds) = try load.finish()
         let recordTime = ContinuousClock.now - recordStart
         let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement, verdict: verdict,
                                   recordSeconds: recordTime / .seconds(1), insertSeconds: insertSeconds, rowsWritten: rows)
         try store.finishRun(runID, report.results)
         return report
+    }
+
+    /// Writes what the callers were told (`BenchOptions.toldPath`): the sends and grants from the measurement,
+    /// after the refunds the audit collected.
+    static func writeTold(_ refunds: String, _ measurement: RunMeasurement, of workload: Workload, shard: Shard?, to path: String) throws {
+        var text = refunds
+        for (index, packet) in workload.packets.enumerated() where shard?.sends(packet: index) ?? true {
+            text += "s \(measurement.packetIDs[index].rawValue) \(packet.spec.total.rawValue)\n"
+        }
+        for (attempt, grab) in workload.attempts.enumerated() {
+            guard let share = measurement.outcome(of: attempt)?.share else { continue }
+            text += "g \(measurement.packetIDs[Int(grab.packet)].rawValue) \(grab.member.rawValue) \(share.rawValue)\n"
+        }
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot write --told \(path): \(error.localizedDescription)"])
+        }
     }
 
     static func configJSON(_ options: BenchOptions, engine: String) -> String {

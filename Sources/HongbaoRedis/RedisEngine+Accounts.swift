@@ -45,8 +45,17 @@ extension RedisEngine {
     /// Many packets' accounts in one round trip per node, each an atomic snapshot of its packet.
     /// - Throws: `GrabEngineError.unknownPacket`, `RedisEngineError`.
     public func summaries(of packets: [PacketID]) throws -> [PacketSummary] {
+        try zip(packets, summariesPresent(of: packets)).map { packet, summary in
+            guard let summary else { throw GrabEngineError(.unknownPacket, "no \(packet) in Redis") }
+            return summary
+        }
+    }
+
+    /// Many packets' accounts, as `summaries(of:)`, with nil for a packet Redis does not hold.
+    /// - Throws: `RedisEngineError`.
+    public func summariesPresent(of packets: [PacketID]) throws -> [PacketSummary?] {
         let replies = try topology.pipeline(slots: packets.map { RedisKey.slot(of: $0) }, packets.map(Self.readAll))
-        return try zip(packets, replies).map { try Self.summary(of: $0, from: $1.check()) }
+        return try zip(packets, replies).map { try Self.summaryIfPresent(of: $0, from: $1.check()) }
     }
 
     /// Closes many packets and reads each one's account right after, in one pipeline: per slot the expire script,
@@ -54,6 +63,15 @@ extension RedisEngine {
     /// hash inside the script instead was measured slower: HGETALL in Lua copies the hash into a Lua table.)
     /// - Throws: as `expire(_:)`.
     public func expireAndSummarize(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)] {
+        try zip(packets, expireAndSummarizePresent(packets)).map { packet, result in
+            guard let result else { throw GrabEngineError(.unknownPacket, "no \(packet) in Redis") }
+            return result
+        }
+    }
+
+    /// `expireAndSummarize`, with nil for a packet Redis does not hold (lost in a failover, or never sent).
+    /// - Throws: `RedisEngineError`.
+    public func expireAndSummarizePresent(_ packets: [PacketID]) throws -> [(expiry: ExpiryOutcome, summary: PacketSummary)?] {
         guard !packets.isEmpty else { return [] }
         let calls = try expireCalls(packets)
         var commands: [RedisCommand] = [], slots: [Int] = []
@@ -67,15 +85,20 @@ extension RedisEngine {
         var next = 0
         for call in calls {
             let closed = call.positions.map { packets[$0] }
-            let expiries = try Self.expiries(of: closed, from: replies[next])
+            let expiries = try Self.expiriesIfPresent(of: closed, from: replies[next])
             for (offset, position) in call.positions.enumerated() {
-                results[position] = (expiries[offset], try Self.summary(of: packets[position], from: replies[next + 1 + offset].check()))
+                if let expiry = expiries[offset], let summary = try Self.summaryIfPresent(of: packets[position], from: replies[next + 1 + offset].check()) {
+                    results[position] = (expiry, summary)
+                }
             }
             next += call.positions.count + 1
         }
         sentGroups.withLock { $0.forget(packets) }
-        return results.map { $0! }
+        return results
     }
+
+    /// Waits until the cluster has settled (`RedisTopology.settle`); a single server has nothing to wait for.
+    public func settle() throws -> Duration { try topology.settle() }
 
     /// Packets closed by one expire script call.
     static let expireBatch = 512
@@ -115,17 +138,32 @@ extension RedisEngine {
 
     /// Each packet's expiry, in order, from the expire script's reply (code, refund per packet).
     static func expiries(of packets: [PacketID], from reply: RedisReply) throws -> [ExpiryOutcome] {
+        try zip(packets, expiriesIfPresent(of: packets, from: reply)).map { packet, expiry in
+            guard let expiry else { throw GrabEngineError(.unknownPacket, "no \(packet) in Redis") }
+            return expiry
+        }
+    }
+
+    /// Each packet's expiry, in order, nil for a packet Redis does not hold.
+    static func expiriesIfPresent(of packets: [PacketID], from reply: RedisReply) throws -> [ExpiryOutcome?] {
         let values = try reply.check().elements.compactMap(\.integer)
         guard values.count == 2 * packets.count else {
             throw RedisEngineError(.protocolError, "the expire script returned \(values.count) values for \(packets.count) packets")
         }
-        return try packets.enumerated().map { index, packet in
+        return try packets.indices.map { index in
             switch values[2 * index] {
             case 0: return .refunded(Fen(values[2 * index + 1]))
             case 1: return .alreadyRefunded(Fen(values[2 * index + 1]))
-            default: throw GrabEngineError(.unknownPacket, "no \(packet) in Redis")
+            case -4: return nil
+            case let code: throw RedisEngineError(.protocolError, "the expire script returned code \(code)")
             }
         }
+    }
+
+    /// A packet's account from the HGETALL of its hash, or nil if the hash does not exist.
+    static func summaryIfPresent(of packet: PacketID, from reply: RedisReply) throws -> PacketSummary? {
+        guard !reply.elements.isEmpty else { return nil }
+        return try summary(of: packet, from: reply)
     }
 
     /// A packet's account from the HGETALL of its hash.

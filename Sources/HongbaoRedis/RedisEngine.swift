@@ -29,7 +29,7 @@ import Synchronization
 /// Randomness: a packet computed at grab time takes the 48-bit random of each share index from its own seed, as the
 /// in-process engines do (the sender pushes them with the packet), so the same seed pays the same amount at each
 /// seq on every engine.
-public final class RedisEngine: BatchGrabEngine, AsyncGrabEngine {
+public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine {
     /// `redis`, or `redis-cluster`.
     public let name: String
     let topology: RedisTopology

@@ -158,6 +158,13 @@ final class RedisTopology: Sendable {
                         mustWait = true
                         next.append((index, asking ? address : nil))
                         lastError = RedisEngineError(.cluster, "\(address): \(message)")
+                        if message.hasPrefix("CLUSTERDOWN") || message.hasPrefix("MASTERDOWN") {
+                            // The node answers but cannot serve (cut off from the majority, or its master lost):
+                            // an outage as much as a dead node, reported when another serves the slot.
+                            outages.withLock { $0[address] = $0[address] ?? Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: message) }
+                            lostNodes.insert(address)
+                            failed.insert(index)
+                        }
                     } else {
                         replies[index] = reply
                     }
@@ -190,6 +197,81 @@ final class RedisTopology: Sendable {
             }
             pending = next
         }
+    }
+
+    /// Waits until nothing that has already happened can still take back what the masters hold: every node this
+    /// engine knows that answers gives the same slot map and says `cluster_state:ok`, and every replica of every
+    /// master is online with all its master wrote (its offset equals the master's) — for half a second running.
+    /// A partitioned master that still believes it serves its slots disagrees with the majority until the
+    /// partition heals and it is demoted, so a verdict given after `settle` is given on the state that stays.
+    /// Outside a cluster there is no failover to wait for. - Returns: how long it waited.
+    /// - Throws: `RedisEngineError(.cluster)` if the cluster has not settled within `recoveryTimeout`.
+    func settle() throws -> Duration {
+        let start = ContinuousClock.now
+        guard isCluster else { return .zero }
+        var stableSince: ContinuousClock.Instant?
+        var last = "no node answered"
+        while true {
+            let (settled, why) = settledNow()
+            last = why
+            if settled {
+                let since = stableSince ?? .now
+                stableSince = since
+                if ContinuousClock.now - since >= .milliseconds(500) { return ContinuousClock.now - start }
+            } else {
+                stableSince = nil
+            }
+            guard ContinuousClock.now - start < recoveryTimeout else {
+                throw RedisEngineError(.cluster, "the cluster did not settle within \(recoveryTimeout): \(last)")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// Whether the cluster is settled now, and if not, why.
+    private func settledNow() -> (Bool, String) {
+        try? refresh(thorough: true)
+        let known = pools.withLock { Array($0.keys) }
+        var seen: Set<RedisAddress> = [], maps: Set<[RedisAddress]> = []
+        for address in masters + seeds + known where seen.insert(address).inserted {
+            guard let replies = try? pool(for: address).withNode({ try $0.pipeline([RedisCommand("CLUSTER", "INFO"), RedisCommand("CLUSTER", "SLOTS")]) })
+            else { continue }   // a node that does not answer (killed, or cut off from this host) has no say
+            guard replies[0].text?.contains("cluster_state:ok") == true else { return (false, "\(address) says the cluster is not ok") }
+            guard let map = try? Self.slotMap(replies[1].check(), template: address) else { return (false, "\(address) serves an incomplete slot map") }
+            maps.insert(map)
+        }
+        guard maps.count == 1 else { return (false, maps.isEmpty ? "no node answered" : "the nodes disagree on who serves the slots") }
+        for master in masters {
+            guard let info = try? pool(for: master).withNode({ try $0.command(RedisCommand("INFO", "replication")) }).text else {
+                return (false, "master \(master) does not answer")
+            }
+            guard let (offset, replicas) = Self.replication(info) else { return (false, "\(master) is not a master") }
+            for replica in replicas where !(replica.online && replica.offset == offset) {
+                return (false, "a replica of \(master) is at \(replica.offset) of \(offset)")
+            }
+        }
+        return (true, "settled")
+    }
+
+    /// A master's replication offset and its replicas' state and offsets, from INFO replication; nil for a replica.
+    static func replication(_ info: String) -> (offset: Int64, replicas: [(online: Bool, offset: Int64)])? {
+        var role = "", offset: Int64 = 0, replicas: [(online: Bool, offset: Int64)] = []
+        for line in info.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let (key, value) = (parts[0], parts[1])
+            if key == "role" { role = String(value) }
+            if key == "master_repl_offset" { offset = Int64(value) ?? 0 }
+            if key.hasPrefix("slave"), key.dropFirst(5).allSatisfy(\.isNumber) {
+                var fields: [Substring: Substring] = [:]
+                for pair in value.split(separator: ",") {
+                    let kv = pair.split(separator: "=", maxSplits: 1)
+                    if kv.count == 2 { fields[kv[0]] = kv[1] }
+                }
+                replicas.append((fields["state"] == "online", fields["offset"].flatMap { Int64($0) } ?? -1))
+            }
+        }
+        return role == "master" ? (offset, replicas) : nil
     }
 
     /// Error replies that mean "not now" during a failover or a resharding: nothing ran, try again shortly.

@@ -39,6 +39,32 @@ public struct Verdict: Sendable, Codable {
     public var misnumbered = 0
     /// Members holding a share who were told "sold out", "expired" or "not a member".
     public var deniedHolders = 0
+    /// Refunds the audit was told of that the final state does not hold (the packet open again, or another
+    /// refund): a refund a failover took back.
+    public var lostRefunds = 0
+    /// Packets that were sent (their ids told to the sender) and that the final state does not hold at all; the
+    /// grants their callers were told are counted in `lostGrants` too.
+    public var lostSends = 0
+    /// Whether the verdict is on the final state, read again once the store settled (`SettlingGrabEngine`).
+    public var finalStateRead = false
+
+    private enum CodingKeys: String, CodingKey {
+        case audited, packets, totalFen, paidFen, refundFen, grabs, oversold, paidTwice, belowOneFen, unbalanced, lostGrants,
+             wrongAmounts, unreportedGrants, misnumbered, deniedHolders, lostRefunds, lostSends, finalStateRead
+    }
+
+    /// Decodes a verdict; counts an older Hongbao did not write (`lostRefunds`, `lostSends`) are 0.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ key: CodingKeys) throws -> Int { try values.decodeIfPresent(Int.self, forKey: key) ?? 0 }
+        func fen(_ key: CodingKeys) throws -> Int64 { try values.decodeIfPresent(Int64.self, forKey: key) ?? 0 }
+        audited = try values.decodeIfPresent(Bool.self, forKey: .audited) ?? true
+        (packets, totalFen, paidFen, refundFen, grabs) = (try count(.packets), try fen(.totalFen), try fen(.paidFen), try fen(.refundFen), try count(.grabs))
+        (oversold, paidTwice, belowOneFen, unbalanced) = (try count(.oversold), try count(.paidTwice), try count(.belowOneFen), try count(.unbalanced))
+        (lostGrants, wrongAmounts, unreportedGrants) = (try count(.lostGrants), try count(.wrongAmounts), try count(.unreportedGrants))
+        (misnumbered, deniedHolders, lostRefunds, lostSends) = (try count(.misnumbered), try count(.deniedHolders), try count(.lostRefunds), try count(.lostSends))
+        finalStateRead = try values.decodeIfPresent(Bool.self, forKey: .finalStateRead) ?? false
+    }
 
     /// Adds another verdict's counts: the verdicts of the shards of one run add up to the run's.
     public mutating func add(_ other: Verdict) {
@@ -57,6 +83,9 @@ public struct Verdict: Sendable, Codable {
         unreportedGrants += other.unreportedGrants
         misnumbered += other.misnumbered
         deniedHolders += other.deniedHolders
+        lostRefunds += other.lostRefunds
+        lostSends += other.lostSends
+        finalStateRead = finalStateRead && other.finalStateRead
     }
 
     /// Adds what checking one packet found: its account if `owned` (the packet is this run's, or this shard's, to
@@ -86,7 +115,7 @@ public struct Verdict: Sendable, Codable {
     /// True when nothing failed (or nothing could be checked).
     public var passed: Bool {
         !audited || moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && lostGrants == 0 && wrongAmounts == 0
-            && unreportedGrants == 0 && misnumbered == 0 && deniedHolders == 0
+            && unreportedGrants == 0 && misnumbered == 0 && deniedHolders == 0 && lostRefunds == 0 && lostSends == 0
     }
 
     /// One line: `pass` or what failed.
@@ -98,7 +127,9 @@ public struct Verdict: Sendable, Codable {
         if oversold > 0 { failures.append("\(oversold) packets oversold") }
         if paidTwice > 0 { failures.append("\(paidTwice) members paid twice") }
         if belowOneFen > 0 { failures.append("\(belowOneFen) shares below 1 fen") }
+        if lostSends > 0 { failures.append("\(lostSends) sent packets lost") }
         if lostGrants > 0 { failures.append("\(lostGrants) acknowledged grants lost") }
+        if lostRefunds > 0 { failures.append("\(lostRefunds) acknowledged refunds lost") }
         if wrongAmounts > 0 { failures.append("\(wrongAmounts) grants paid another amount than the caller was told") }
         if unreportedGrants > 0 { failures.append("\(unreportedGrants) records no caller was told of") }
         if misnumbered > 0 { failures.append("\(misnumbered) packets with records out of sequence") }
@@ -132,17 +163,24 @@ public enum Audit {
     /// Expires every packet of the run, checks its account against the invariants and against what each caller
     /// was told (the driver kept every answer: outcome, amount, latency), and hands the account to `visit` (to be
     /// stored). A batch engine is audited `batch` packets per call (one round trip per node).
-    /// - Throws: what the engine or `visit` throws.
     /// With a `shard`, only the shard's own packets are expired and counted; every packet its members grabbed is
     /// checked against what they were told.
+    ///
+    /// On a `SettlingGrabEngine` (Redis) the verdict is given on the final state: a packet that vanished is counted
+    /// as a lost send (with the grants its callers were told) instead of stopping the audit; then the audit waits
+    /// for the store to settle (`settled` is told how long that took) and reads every packet again, and the
+    /// verdict compares that final state with every grant, amount and refund told — so a fault that takes back
+    /// acknowledged writes after they were read (a partitioned master demoted after the audit read it) fails the
+    /// verdict, counted by kind, and never passes it.
+    /// - Throws: what the engine or `visit` throws.
     public static func run(_ workload: Workload, _ measurement: RunMeasurement, on target: DrivenEngine, shard: Shard? = nil,
-                           progress: (Int, Int) -> Void = { _, _ in },
+                           progress: (Int, Int) -> Void = { _, _ in }, settled: (Duration) -> Void = { _ in },
                            visit: (PacketAccount) throws -> Void) throws -> Verdict
     {
         var verdict = Verdict()
-        let (starts, indices) = workload.attemptsByPacket()
+        let checker = Checker(workload: workload, measurement: measurement, shard: shard)
         let count = workload.packets.count
-        var observed: [ObservedGrab] = [], grantLatencies: [(member: MemberID, order: Int, latency: UInt32)] = []
+        var told = [Fen?](repeating: nil, count: count)   // the refund each owned packet's expiry answered
         let ranges = stride(from: 0, to: count, by: batch).map { $0 ..< min(count, $0 + batch) }
         // A batch engine is asked for `parallel` batches at once (each one round trip per node), so that its
         // server works while this thread checks the answers; the checks themselves run in packet order.
@@ -150,65 +188,124 @@ public enum Audit {
         for group in stride(from: 0, to: ranges.count, by: parallel).map({ ranges[$0 ..< min(ranges.count, $0 + parallel)] }) {
             let fetched = try accounts(of: Array(group), ids: measurement.packetIDs, on: target, shard: shard)
             for (range, (refunds, summaries)) in zip(group, fetched) {
-                let ids = range.map { measurement.packetIDs[$0] }
                 for (k, index) in range.enumerated() {
-                    let packet = workload.packets[index], summary = summaries[k], refund = refunds[k]
-                    // What each caller was told, against the records: the core's one invariant check.
-                    observed.removeAll(keepingCapacity: true)
-                    grantLatencies.removeAll(keepingCapacity: true)
-                    for position in starts[index] ..< starts[index + 1] {
-                        let attempt = Int(indices[position])
-                        guard let outcome = measurement.outcome(of: attempt) else { continue }
-                        let member = workload.attempts[attempt].member
-                        observed.append(ObservedGrab(packet: ids[k], member: member, outcome: outcome))
-                        if case .granted = outcome { grantLatencies.append((member, attempt, measurement.latencies[attempt])) }
+                    told[index] = refunds[k]
+                    guard let summary = summaries[k] else {
+                        checker.lost(index, into: &verdict)
+                        continue
                     }
-                    let owned = shard?.sends(packet: index) ?? true
-                    let findings = PacketFindings(summary, refund: owned ? refund : nil, observed: observed,
-                                                  answersKnown: { shard?.grabs(for: $0) ?? true })
-                    verdict.add(findings, of: summary, refund: refund, owned: owned)
-                    // A caller told only "already grabbed" holds its share too (its granted reply was lost, and the
-                    // resent grab answered with the same share): its latency is unknown, stored as 0.
-                    // Each record's latency: its member's first "granted" (attempts are in due order), found by a
-                    // binary search of the grants sorted by member (no hashing: the audit checks every packet).
-                    grantLatencies.sort { ($0.member, $0.order) < ($1.member, $1.order) }
-                    let latencies = summary.grabs.map { record -> UInt64 in
-                        var low = 0, high = grantLatencies.count
-                        while low < high {
-                            let middle = (low + high) / 2
-                            if grantLatencies[middle].member < record.member { low = middle + 1 } else { high = middle }
-                        }
-                        return low < grantLatencies.count && grantLatencies[low].member == record.member ? UInt64(grantLatencies[low].latency) : 0
-                    }
-                    try visit(PacketAccount(owned: owned, index: index, packet: packet, id: ids[k], summary: summary, refund: refund,
+                    let latencies = checker.check(index, summary, toldRefund: refunds[k], into: &verdict)
+                    try visit(PacketAccount(owned: checker.owns(index), index: index, packet: workload.packets[index],
+                                            id: measurement.packetIDs[index], summary: summary, refund: refunds[k] ?? .zero,
                                             latencies: latencies))
                 }
                 progress(range.upperBound, count)
             }
         }
-        return verdict
+        guard case .batched(let batched, _) = target, let settling = batched as? any SettlingGrabEngine else { return verdict }
+
+        // The final state: once the store has settled, every packet read again and judged against what was told.
+        settled(try settling.settle())
+        var final = Verdict()
+        final.finalStateRead = true
+        for range in ranges {
+            let summaries = try settling.summariesPresent(of: range.map { measurement.packetIDs[$0] })
+            for (index, summary) in zip(range, summaries) {
+                guard let summary else {
+                    checker.lost(index, into: &final)
+                    continue
+                }
+                _ = checker.check(index, summary, toldRefund: told[index], into: &final)
+            }
+        }
+        return final
+    }
+
+    /// The per-packet check: what each caller of a packet was told, against its account.
+    struct Checker {
+        let workload: Workload
+        let measurement: RunMeasurement
+        let shard: Shard?
+        let starts: [Int], indices: [UInt32]
+
+        init(workload: Workload, measurement: RunMeasurement, shard: Shard?) {
+            (self.workload, self.measurement, self.shard) = (workload, measurement, shard)
+            (starts, indices) = workload.attemptsByPacket()
+        }
+
+        /// Whether this run (this shard) sent, expires and counts the packet.
+        func owns(_ index: Int) -> Bool { shard?.sends(packet: index) ?? true }
+
+        /// Every answer its callers got, with the attempt's order and latency.
+        func observed(_ index: Int) -> [(grab: ObservedGrab, order: Int, latency: UInt32)] {
+            (starts[index] ..< starts[index + 1]).compactMap { position in
+                let attempt = Int(indices[position])
+                guard let outcome = measurement.outcome(of: attempt) else { return nil }
+                return (ObservedGrab(packet: measurement.packetIDs[index], member: workload.attempts[attempt].member, outcome: outcome),
+                        attempt, measurement.latencies[attempt])
+            }
+        }
+
+        /// A packet the store does not hold: a lost send (if this run sent it), and every member told a share of
+        /// it lost that grant.
+        func lost(_ index: Int, into verdict: inout Verdict) {
+            if owns(index) { verdict.lostSends += 1 }
+            var members = Set<MemberID>()
+            for (grab, _, _) in observed(index) where grab.outcome.share != nil { members.insert(grab.member) }
+            verdict.lostGrants += members.count
+        }
+
+        /// Checks the packet's account (the core's one invariant check) and what was told of it, adds the
+        /// findings to `verdict`, and returns each record's latency (its member's first "granted"; 0 for a share
+        /// its caller heard of only as "already grabbed", whose granted reply was lost).
+        func check(_ index: Int, _ summary: PacketSummary, toldRefund: Fen?, into verdict: inout Verdict) -> [UInt64] {
+            let owned = owns(index)
+            let answers = observed(index)
+            let findings = PacketFindings(summary, refund: owned ? toldRefund : nil, observed: answers.map(\.grab),
+                                          answersKnown: { shard?.grabs(for: $0) ?? true })
+            verdict.add(findings, of: summary, refund: toldRefund ?? .zero, owned: owned)
+            if owned, let toldRefund, summary.refund != toldRefund { verdict.lostRefunds += 1 }
+            // Each record's latency, found by a binary search of the grants sorted by member (no hashing: the
+            // audit checks every packet).
+            let grants = answers.filter { if case .granted = $0.grab.outcome { true } else { false } }
+                .map { (member: $0.grab.member, order: $0.order, latency: $0.latency) }
+                .sorted { ($0.member, $0.order) < ($1.member, $1.order) }
+            return summary.grabs.map { record -> UInt64 in
+                var low = 0, high = grants.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if grants[middle].member < record.member { low = middle + 1 } else { high = middle }
+                }
+                return low < grants.count && grants[low].member == record.member ? UInt64(grants[low].latency) : 0
+            }
+        }
     }
 
     /// Expires the packets of each range (a shard: its own) and reads their accounts: the ranges concurrently for
-    /// a batch engine. A packet not expired here has refund 0 in the answer.
+    /// a batch engine. A packet not expired here has a nil refund; a packet a settling engine no longer holds has
+    /// a nil account.
     static func accounts(of ranges: [Range<Int>], ids: [PacketID], on target: DrivenEngine,
-                         shard: Shard?) throws -> [([Fen], [PacketSummary])]
+                         shard: Shard?) throws -> [([Fen?], [PacketSummary?])]
     {
         let engine = target.blocking
-        let fetch: @Sendable (Range<Int>) throws -> ([Fen], [PacketSummary]) = { range in
+        let fetch: @Sendable (Range<Int>) throws -> ([Fen?], [PacketSummary?]) = { range in
             let owned = range.filter { shard?.sends(packet: $0) ?? true }
             if case .batched(let batched, _) = target {
                 // Expired and read in one round trip (the shard's own packets), read only (the others').
-                let closed = Dictionary(uniqueKeysWithValues: zip(owned, try batched.expireAndSummarize(owned.map { ids[$0] })))
+                let settling = batched as? any SettlingGrabEngine
+                let closing = owned.map { ids[$0] }
+                let results = try settling?.expireAndSummarizePresent(closing) ?? batched.expireAndSummarize(closing).map { .some($0) }
+                let closed = Dictionary(uniqueKeysWithValues: zip(owned, results))
                 let others = range.filter { closed[$0] == nil }
-                let read = Dictionary(uniqueKeysWithValues: zip(others, try batched.summaries(of: others.map { ids[$0] })))
-                return (range.map { closed[$0]?.expiry.refund ?? .zero }, range.map { closed[$0]?.summary ?? read[$0]! })
+                let read = try settling?.summariesPresent(of: others.map { ids[$0] }) ?? batched.summaries(of: others.map { ids[$0] }).map { .some($0) }
+                let readByIndex = Dictionary(uniqueKeysWithValues: zip(others, read))
+                return (range.map { closed[$0]??.expiry.refund }, range.map { closed[$0].map { $0?.summary } ?? readByIndex[$0]! })
             }
-            let refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : .zero }
+            let refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : nil }
             return (refunds, try range.map { try engine.summary(of: ids[$0]) })
         }
         guard case .batched = target else { return try ranges.map(fetch) }
-        let cells = ranges.map { _ in WriteOnce<Result<([Fen], [PacketSummary]), any Error>>() }
+        let cells = ranges.map { _ in WriteOnce<Result<([Fen?], [PacketSummary?]), any Error>>() }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { k in cells[k].publish(Result { try fetch(ranges[k]) }) }
         return try cells.map { try $0.value!.get() }
     }

@@ -132,6 +132,27 @@ public struct Driver: Sendable {
                     for (index, outcome) in zip(chunk, outcomes) {
                         result.record(outcome, sent: sent, end: end, due: dueTime(of: index, start: start), lateAfter: lateAfter)
                     }
+                } catch let error as GrabEngineError where error.code == .unknownPacket {
+                    // A sent packet the store no longer holds (lost in a failover): the batch again, one grab at a
+                    // time (a grab that ran answers with the same share), so the others are answered and the lost
+                    // packet's attempts recorded as gone; the audit counts what was lost.
+                    var recorded = 0
+                    do {
+                        for (index, request) in zip(chunk, requests) {
+                            let one = ContinuousClock.now
+                            do {
+                                let outcome = try engine.grab([request])[0]
+                                result.record(outcome, sent: one, end: .now, due: dueTime(of: index, start: start), lateAfter: lateAfter)
+                            } catch let error as GrabEngineError where error.code == .unknownPacket {
+                                result.recordGone()
+                            }
+                            recorded += 1
+                        }
+                    } catch {
+                        shared.fail(error)
+                        result.recordNotRun(chunk.count - recorded)
+                        return result
+                    }
                 } catch {
                     shared.fail(error)
                     result.recordNotRun(chunk.count)
@@ -146,6 +167,8 @@ public struct Driver: Sendable {
                     do {
                         let outcome = try engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
                         result.record(outcome, sent: sent, end: .now, due: due, lateAfter: lateAfter)
+                    } catch let error as GrabEngineError where error.code == .unknownPacket {
+                        result.recordGone()   // a sent packet the engine no longer holds: counted by the audit
                     } catch {
                         shared.fail(error)
                         result.recordNotRun(chunk.upperBound - index)
@@ -330,6 +353,13 @@ struct WorkerResult: Sendable {
         codes.append(GrabCode(outcome).rawValue)
         amounts.append(UInt32(clamping: outcome.share?.rawValue ?? 0))
         latencies.append(UInt32(min(latency, UInt64(UInt32.max))))
+    }
+
+    /// An attempt answered "unknown packet" for a packet that was sent.
+    mutating func recordGone() {
+        codes.append(GrabCode.gone.rawValue)
+        amounts.append(0)
+        latencies.append(0)
     }
 
     /// Attempts of the current chunk that did not run (the run failed).

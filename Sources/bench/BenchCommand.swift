@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("run-id"), help: "The id the shards of one run share (letters, digits, '.', '_', '-'); a new one for every run.")
     var runID: String?
 
+    @Option(help: "Write what every caller was told — each send, grant and refund — to this file, for a check of the final state independent of the audit (scripts/partition-check.py).")
+    var told: String?
+
     @Option(name: .customLong("shard-timeout"), help: "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up (default 300).")
     var shardTimeout: Double = 300
 
@@ -80,6 +83,7 @@ struct BenchCommand: ParsableCommand {
 
     mutating func run() throws {
         var options = workload.options(command: "bench")
+        options.toldPath = told
         let redisSettings = RedisSettings(url: redis, batch: batch, durability: durable ? .replicated : .master,
                                           recoveryTimeout: .milliseconds(Int64(recoveryTimeout * 1000)))
         options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)",
