@@ -48,9 +48,14 @@ start_redis() {
   fatal "redis-server on port $port did not answer within 10 s"
 }
 
-# Stops the given PIDs and waits for them.
+# Stops the given PIDs and waits until they are gone — also those another shell started, which `wait` cannot
+# wait for (up to 10 s, then SIGKILL).
 stop_pids() {
-  local pid
+  local pid i
   for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    wait "$pid" 2>/dev/null || true
+    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
 }

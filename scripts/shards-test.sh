@@ -90,6 +90,11 @@ status=0
 "$bin/hongbao" merge "$work/tampered-merge.db" "$work/shard1.db" "$work/tampered.db" "$work/shard3.db" >"$work/tampered.txt" || status=$?
 ((status == 2)) && grep -q "differ from their grabbed shares" "$work/tampered.txt" \
   || fatal "a lost grab row was not caught by the merge (exit $status): $(cat "$work/tampered.txt")"
+# Merging the same run into the same file again is refused (it would add a second copy of the run).
+if "$bin/hongbao" merge "$work/merged.db" "$work/shard1.db" "$work/shard2.db" "$work/shard3.db" 2>"$work/again.err"; then
+  fatal "a run was merged twice into one file"
+fi
+grep -q "holds a merged run of" "$work/again.err" || fatal "merging twice: unexpected error $(cat "$work/again.err")"
 # A merged file is not a shard's file: refused with a line that says so.
 if "$bin/hongbao" merge "$work/remerge.db" "$work/merged.db" "$work/shard2.db" "$work/shard3.db" 2>"$work/remerge.err"; then
   fatal "a merged file was merged again"

@@ -6,10 +6,12 @@ source "$(dirname "$0")/lib.sh"
 cd "$HONGBAO_ROOT"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# The exit status is swift test's own (captured before any filter: a status read after `| grep … || true` is
+# always 0).
 status=0
 HONGBAO_TSAN=1 TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
-  swift test --disable-xctest --sanitize=thread --scratch-path .build-tsan 2>&1 | tee "$out" | grep -E '✘|WARNING: ThreadSanitizer|Test run with' || true
-status=${PIPESTATUS[0]}
+  swift test --disable-xctest --sanitize=thread --scratch-path .build-tsan >"$out" 2>&1 || status=$?
+grep -E '✘|WARNING: ThreadSanitizer|Test run with' "$out" || true
 grep -q 'WARNING: ThreadSanitizer' "$out" && fatal "ThreadSanitizer reported a race (above)"
 ((status == 0)) || fatal "tests failed under ThreadSanitizer (exit $status)"
 grep -qE 'Test run with [1-9][0-9]* tests?.* passed' "$out" || fatal "ThreadSanitizer run executed no test"

@@ -8,7 +8,13 @@ public func exitWithOneLine<Command: ParsableCommand>(_ error: any Error, comman
     if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
     let code = Command.exitCode(for: error)
     if code == .success { Command.exit(withError: error) }
-    let first = Command.fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    // ArgumentParser's message may run over several lines (a list of valid values, a usage line, a hint): the
+    // facts go on one line, the list joined; usage and help hints are dropped.
+    let lines = Command.fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("See '") && !$0.hasPrefix("Help:") }
+    var first = lines.first ?? "\(error)"
+    let items = lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+    if !items.isEmpty { first += " " + items.joined(separator: ", ") }
     let message = first.hasPrefix("Error: ") ? "error: " + first.dropFirst("Error: ".count) : first
     FileHandle.standardError.write(Data("\(Command.configuration.commandName ?? "hongbao"): \(message)\n".utf8))
     Foundation.exit(code.rawValue)

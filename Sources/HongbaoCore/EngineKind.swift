@@ -4,7 +4,9 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     case lockFree = "lock-free"
     case mutex
     case actor
-    /// `UnsafeRacyEngine`: oversells under contention, for teaching.
+    /// `UnsafeRacyEngine`: oversells under contention, for teaching. Made here with a window that yields the
+    /// processor between its check and its act — as a thread preempted there would — so that two or more threads
+    /// grabbing the same packet oversell it at any workload size, not only when they happen to collide.
     case racy
 
     /// The engines that keep the invariants under any concurrency: every one but `racy`.
@@ -22,7 +24,7 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
         switch self {
         case .lockFree: LockFreeEngine(capacity: capacity, clock: clock)
         case .mutex: MutexEngine(capacity: capacity, clock: clock)
-        case .racy: UnsafeRacyEngine(capacity: capacity, clock: clock)
+        case .racy: UnsafeRacyEngine(capacity: capacity, clock: clock, window: { _ in yieldThread() })
         case .actor: nil
         }
     }

@@ -79,6 +79,15 @@ public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine {
     /// When writes are acknowledged.
     public var durability: Durability { topology.durability }
 
+    /// The masters that have no replica online now (`INFO replication`): where a durable write could never be
+    /// confirmed. - Throws: `RedisEngineError` if a master cannot be asked.
+    public func mastersWithoutReplicas() throws -> [RedisAddress] {
+        try masters.filter { master in
+            let info = try topology.pool(for: master).withNode { try $0.command(RedisCommand("INFO", "replication")) }.check().text ?? ""
+            return RedisTopology.replication(info).map { $0.replicas.allSatisfy { !$0.online } } ?? true
+        }
+    }
+
     /// Every failover this engine rode through, in order.
     public var recoveries: [RedisRecovery] { topology.recoveries.withLock { $0 } }
 

@@ -182,8 +182,12 @@ final class RedisTopology: Sendable {
                 }
             }
             if next.isEmpty { return replies.map { $0! } }
-            if redirects > 64 {
-                throw RedisEngineError(.cluster, "slot \(slots[next[0].index]) kept moving: gave up after \(redirects) redirects")
+            if redirects > 16 && moved {
+                // Nodes that disagree about a slot (a failover under way: a node restarted empty claims its old slots
+                // until the cluster tells it otherwise) bounce a command between them: wait, ask every node, and
+                // go on until the recovery timeout, as for any other failover.
+                mustWait = true
+                lastError = RedisEngineError(.cluster, "slot \(slots[next[0].index]) kept moving (\(redirects) redirects)")
             }
             if mustWait {
                 guard ContinuousClock.now + backoff < deadline else {

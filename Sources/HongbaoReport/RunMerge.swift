@@ -81,6 +81,9 @@ public struct RunMerge: Sendable {
         let seconds = Double(end - begin) / 1000
 
         let store = try ResultStore(path: output)
+        guard try !store.hasMergedRun(of: first.group) else {
+            throw MergeError("\(output) holds a merged run of \(first.group) already: merge into a new file")
+        }
         var start = first.start
         start.engine += " ×\(first.shardCount) shards"
         start.shard = "merged \(first.shardCount)"

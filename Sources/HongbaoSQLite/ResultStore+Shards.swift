@@ -31,6 +31,13 @@ extension ResultStore {
         public let verdictJSON: String
     }
 
+    /// Whether this file holds a merged run of the shards of `group` (`hongbao merge` wrote one before).
+    public func hasMergedRun(of group: String) throws -> Bool {
+        let statement = try database.prepare("SELECT COUNT(*) FROM runs WHERE run_group = ? AND shard LIKE 'merged%'")
+        statement.bind(group, at: 1)
+        return try statement.step() && statement.int64(at: 0) > 0
+    }
+
     /// The latest complete shard run in this file, or nil if it has none (a merged run is not a shard's run).
     public func latestShardRun() throws -> ShardRun? {
         let statement = try database.prepare("""

@@ -55,6 +55,9 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
+        if redis != nil, let other = engines.first(where: { $0 != .redis }) {
+            throw ValidationError("--redis runs the Redis engine, and --engine \(other.name) runs in process: give one or the other")
+        }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
         }
@@ -104,6 +107,12 @@ struct BenchCommand: ParsableCommand {
                 options.settings["run_id"] = runID
                 options.settings["workload"] = options.workloadFingerprint
             }
+            if durable, let redis {   // refuse at once, with the reason, what could only time out later
+                let bare = try RedisEngine(url: redis, recoveryTimeout: redisSettings.recoveryTimeout).mastersWithoutReplicas()
+                if !bare.isEmpty {
+                    throw ValidationError("--durable needs a replica for every master (WAIT 1), and \(bare.map(\.description).joined(separator: ", ")) has none: start replicas (scripts/redis-cluster.sh start PORT DIR 1) or drop --durable")
+                }
+            }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
                 { capacity in try made.keep(choice.make(capacity: capacity, redis: redisSettings)) }
             })
@@ -113,6 +122,9 @@ struct BenchCommand: ParsableCommand {
             if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
         } catch let error as ExitCode {
             throw error
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("bench: error: \(error.message)\n".utf8))
+            throw ExitCode.failure
         } catch {
             FileHandle.standardError.write(Data("bench: error: \(error)\n".utf8))
             throw ExitCode.failure

@@ -101,9 +101,10 @@ struct Merge: ParsableCommand {
         let latency = merged.latency
         let failures = ([merged.verdict.passed ? nil : merged.verdict.summary] + merged.crossShardViolations).compactMap { $0 }
         print("run \(merged.group), merged as run \(merged.runID) of \(output): \(merged.attempts.formatted()) attempts in "
-            + "\(String(format: "%.2f", merged.seconds)) s = \(Int(merged.attemptsPerSecond.rounded()).formatted()) attempts/s; "
-            + "\(merged.grabs.formatted()) grabs (the shards' sum); p50 \(latency.p50) ns, p99 \(latency.p99) ns, max \(latency.max) ns")
-        print("money: \(merged.verdict.totalFen) fen sent = \(merged.verdict.paidFen) paid + \(merged.verdict.refundFen) refunded")
+            + "\(String(format: "%.2f", merged.seconds)) s = \(Format.count(merged.attemptsPerSecond)) attempts/s; "
+            + "\(merged.grabs.formatted()) grabs (the shards' sum); p50 \(Format.duration(Int64(clamping: latency.p50))), p99 \(Format.duration(Int64(clamping: latency.p99))), "
+            + "max \(Format.duration(Int64(clamping: latency.max)))")
+        print("money: \(Format.fen(merged.verdict.totalFen)) sent = \(Format.fen(merged.verdict.paidFen)) paid + \(Format.fen(merged.verdict.refundFen)) refunded")
         print("verdict: \(merged.passed ? "pass" : failures.joined(separator: "; "))")
         if !merged.passed { throw ExitCode(2) }
     }

@@ -76,7 +76,9 @@ struct BenchEndToEndTests {
         (["--packets=-5"], "--packets must be at least 1, got -5"),
         (["--packets", "-5"], "bench: error: Missing value for '--packets <packets>'"),
         (["--threads", "0"], "--threads must be in 1 ... 256, got 0"),
-        (["--engine", "warp"], "warp"),
+        (["--engine", "warp"], "Please provide one of the following: lock-free, mutex, actor, racy, redis, null"),
+        (["--redis", "redis://127.0.0.1:1", "--engine", "lock-free"], "--redis runs the Redis engine, and --engine lock-free runs in process"),
+        (["--shard-timeout", "0"], "--shard-timeout must be in (0, 86400] seconds, got 0.0"),
         (["--algorithm", "coin-flip"], "coin-flip"),
         (["--rate=-1"], "--rate must be a positive number"),
         (["--duration", "0"], "--duration must be a positive number of seconds"),
@@ -98,6 +100,28 @@ struct BenchEndToEndTests {
         #expect(run.standardError.contains(expected), "stderr: \(run.standardError)")
         #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
         #expect(!run.standardError.contains("Fatal error") && !run.standardError.contains("Stack dump"))
+    }
+
+    /// `--durable` against a server without replicas is refused at once, with the reason — not after the recovery
+    /// timeout, and not with a vague "0 of 1 replicas".
+    @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
+    func durableWithoutReplicasIsRefusedAtOnce() throws {
+        let run = try Executable("bench").run(Self.tiny + ["--redis", RedisTestServer.url!, "--durable", "--quiet",
+                                                           "--db", Self.temporaryDirectory().appendingPathComponent("d.db").path])
+        #expect(run.status == 1)
+        #expect(run.standardError.hasPrefix("bench: error: --durable needs a replica for every master") && run.standardError.contains("has none"),
+                "\(run.standardError)")
+        #expect(run.standardError.split(separator: "\n").count == 1)
+    }
+
+    /// The racy engine oversells on purpose at any size with two threads: its verdict fails (exit 2), also on a
+    /// small festival where, without its window, the threads rarely collided.
+    @Test func theRacyEngineFailsItsVerdictAtSmallSizes() throws {
+        let db = Self.temporaryDirectory().appendingPathComponent("racy.db").path
+        let run = try Executable("bench").run(["--engine", "racy", "--members", "20000", "--packets", "2000", "--threads", "2",
+                                               "--db", db, "--json", "--quiet"])
+        #expect(run.status == 2, "\(run.standardError)")
+        #expect(run.standardOutput.contains("\"oversold\"") && !run.standardOutput.contains("\"oversold\" : 0"), "\(run.standardOutput.prefix(2000))")
     }
 
     @Test(.enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))

@@ -147,6 +147,19 @@ public struct PacketAccount: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, totalFen = "total_fen", shares, balanceFen = "balance_fen", refundFen = "refund_fen", grabs, luckiest
     }
+
+    /// Every field, `refund_fen` and `luckiest` as `null` when there is none (as the spec and the README list
+    /// them), never left out.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(totalFen, forKey: .totalFen)
+        try container.encode(shares, forKey: .shares)
+        try container.encode(balanceFen, forKey: .balanceFen)
+        try container.encode(refundFen, forKey: .refundFen)
+        try container.encode(grabs, forKey: .grabs)
+        try container.encode(luckiest, forKey: .luckiest)
+    }
 }
 
 /// `GET /health`: whether the service answers, and whether its packets are shared with other processes (Redis).

@@ -40,6 +40,8 @@ struct RedPacketServiceTests {
             #expect(answers.map(\.seq) == [1, 2, 1, nil, nil])
             let account = try Self.decode(PacketAccount.self, try await client.execute(uri: "/packets/\(id)", method: .get))
             #expect(account.grabs.map(\.member) == [1, 2] && account.balanceFen == 0 && account.refundFen == nil)
+            let raw = String(buffer: try await client.execute(uri: "/packets/\(id)", method: .get).body)
+            #expect(raw.contains(#""refund_fen":null"#), "refund_fen is null, not left out: \(raw)")
             #expect(account.luckiest == (expected[0] >= expected[1] ? 1 : 2))
             let first = try await client.execute(uri: "/packets/\(id)/expire", method: .post)
             #expect(try Self.decode(ExpireAnswer.self, first).outcome == "refunded")
@@ -50,6 +52,7 @@ struct RedPacketServiceTests {
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
             #expect(metrics.contains(#"hongbao_grabs_total{outcome="granted"} 2"#), "\(metrics)")
             #expect(metrics.contains("hongbao_packets_sent_total 1") && metrics.contains("hongbao_grab_duration_seconds_bucket"))
+            #expect(metrics.contains(#"hongbao_grab_duration_seconds_bucket{le="0.0001"}"#), "buckets below a millisecond: \(metrics)")
         }
     }
 
@@ -120,13 +123,16 @@ struct RedPacketServiceTests {
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "total_fen": 9}"#, 400, "the key \"total_fen\" appears twice"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "\u0073hares": 1}"#, 400, "the key \"shares\" appears twice"),
         ("POST", "/packets/0/grab", #"{"member": 1, "member": 2}"#, 400, "the key \"member\" appears twice"),
+        ("DELETE", "/packets/0", "", 405, "DELETE is not allowed on /packets/0: GET"),
+        ("PUT", "/packets", "", 405, "PUT is not allowed on /packets: POST"),
+        ("GET", "/nowhere", "", 404, "no route GET /nowhere"),
     ])
     func hostileInputIsRefusedPlainly(_ method: String, _ uri: String, _ body: String, _ status: Int, _ message: String) async throws {
         let (app, service) = Self.app()
         try await app.test(.router) { client in
             // One packet exists (id 0), so that a refused grab could be seen to change it.
             _ = try await client.execute(uri: "/packets", method: .post, body: Self.body(#"{"total_fen": 100, "shares": 1, "members": [1, 2]}"#))
-            let response = try await client.execute(uri: uri, method: method == "GET" ? .get : .post, body: Self.body(body))
+            let response = try await client.execute(uri: uri, method: HTTPRequest.Method(method)!, body: Self.body(body))
             #expect(Int(response.status.code) == status, "\(String(buffer: response.body))")
             let error = try Self.decode(ErrorBody.self, response).error
             #expect((message.isEmpty || error.contains(message)) && !error.isEmpty && !error.contains("\n"), "\(error)")
