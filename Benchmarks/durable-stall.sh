@@ -22,13 +22,13 @@ for replicas in 1 2; do
   any=$(awk 'NR==1 {print $1}' "$work/cluster/nodes")
   port=$(redis-cli -p "$any" cluster nodes | awk '/master/ && !/fail/ && $9 ~ /^0-/ {split($2, a, "[:@]"); print a[2]}')
   pid=$(awk -v p="$port" '$1 == p {print $2}' "$work/cluster/nodes" | tail -1)
-  before=$(redis-cli -p "$port" info commandstats | awk -F'[=,]' '$1 == "cmdstat_evalsha:calls" {print $2}')
-  "$bench" --redis "$seeds" --durable --members 100000 --packets 12000 --threads 2 --batch 32 --seed 7 \
+  before=$(redis-cli -p "$port" info commandstats | awk -F'[=,]' '$1 == "cmdstat_lpop:calls" {print $2}')
+  "$bench" --redis "$seeds" --durable --members 200000 --packets 40000 --threads 2 --batch 32 --seed 7 \
     --db "$work/r$replicas.db" --json --quiet >"$work/r$replicas.json" 2>"$work/r$replicas.err" &
   bench_pid=$!
   for _ in $(seq 2400); do
-    calls=$(redis-cli -p "$port" info commandstats 2>/dev/null | awk -F'[=,]' '$1 == "cmdstat_evalsha:calls" {print $2}')
-    (( ${calls:-0} - ${before:-0} > 400 )) && break
+    calls=$(redis-cli -p "$port" info commandstats 2>/dev/null | awk -F'[=,]' '$1 == "cmdstat_lpop:calls" {print $2}')
+    (( ${calls:-0} - ${before:-0} > 300 )) && break   # mid-grab: 300 winning grabs (LPOP) served
     sleep 0.025
   done
   killed_at=$(date +%s%3N)

@@ -34,15 +34,16 @@ run_case() {
   local port pid before
   port=$(redis-cli -p "$(any_port_but 0)" cluster nodes | awk '/master/ && !/fail/ && $9 ~ /^0-/ {split($2, a, "[:@]"); print a[2]}')
   pid=$(awk -v p="$port" '$1 == p {print $2}' "$work/cluster/nodes" | tail -1)
-  before=$(redis-cli -p "$port" info commandstats | awk -F'[=,]' '/cmdstat_evalsha/ {print $2}')
+  before=$(redis-cli -p "$port" info commandstats | awk -F'[=,]' '$1 == "cmdstat_lpop:calls" {print $2}')
   "$bench" --redis "$seeds" --members 200000 --packets 40000 --threads 4 --batch 32 --seed 7 "$@" \
     --db "$work/$name.db" --json --quiet >"$work/$name.json" 2>"$work/$name.err" &
   local bench_pid=$!
-  # Mid-grab: once the master has served 600 grab calls of this run.
+  # Mid-grab: once the master has served 300 winning grabs of this run (LPOP, called by the grab script; sends
+  # run a script too, so script calls alone do not tell the phases apart).
   for _ in $(seq 1200); do
     local calls
-    calls=$(redis-cli -p "$port" info commandstats 2>/dev/null | awk -F'[=,]' '/cmdstat_evalsha/ {print $2}')
-    (( ${calls:-0} - ${before:-0} > 600 )) && break
+    calls=$(redis-cli -p "$port" info commandstats 2>/dev/null | awk -F'[=,]' '$1 == "cmdstat_lpop:calls" {print $2}')
+    (( ${calls:-0} - ${before:-0} > 300 )) && break
     kill -0 "$bench_pid" 2>/dev/null || break
     sleep 0.05
   done

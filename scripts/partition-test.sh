@@ -126,7 +126,8 @@ heal() {
   done
 }
 
-# calls I COMMAND: how many times host I served COMMAND (evalsha: grabs and expiries; hgetall: the audit's reads).
+# calls I COMMAND: how many times host I served COMMAND, scripts' calls included (lpop: winning grabs; hgetall:
+# the audit's reads).
 calls() { redis-cli -h "${ip_of[$1]}" -p 7000 info commandstats 2>/dev/null | awk -F'[=,]' -v c="cmdstat_$2:calls" '$1 == c {print $2}'; }
 
 # run_case NAME FAULT [bench flags…]
@@ -136,7 +137,7 @@ run_case() {
   local master replica
   master=$(master_of_slot0)
   replica=$(replica_of "$master")
-  local command=evalsha threshold=400
+  local command=lpop threshold=300   # LPOP: a grab that wins (sends run scripts too, but push)
   [[ $fault == isolate-audit ]] && { command=hgetall; threshold=200; }
   local before
   before=$(calls "$master" "$command")
