@@ -68,6 +68,12 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
             return GrabReceipt(state.isSoldOut(shares: shares) ? .soldOut : .expired)
         }
         if (usesSystemClock ? SystemPacketClock().nanoseconds : clock.nanoseconds) >= packet.expiresAt {
+            // Past the deadline: seal the packet before answering, so that no ticket taken after this instant wins.
+            // A twin of this member that read the clock a moment earlier may still be on its way to its claim bit;
+            // unsealed, it could win after this call said `.expired` — one member told both. Sealed, it either took
+            // its ticket before the seal (its claim is then visible below: the seal's CAS reads from its fetch-add)
+            // or it loses. The seal is not the refund: `expire` still records that, once.
+            seal(packet)
             return packet.isClaimedAcquiring(index) ? previousOutcome(of: member, in: packet) : GrabReceipt(.expired)
         }
         if packet.claimAcquiringAndReleasing(index) {
@@ -100,18 +106,31 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         }
     }
 
-    /// Closes the packet with one CAS on its ticket word, which records the shares taken at that instant; the
-    /// balance they leave is the refund, made once. Lock-free. - Throws: `GrabEngineError.unknownPacket`.
+    /// Closes the packet (if a grab past the deadline has not sealed it already) and records its refund with one
+    /// CAS on its ticket word; the shares taken when it closed leave the balance that is the refund, made once.
+    /// Lock-free. - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try arena.packet(id)
         let shares = packet.shares
         var state = packet.ticketsAcquiring
-        while !state.closed {
-            let (closed, found) = packet.compareExchangeTickets(expected: state, desired: state.closing(shares: shares))
-            if closed { return .refunded(Fen(packet.balance(afterTaking: state.taken(of: shares)))) }
+        while !state.refunded {
+            let desired = state.refunding(shares: shares)
+            let (won, found) = packet.compareExchangeTickets(expected: state, desired: desired)
+            if won { return .refunded(Fen(packet.balance(afterTaking: desired.taken(of: shares)))) }
             state = found
         }
         return .alreadyRefunded(Fen(packet.balance(afterTaking: state.taken(of: shares))))
+    }
+
+    /// Closes the packet without recording a refund (a grab found the deadline passed). Lock-free: a CAS that
+    /// fails only because a ticket or another close got in, retried on the state it found.
+    private func seal(_ packet: PacketWords) {
+        var state = packet.ticketsAcquiring
+        while !state.closed {
+            let (won, found) = packet.compareExchangeTickets(expected: state, desired: state.closing(shares: packet.shares))
+            if won { return }
+            state = found
+        }
     }
 
     /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
@@ -134,7 +153,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         }
         let balance = Fen(packet.balance(afterTaking: taken))
         return PacketSummary(packet: id, total: packet.total, shares: packet.shares, grabs: grabs,
-                             balance: balance, refund: state.closed ? balance : nil)
+                             balance: balance, refund: state.refunded ? balance : nil)
     }
 
     /// Bytes of packet memory in use (every packet's words and each group's members, stored once per group).

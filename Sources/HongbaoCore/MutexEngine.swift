@@ -28,11 +28,13 @@ public final class MutexEngine: NonBlockingGrabEngine {
     public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
         let packet = try arena.packet(id)
         guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
-        let now = clock.nanoseconds
         return arena.withLock(of: id) {
+            // The clock is read under the lock: a grab that read it before the deadline and then waited for the
+            // lock must not win after another call of the same member, which read it after, said `.expired`.
+            let now = clock.nanoseconds
             let state = packet.ticketsRelaxed
             let taken = state.taken(of: packet.shares)
-            if packet.claimRelaxed(index) {
+            if packet.isClaimedRelaxed(index) {   // set only by a grant
                 for share in 0 ..< taken {
                     if let record = packet.recordRelaxed(share), record.member == member {
                         return GrabReceipt(.alreadyGrabbed(record.amount), seq: share + 1)
@@ -42,6 +44,7 @@ public final class MutexEngine: NonBlockingGrabEngine {
             if taken == packet.shares { return GrabReceipt(.soldOut) }
             if state.closed || now >= packet.expiresAt { return GrabReceipt(.expired) }
             let amount = packet.amount(ofShare: taken)
+            _ = packet.claimRelaxed(index)
             packet.storeTicketsRelaxed(state.withTicket)
             packet.storeRecordRelaxed(RecordWord(member: member, amount: amount), at: taken)
             return GrabReceipt(.granted(Fen(amount)), seq: taken + 1)
@@ -54,8 +57,8 @@ public final class MutexEngine: NonBlockingGrabEngine {
         return arena.withLock(of: id) {
             let state = packet.ticketsRelaxed
             let balance = Fen(packet.balance(afterTaking: state.taken(of: packet.shares)))
-            guard !state.closed else { return .alreadyRefunded(balance) }
-            packet.storeTicketsRelaxed(state.closing(shares: packet.shares))
+            guard !state.refunded else { return .alreadyRefunded(balance) }
+            packet.storeTicketsRelaxed(state.refunding(shares: packet.shares))
             return .refunded(balance)
         }
     }
@@ -75,7 +78,7 @@ public final class MutexEngine: NonBlockingGrabEngine {
             let grabs = (0 ..< taken).map { packet.recordRelaxed($0)!.record(index: $0) }
             let balance = Fen(packet.balance(afterTaking: taken))
             return PacketSummary(packet: id, total: packet.total, shares: packet.shares, grabs: grabs,
-                                 balance: balance, refund: state.closed ? balance : nil)
+                                 balance: balance, refund: state.refunded ? balance : nil)
         }
     }
 }

@@ -70,6 +70,13 @@ struct ArenaTests {
         #expect(full.taken(of: 5) == 5 && full.isSoldOut(shares: 5))
         let closedFull = full.closing(shares: 5)
         #expect(closedFull.closed && closedFull.taken(of: 5) == 5 && closedFull.isSoldOut(shares: 5))
+        // A seal (a grab past the deadline) closes without refunding; the refund then keeps the sealed count,
+        // whatever tickets lost to the seal in between; a second close changes nothing.
+        #expect(!closed.refunded && closed.closing(shares: 5) == closed)
+        let refunded = closed.refunding(shares: 5)
+        #expect(refunded.refunded && refunded.closed && refunded.taken(of: 5) == 3)
+        let direct = open.refunding(shares: 5)
+        #expect(direct.refunded && direct.closed && direct.taken(of: 5) == 3)
     }
 
     @Test func capacityIsEnforced() throws {

@@ -215,6 +215,12 @@ struct PacketWords {
         return base[PacketLayout.claimBase + index &>> 6].bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0
     }
 
+    /// Under the packet's lock only: whether the member's claim bit is set.
+    @inline(__always)
+    func isClaimedRelaxed(_ index: Int) -> Bool {
+        base[PacketLayout.claimBase + index &>> 6].load(ordering: .relaxed) & (1 << UInt64(index & 63)) != 0
+    }
+
     /// Under the packet's lock only: sets the bit, returns whether it was set.
     @inline(__always)
     func claimRelaxed(_ index: Int) -> Bool {
