@@ -4,7 +4,7 @@ public actor ActorEngine: AsyncGrabEngine {
     public nonisolated let name = "actor"
     private var ledgers: [PacketID: PacketLedger] = [:]
     private var nextID: UInt64 = 0
-    private var refundKeys: [PacketID: IdempotencyKey] = [:]
+    private let keyedExpiries = KeyedExpiries()
     private let clock: any PacketClock
 
     /// - Parameter clock: where expiry reads the time.
@@ -39,14 +39,7 @@ public actor ActorEngine: AsyncGrabEngine {
 
     /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
     public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
-        let outcome = try expire(id)
-        switch outcome {
-        case .refunded:
-            refundKeys[id] = idempotencyKey
-            return outcome
-        case .alreadyRefunded(let amount):
-            return refundKeys[id] == idempotencyKey ? .refunded(amount) : outcome
-        }
+        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
     }
 
     /// The packet's account: an atomic snapshot (the actor runs one call at a time).

@@ -48,22 +48,41 @@ public struct Verdict: Sendable, Codable {
     /// Whether the verdict is on the final state, read again once the store settled (`SettlingGrabEngine`).
     public var finalStateRead = false
 
-    private enum CodingKeys: String, CodingKey {
-        case audited, packets, totalFen, paidFen, refundFen, grabs, oversold, paidTwice, belowOneFen, unbalanced, lostGrants,
-             wrongAmounts, unreportedGrants, misnumbered, deniedHolders, lostRefunds, lostSends, finalStateRead
+    /// JSON keys in snake_case, as every other key of `bench --json` and the results database.
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case audited, packets, totalFen = "total_fen", paidFen = "paid_fen", refundFen = "refund_fen", grabs, oversold,
+             paidTwice = "paid_twice", belowOneFen = "below_one_fen", unbalanced, lostGrants = "lost_grants",
+             wrongAmounts = "wrong_amounts", unreportedGrants = "unreported_grants", misnumbered,
+             deniedHolders = "denied_holders", lostRefunds = "lost_refunds", lostSends = "lost_sends",
+             finalStateRead = "final_state_read"
     }
 
-    /// Decodes a verdict; counts an older Hongbao did not write (`lostRefunds`, `lostSends`) are 0.
+    /// Any key: a verdict stored by an older Hongbao spelled its keys in camelCase.
+    private struct StoredKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes a verdict in snake_case or in the camelCase an older Hongbao wrote; counts it did not write
+    /// (`lost_refunds`, `lost_sends`) are 0.
     public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        func count(_ key: CodingKeys) throws -> Int { try values.decodeIfPresent(Int.self, forKey: key) ?? 0 }
-        func fen(_ key: CodingKeys) throws -> Int64 { try values.decodeIfPresent(Int64.self, forKey: key) ?? 0 }
-        audited = try values.decodeIfPresent(Bool.self, forKey: .audited) ?? true
+        let values = try decoder.container(keyedBy: StoredKey.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T? {
+            for name in [key.rawValue, "\(key)"] {
+                if let found = try values.decodeIfPresent(T.self, forKey: StoredKey(stringValue: name)) { return found }
+            }
+            return nil
+        }
+        func count(_ key: CodingKeys) throws -> Int { try value(key, Int.self) ?? 0 }
+        func fen(_ key: CodingKeys) throws -> Int64 { try value(key, Int64.self) ?? 0 }
+        audited = try value(.audited, Bool.self) ?? true
         (packets, totalFen, paidFen, refundFen, grabs) = (try count(.packets), try fen(.totalFen), try fen(.paidFen), try fen(.refundFen), try count(.grabs))
         (oversold, paidTwice, belowOneFen, unbalanced) = (try count(.oversold), try count(.paidTwice), try count(.belowOneFen), try count(.unbalanced))
         (lostGrants, wrongAmounts, unreportedGrants) = (try count(.lostGrants), try count(.wrongAmounts), try count(.unreportedGrants))
         (misnumbered, deniedHolders, lostRefunds, lostSends) = (try count(.misnumbered), try count(.deniedHolders), try count(.lostRefunds), try count(.lostSends))
-        finalStateRead = try values.decodeIfPresent(Bool.self, forKey: .finalStateRead) ?? false
+        finalStateRead = try value(.finalStateRead, Bool.self) ?? false
     }
 
     /// Adds another verdict's counts: the verdicts of the shards of one run add up to the run's.
@@ -221,12 +240,15 @@ public enum Audit {
         return final
     }
 
-    /// The per-packet check: what each caller of a packet was told, against its account.
-    struct Checker {
+    /// The per-packet check: what each caller of a packet was told, against its account. Used from one thread; its
+    /// buffers are reused from packet to packet (the audit checks every packet of a run: no allocation per packet).
+    final class Checker {
         let workload: Workload
         let measurement: RunMeasurement
         let shard: Shard?
         let starts: [Int], indices: [UInt32]
+        private var observed: [ObservedGrab] = []
+        private var grants: [(member: MemberID, order: Int, latency: UInt32)] = []
 
         init(workload: Workload, measurement: RunMeasurement, shard: Shard?) {
             (self.workload, self.measurement, self.shard) = (workload, measurement, shard)
@@ -236,13 +258,17 @@ public enum Audit {
         /// Whether this run (this shard) sent, expires and counts the packet.
         func owns(_ index: Int) -> Bool { shard?.sends(packet: index) ?? true }
 
-        /// Every answer its callers got, with the attempt's order and latency.
-        func observed(_ index: Int) -> [(grab: ObservedGrab, order: Int, latency: UInt32)] {
-            (starts[index] ..< starts[index + 1]).compactMap { position in
+        /// Fills `observed` with every answer the packet's callers got, and `grants` with each "granted" (member,
+        /// attempt order, latency).
+        private func collect(_ index: Int) {
+            observed.removeAll(keepingCapacity: true)
+            grants.removeAll(keepingCapacity: true)
+            for position in starts[index] ..< starts[index + 1] {
                 let attempt = Int(indices[position])
-                guard let outcome = measurement.outcome(of: attempt) else { return nil }
-                return (ObservedGrab(packet: measurement.packetIDs[index], member: workload.attempts[attempt].member, outcome: outcome),
-                        attempt, measurement.latencies[attempt])
+                guard let outcome = measurement.outcome(of: attempt) else { continue }
+                let member = workload.attempts[attempt].member
+                observed.append(ObservedGrab(packet: measurement.packetIDs[index], member: member, outcome: outcome))
+                if case .granted = outcome { grants.append((member, attempt, measurement.latencies[attempt])) }
             }
         }
 
@@ -250,26 +276,23 @@ public enum Audit {
         /// it lost that grant.
         func lost(_ index: Int, into verdict: inout Verdict) {
             if owns(index) { verdict.lostSends += 1 }
-            var members = Set<MemberID>()
-            for (grab, _, _) in observed(index) where grab.outcome.share != nil { members.insert(grab.member) }
-            verdict.lostGrants += members.count
+            collect(index)
+            verdict.lostGrants += Set(observed.lazy.filter { $0.outcome.share != nil }.map(\.member)).count
         }
 
         /// Checks the packet's account (the core's one invariant check) and what was told of it, adds the
-        /// findings to `verdict`, and returns each record's latency (its member's first "granted"; 0 for a share
-        /// its caller heard of only as "already grabbed", whose granted reply was lost).
+        /// findings to `verdict`, and returns each record's latency: its member's first "granted" (attempts are in
+        /// due order); 0 for a share its caller heard of only as "already grabbed" (its granted reply was lost,
+        /// and the resent grab answered with the same share).
         func check(_ index: Int, _ summary: PacketSummary, toldRefund: Fen?, into verdict: inout Verdict) -> [UInt64] {
             let owned = owns(index)
-            let answers = observed(index)
-            let findings = PacketFindings(summary, refund: owned ? toldRefund : nil, observed: answers.map(\.grab),
-                                          answersKnown: { shard?.grabs(for: $0) ?? true })
+            collect(index)
+            let findings = PacketFindings(summary, refund: owned ? toldRefund : nil, observed: observed,
+                                          answersKnown: { [shard] in shard?.grabs(for: $0) ?? true })
             verdict.add(findings, of: summary, refund: toldRefund ?? .zero, owned: owned)
             if owned, let toldRefund, summary.refund != toldRefund { verdict.lostRefunds += 1 }
-            // Each record's latency, found by a binary search of the grants sorted by member (no hashing: the
-            // audit checks every packet).
-            let grants = answers.filter { if case .granted = $0.grab.outcome { true } else { false } }
-                .map { (member: $0.grab.member, order: $0.order, latency: $0.latency) }
-                .sorted { ($0.member, $0.order) < ($1.member, $1.order) }
+            // Each record's latency, found by a binary search of the grants sorted by member (no hashing).
+            grants.sort { ($0.member, $0.order) < ($1.member, $1.order) }
             return summary.grabs.map { record -> UInt64 in
                 var low = 0, high = grants.count
                 while low < high {
