@@ -95,19 +95,19 @@ for entry in (lambda n: (n.command("CLUSTER", "SLOTS"), n.reply())[1])(Node(host
 nodes = {}
 
 # What bench's callers were told.
-sent, grants, refunds = {}, {}, {}
+sent, grants, refunds = {}, [], {}
 for line in open(told_path):
     kind, *fields = line.split()
     if kind == "s":
         sent[int(fields[0])] = int(fields[1])
-    elif kind == "g":
-        grants[(int(fields[0]), int(fields[1]))] = int(fields[2])
+    elif kind == "g":   # one line per answer: a member may have been told twice (a retry), even two amounts
+        grants.append((int(fields[0]), int(fields[1]), int(fields[2])))
     elif kind == "r":
         refunds[int(fields[0])] = int(fields[1])
 
 # The final state, packet by packet (pipelined per node).
 by_node = {}
-for packet in set(sent) | {p for p, _ in grants} | set(refunds):
+for packet in set(sent) | {p for p, _, _ in grants} | set(refunds):
     key, slot = packet_key(packet)
     by_node.setdefault(slots[slot], []).append((packet, key))
 final = {}
@@ -122,12 +122,17 @@ for address, items in by_node.items():
             final[packet] = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)} if flat else None
 
 lost_sends = sum(1 for p in sent if final.get(p) is None)
+# As bench counts them: a grant is lost once per member and packet whose final state holds nothing for the member;
+# an amount is wrong once per answer that told another amount than the one held.
 lost_grants = wrong_amounts = 0
-for (packet, member), amount in grants.items():
+lost_members = set()
+for packet, member, amount in grants:
     account = final.get(packet)
     held = account.get(str(member).encode()) if account else None
     if held is None or held == b"0":
-        lost_grants += 1
+        if (packet, member) not in lost_members:
+            lost_members.add((packet, member))
+            lost_grants += 1
     elif int(held.split(b":")[1]) != amount:
         wrong_amounts += 1
 lost_refunds = 0
@@ -136,7 +141,7 @@ for packet, refund in refunds.items():
     if account is None or account.get(b"closed") != b"1" or int(account.get(b"refund", b"-1")) != refund:
         lost_refunds += 1
 
-truth = {"lostSends": lost_sends, "lostGrants": lost_grants, "wrongAmounts": wrong_amounts, "lostRefunds": lost_refunds}
+truth = {"lost_sends": lost_sends, "lost_grants": lost_grants, "wrong_amounts": wrong_amounts, "lost_refunds": lost_refunds}
 print(f"{name}: told {len(sent)} sends, {len(grants)} grants, {len(refunds)} refunds; "
       f"the final state lost {lost_sends} sends, {lost_grants} grants, {lost_refunds} refunds, {wrong_amounts} amounts changed")
 if status not in (0, 2):

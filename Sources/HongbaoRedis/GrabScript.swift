@@ -209,7 +209,8 @@ enum GrabScript {
             return -3
           end
           redis.call('PERSIST', group)
-          redis.call('HINCRBY', life, 'n', 1)
+          -- (a count below 1 — packets sent before the count existed, expired since — starts again at this one)
+          if redis.call('HINCRBY', life, 'n', 1) < 1 then redis.call('HSET', life, 'n', 1) end
           redis.call('PERSIST', life)
         end
         for i = 5, 4 + s, chunk do redis.call('RPUSH', shares, unpack(ARGV, i, math.min(i + chunk - 1, 4 + s))) end

@@ -129,6 +129,7 @@ final class RedisTopology: Sendable {
                 let items = routes[address]!
                 let batch = items.flatMap { $0.asking ? [RedisCommand("ASKING"), commands[$0.index]] : [commands[$0.index]] }
                 let answers: [RedisReply]
+                let sentAt = ContinuousClock.now
                 do {
                     let slot = slots[items[0].index]
                     answers = try pool(for: address).withNode { node in
@@ -152,6 +153,17 @@ final class RedisTopology: Sendable {
                     cursor += 1
                     if isCluster, let redirect = Redirect(reply) {
                         if redirect.kind == .moved { moved = true }
+                        let silent = ContinuousClock.now - sentAt
+                        if redirect.kind == .moved, silent >= .seconds(1) {
+                            // A node that answered nothing for a second and then "moved": it was paused or cut off
+                            // while its slots were failed over — a failover as much as a dead node's.
+                            outages.withLock {
+                                $0[address] = $0[address] ?? Outage(since: sentAt, wallMilliseconds: Self.wallMilliseconds() - Int64(silent / .milliseconds(1)),
+                                                                    failure: "no answer for \(silent), then MOVED")
+                            }
+                            lostNodes.insert(address)
+                            failed.insert(index)
+                        }
                         redirects += 1
                         next.append((index, redirect.kind == .ask ? redirect.address(like: address) : nil))
                     } else if isCluster, case .error(let message) = reply, Self.isTransient(message) {
