@@ -58,7 +58,7 @@ for mode in plain durable; do
   python3 - "$work/$mode.json" "$mode" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))["runs"][0]
-assert run["verdict"]["lostGrants"] == 0 and run["verdict"]["paidTwice"] == 0, run["verdict"]
+assert run["verdict"]["lost_grants"] == 0 and run["verdict"]["paid_twice"] == 0, run["verdict"]
 l = run["latency_ns"]
 print(f"{sys.argv[2]:<10} {run['attempts_per_s']:12.0f} {l['p50'] / 1e6:8.1f}ms {l['p99'] / 1e6:8.1f}ms")
 PY

@@ -54,7 +54,7 @@ found = re.search(r"served by \S+ ([0-9.]+) s later \[failed at (\d+)", open(err
 took = (int(found.group(2)) - killed_at) / 1000 + float(found.group(1)) if found else float("nan")
 print(f"{replicas} replica(s) per master: failover {took:.2f} s from the kill; longest durable grab "
       f"{run['latency_ns']['max'] / 1e9:.2f} s; {run['attempts_per_s']:,.0f} attempts/s; verdict "
-      f"{'pass' if run['verdict']['lostGrants'] == 0 else 'FAIL'}")
+      f"{'pass' if run['verdict']['lost_grants'] == 0 else 'FAIL'}")
 PY
   "$HONGBAO_ROOT/scripts/redis-cluster.sh" stop "$work/cluster"
 done

@@ -37,7 +37,7 @@ import json, sys
 peer, usec = float(sys.argv[1]), int(sys.argv[2])
 run = json.loads('''$json''')["runs"][0]
 print(f"peer redis-benchmark grab.lua -P 64 -c 50: {peer:,.0f} grabs/s")
-print(f"ours, festival: {run['attempts_per_s']:,.0f} attempts/s, {run['grabs_per_s']:,.0f} grabs/s -> {run['attempts_per_s'] / peer:.2f}x the peer; verdict {run['verdict']['paidFen'] + run['verdict']['refundFen'] == run['verdict']['totalFen']}")
+print(f"ours, festival: {run['attempts_per_s']:,.0f} attempts/s, {run['grabs_per_s']:,.0f} grabs/s -> {run['attempts_per_s'] / peer:.2f}x the peer; verdict {run['verdict']['paid_fen'] + run['verdict']['refund_fen'] == run['verdict']['total_fen']}")
 print(f"phases: send {run['send_seconds']:.2f} s, grab {run['seconds']:.2f} s, verify + record {run['record_seconds']:.2f} s "
       f"(send {run['send_seconds'] / run['seconds']:.0%} and verify {run['record_seconds'] / run['seconds']:.0%} of the grab phase)")
 print(f"server time per attempt (EVALSHA µs, grabs and expiries, / attempts): {usec / run['attempts']:.2f} µs")

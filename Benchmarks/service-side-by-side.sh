@@ -65,8 +65,8 @@ import json, sys
 health, grab, rgrab = map(float, sys.argv[1:4])
 def verdict(run):
     v = run["verdict"]
-    bad = [k for k in ("unbalanced", "oversold", "paidTwice", "belowOneFen", "lostGrants", "wrongAmounts", "unreportedGrants") if v[k]]
-    return "pass" if not bad and v["paidFen"] + v["refundFen"] == v["totalFen"] else "FAIL " + ", ".join(bad)
+    bad = [k for k in ("unbalanced", "oversold", "paid_twice", "below_one_fen", "lost_grants", "wrong_amounts", "unreported_grants") if v[k]]
+    return "pass" if not bad and v["paid_fen"] + v["refund_fen"] == v["total_fen"] else "FAIL " + ", ".join(bad)
 ours = json.loads('''$bench''')["runs"][0]
 shared = json.loads('''$rbench''')["runs"][0]
 print(f"wrk GET /health, -c $connections: {health:,.0f} requests/s")

@@ -77,11 +77,11 @@ run = json.load(open(path))["runs"][0]
 v = run["verdict"]
 seconds = re.search(r"served by \S+ ([0-9.]+) s later \[failed at (\d+)", open(err).read())
 took = (int(seconds.group(2)) - killed_at) / 1000 + float(seconds.group(1)) if seconds else None
-print(f"{name}: {v['grabs']} grabs, {run['attempts_per_s']:.0f} attempts/s; lost acknowledged grabs {v['lostGrants']}, "
-      f"paid twice {v['paidTwice']}, wrong amounts {v['wrongAmounts']}, money conserved {v['paidFen'] + v['refundFen'] == v['totalFen']}; "
+print(f"{name}: {v['grabs']} grabs, {run['attempts_per_s']:.0f} attempts/s; lost acknowledged grabs {v['lost_grants']}, "
+      f"paid twice {v['paid_twice']}, wrong amounts {v['wrong_amounts']}, money conserved {v['paid_fen'] + v['refund_fen'] == v['total_fen']}; "
       f"failover: {'%.2f s from the kill to the first grab served by the promoted replica' % took if took is not None else 'not seen'}")
 if name == "durable":
-    ok = status == 0 and v["lostGrants"] == 0 and v["paidTwice"] == 0 and v["paidFen"] + v["refundFen"] == v["totalFen"] and took is not None
+    ok = status == 0 and v["lost_grants"] == 0 and v["paid_twice"] == 0 and v["paid_fen"] + v["refund_fen"] == v["total_fen"] and took is not None
     sys.exit(0 if ok else f"durable: the verdict must pass with nothing lost (exit {status})")
 PY
 }

@@ -67,7 +67,7 @@ import json, re, sqlite3, sys
 work = sys.argv[1]
 shards = [json.load(open(f"{work}/shard{k}.json"))["runs"][0] for k in (1, 2, 3)]
 for k, run in enumerate(shards, 1):
-    if run["verdict"]["lostGrants"] or run["verdict"]["paidTwice"] or run["verdict"]["unbalanced"]:
+    if run["verdict"]["lost_grants"] or run["verdict"]["paid_twice"] or run["verdict"]["unbalanced"]:
         sys.exit(f"shard {k}/3: verdict {run['verdict']}")
 told = sum(run["grabs"] for run in shards)
 stored = sum(run["verdict"]["grabs"] for run in shards)

@@ -112,5 +112,6 @@ public struct RunMerge: Sendable {
 public struct MergeError: Error, CustomStringConvertible {
     /// The one line.
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The one line.
+    public init(_ description: String) { self.description = description }
 }

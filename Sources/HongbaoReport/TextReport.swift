@@ -23,7 +23,7 @@ public enum TextReport {
         var lines: [String] = []
         lines.append("Run \(run.id): \(run.engine), \(run.algorithm) packets, seed \(run.seed), started \(run.startedAt)"
             + (run.complete ? "" : " — INCOMPLETE (killed or failed before it finished)"))
-        lines.append("  workload    \(Format.grouped(Int64(run.members))) members, \(Format.grouped(Int64(run.packets))) packets, \(run.threads) threads")
+        lines.append("  workload    \(run.scenario): \(Format.grouped(Int64(run.members))) members, \(Format.grouped(Int64(run.packets))) packets, \(run.threads) threads")
         guard run.complete else {
             lines.append("  no throughput or latency: the run did not finish, and what it stored is partial")
             return lines.joined(separator: "\n")

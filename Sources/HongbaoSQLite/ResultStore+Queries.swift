@@ -36,6 +36,9 @@ extension ResultStore {
         public let verdict: String
         /// Whether the run finished (an interrupted run stays incomplete).
         public let complete: Bool
+        /// The workload's scenario (`festival` or `hot`), from the run's settings; `festival` for a run that does
+        /// not say.
+        public let scenario: String
     }
 
     /// Fairness at one grab position of one algorithm: share ÷ average share, and how often the luckiest share
@@ -74,7 +77,8 @@ extension ResultStore {
             SELECT id, started_at, engine, algorithm, seed, members, packets, threads, COALESCE(attempts, 0),
                    COALESCE(grabs, 0), COALESCE(sold_out, 0), COALESCE(grabs_per_s, 0), COALESCE(attempts_per_s, 0),
                    COALESCE(p50_ns, 0), COALESCE(p90_ns, 0), COALESCE(p99_ns, 0), COALESCE(p999_ns, 0),
-                   COALESCE(max_ns, 0), COALESCE(refund_fen, 0), COALESCE(verdict, 'incomplete'), complete
+                   COALESCE(max_ns, 0), COALESCE(refund_fen, 0), COALESCE(verdict, 'incomplete'), complete,
+                   COALESCE(CASE WHEN json_valid(config_json) THEN json_extract(config_json, '$.scenario') END, 'festival')
             FROM runs \(filter) ORDER BY id
             """)
         var runs: [Run] = []
@@ -86,7 +90,8 @@ extension ResultStore {
                 attempts: Int(statement.int64(at: 8)), grabs: Int(statement.int64(at: 9)),
                 soldOut: Int(statement.int64(at: 10)), grabsPerSecond: statement.double(at: 11),
                 attemptsPerSecond: statement.double(at: 12), latency: (13 ... 17).map { statement.int64(at: $0) },
-                refund: statement.int64(at: 18), verdict: statement.text(at: 19), complete: statement.int64(at: 20) == 1))
+                refund: statement.int64(at: 18), verdict: statement.text(at: 19), complete: statement.int64(at: 20) == 1,
+                scenario: String(statement.text(at: 21).prefix(32))))
         }
         if let missing = ids.first(where: { id in !runs.contains { $0.id == id } }) {
             throw ResultStoreError.noSuchRun(missing, path: database.path)

@@ -249,7 +249,7 @@ public enum ResultStoreError: Error, CustomStringConvertible {
             "\(path) has schema version \(version), newer than this Hongbao's \(ResultStore.schemaVersion)"
         case .foreign(let path): "\(path) is not a Hongbao results database (no Hongbao runs table): nothing was changed"
         case .noSuchRun(let id, let path): "no run \(id) in \(path)"
-        case .noRuns(let path): "no complete run in \(path): run `swift run bench --db \(path)` first"
+        case .noRuns(let path): "no complete run in \(path): run `swift run -c release bench --db \(path)` first"
         case .implausible(let what, let path): "\(path): \(what) — no run can have that (the file was changed or is damaged); nothing was shown"
         }
     }

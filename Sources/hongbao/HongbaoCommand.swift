@@ -31,14 +31,16 @@ struct Report: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        guard FileManager.default.fileExists(atPath: database) else {
-            throw ValidationError("no database at \(database): run `swift run bench --db \(database)` first")
-        }
         if let bad = runs.first(where: { $0 < 1 }) { throw ValidationError("--run takes run ids ≥ 1, got \(bad)") }
     }
 
     func run() throws {
         do {
+            // A file that is missing, foreign, damaged or implausible: each one line `hongbao report: error: …`,
+            // exit 1 (usage errors are ArgumentParser's: `hongbao: error: …`, exit 64).
+            guard FileManager.default.fileExists(atPath: database) else {
+                throw ReportError("no database at \(database): run `swift run -c release bench --db \(database)` first")
+            }
             let store = try ResultStore(readingFrom: database)   // changes nothing in the file
             let chosen = try runs.isEmpty ? store.runs().map(\.id) : runs
             guard !chosen.isEmpty else { throw ResultStoreError.noRuns(path: database) }
@@ -81,15 +83,15 @@ struct Merge: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give the shards' files: hongbao merge OUT.db IN.db…") }
-        if let missing = inputs.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
-            throw ValidationError("no database at \(missing)")
-        }
         if inputs.contains(output) { throw ValidationError("\(output) is an input: write the merged run to a new file") }
     }
 
     func run() throws {
         let merged: RunMerge
         do {
+            if let missing = inputs.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+                throw MergeError("no database at \(missing)")
+            }
             merged = try RunMerge.merge(inputs, into: output)
         } catch {
             FileHandle.standardError.write(Data("hongbao merge: error: \(error)\n".utf8))
