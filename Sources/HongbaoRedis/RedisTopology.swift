@@ -20,6 +20,9 @@ final class RedisTopology: Sendable {
     let recoveries = Locked<[RedisRecovery]>([])
     /// Nodes lost and not yet replaced: since when, and what the first failed call said.
     private let outages = Locked<[RedisAddress: Outage]>([:])
+    /// Nodes whose answers took a second or more lately (a pause, a partition): if one of them then moves its
+    /// slots, they were failed over while it was silent, and that is reported as a failover.
+    private let stalls = Locked<[RedisAddress: Outage]>([:])
 
     struct Outage {
         let since: ContinuousClock.Instant
@@ -146,6 +149,14 @@ final class RedisTopology: Sendable {
                     lastError = error
                     continue
                 }
+                let silent = ContinuousClock.now - sentAt
+                if isCluster, silent >= .seconds(1) {   // remembered until the node moves its slots, or for a minute
+                    stalls.withLock { stalls in
+                        stalls = stalls.filter { ContinuousClock.now - $0.value.since < .seconds(60) }
+                        stalls[address] = stalls[address] ?? Outage(since: sentAt, wallMilliseconds: Self.wallMilliseconds() - Int64(silent / .milliseconds(1)),
+                                                                    failure: "no answer for \(silent)")
+                    }
+                }
                 var cursor = 0
                 for (index, asking) in items {
                     if asking { cursor += 1 }   // ASKING's own +OK
@@ -153,14 +164,10 @@ final class RedisTopology: Sendable {
                     cursor += 1
                     if isCluster, let redirect = Redirect(reply) {
                         if redirect.kind == .moved { moved = true }
-                        let silent = ContinuousClock.now - sentAt
-                        if redirect.kind == .moved, silent >= .seconds(1) {
-                            // A node that answered nothing for a second and then "moved": it was paused or cut off
-                            // while its slots were failed over — a failover as much as a dead node's.
-                            outages.withLock {
-                                $0[address] = $0[address] ?? Outage(since: sentAt, wallMilliseconds: Self.wallMilliseconds() - Int64(silent / .milliseconds(1)),
-                                                                    failure: "no answer for \(silent), then MOVED")
-                            }
+                        if redirect.kind == .moved, let stall = stalls.withLock({ $0.removeValue(forKey: address) }) {
+                            // A node that answered nothing for a second (paused, or cut off) and then moved its slots:
+                            // they were failed over meanwhile — a failover as much as a dead node's.
+                            outages.withLock { $0[address] = $0[address] ?? stall }
                             lostNodes.insert(address)
                             failed.insert(index)
                         }
@@ -206,7 +213,7 @@ final class RedisTopology: Sendable {
                     throw RedisEngineError(.cluster, "the cluster did not recover within \(recoveryTimeout) (\(lastError.map { "\($0)" } ?? "no answer"))")
                 }
                 Thread.sleep(forTimeInterval: backoff / .seconds(1))
-                backoff = min(backoff * 2, .milliseconds(400))
+                backoff = min(backoff * 2, Self.longestBackoff)
                 try? refresh(thorough: true)
             } else if moved {
                 try refresh(thorough: !failed.isEmpty)
@@ -289,6 +296,10 @@ final class RedisTopology: Sendable {
         }
         return role == "master" ? (offset, replicas) : nil
     }
+
+    /// The longest wait between two tries during a failover: the promoted replica is used at most this long after
+    /// it starts serving (Benchmarks/README.md: 400 ms measured against 100 ms on the durable stall).
+    static let longestBackoff = Duration.milliseconds(100)
 
     /// Error replies that mean "not now" during a failover or a resharding: nothing ran, try again shortly.
     static func isTransient(_ message: String) -> Bool {
