@@ -65,7 +65,8 @@ extension RedisEngine {
                     present[groupKeys[index]!] = false
                     again.append(index)
                 case -3:
-                    throw RedisEngineError(.serverError, "the set \(groupKeys[index]!.rawValue) in Redis does not hold the \(groups[index].count) members it is named after: nothing was sent to it")
+                    throw RedisEngineError(.serverError, "the set \(groupKeys[index]!.rawValue) in Redis does not hold the "
+                                           + "\(groups[index].count) members it is named after: nothing was sent to it")
                 default:
                     throw RedisEngineError(.protocolError, "the send script returned \(reply)")
                 }
@@ -74,7 +75,8 @@ extension RedisEngine {
             if pending.isEmpty { break }
         }
         guard pending.isEmpty else {
-            throw RedisEngineError(.serverError, "\(pending.count) packets found their ids taken \(Self.sendRounds) times in a row: is another process issuing ids from the same clock?")
+            throw RedisEngineError(.serverError, "\(pending.count) packets found their ids taken \(Self.sendRounds) times in a row: "
+                                   + "is another process issuing ids from the same clock?")
         }
         sentGroups.withLock { book in
             for index in plans.indices { if let key = groupKeys[index] { book.record(ids[index], to: groups[index], key: key) } }
