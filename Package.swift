@@ -22,8 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
     ],
     targets: [
-        // Money, packets, splitting and the in-process engines: stdlib + Synchronization only.
-        .target(name: "HongbaoCore"),
+        // Money, packets, splitting and the in-process engines: stdlib + Synchronization, and the arena's one C shim
+        // (membarrier and a compiler barrier for epoch-based reclamation), imported only in Sources/HongbaoCore/Arena/.
+        .target(name: "CHongbaoArena"),
+        .target(name: "HongbaoCore", dependencies: ["CHongbaoArena"]),
 
         // Redis and Redis Cluster through hiredis: C calls only in Sources/HongbaoRedis/Hiredis/. Groups' sets are
         // named by a SHA-256 digest of their members (swift-crypto).

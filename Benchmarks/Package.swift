@@ -21,6 +21,12 @@ let package = Package(
             ],
             path: "Tools/RedisGrabs"
         ),
+        // Plain executable: the long-running engine's memory over tens of millions of packets (see README.md).
+        .executableTarget(
+            name: "Soak",
+            dependencies: [.product(name: "HongbaoCore", package: "Hongbao")],
+            path: "Tools/Soak"
+        ),
         .executableTarget(
             name: "Engines",
             dependencies: [

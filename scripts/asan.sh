@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the tests of the packet arena — the core's unsafe memory — under AddressSanitizer, in its own build folder:
-# the arena's own tests, the engine semantics on it, and the contention races. Fails on any report or failure.
+# the arena's own tests, the engine semantics on it, the contention races, and reclamation while grabs are in
+# flight. Fails on any report or failure.
 source "$(dirname "$0")/lib.sh"
 cd "$HONGBAO_ROOT"
 out=$(mktemp)
@@ -10,7 +11,7 @@ trap 'rm -f "$out"' EXIT
 status=0
 ASAN_OPTIONS="halt_on_error=1 detect_leaks=0 ${ASAN_OPTIONS:-}" \
   swift test --disable-xctest --sanitize=address --scratch-path .build-asan \
-    --filter 'ArenaTests|ContentionTests|EngineSemanticsTests' >"$out" 2>&1 || status=$?
+    --filter 'ArenaTests|ContentionTests|EngineSemanticsTests|ReclamationTests|DeadlineRaceTests' >"$out" 2>&1 || status=$?
 grep -E '✘|ERROR: AddressSanitizer|Test run with' "$out" || true
 grep -q 'ERROR: AddressSanitizer' "$out" && fatal "AddressSanitizer reported an error (above)"
 ((status == 0)) || fatal "tests failed under AddressSanitizer (exit $status)"

@@ -39,6 +39,15 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
         }
+        for mode in FullGrab.Mode.allCases {
+            Benchmark("lock-free, fullgrab \(mode.rawValue), \(threads) thread(s)") { benchmark in
+                let fixture = try! FullGrab(packets: grabsPerIteration / FullGrab.members)
+                measure(benchmark, grabs: grabsPerIteration) {
+                    runThreads(threads) { thread in fixture.run(mode, thread: thread, of: threads) }
+                }
+                fixture.verify()
+            }
+        }
         for engine in [EngineKind.lockFree, .mutex, .racy] {
             Benchmark("\(engine.rawValue), one hot packet, \(threads) thread(s)") { benchmark in
                 let fixture = try! Fixture(engine, packets: grabsPerIteration / Fixture.shares)
@@ -73,7 +82,7 @@ final class Fixture: Sendable {
     let checked: Bool
 
     init(_ kind: EngineKind, packets count: Int) throws {
-        let engine = kind.makeNonBlocking(capacity: count + 1)!
+        let engine = kind.makeNonBlocking()!
         let spec = try PacketSpec(total: Fen(yuan: 200), shares: Self.shares)
         packets = try (0 ..< count).map { try engine.send(spec, to: Self.group, seed: UInt64($0)) }
         self.engine = engine
@@ -150,4 +159,49 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         }.start()
     }
     done.wait()
+}
+
+/// `../shared/limits/fullgrab.c` in Swift, through the public API: packets of 100 shares of ¥100.00 to the group of
+/// members 1…100, so that every grab wins. hot: thread t grabs members t+1, t+1+T, … of packet k, then packet
+/// k+1 (all threads on one packet at once); many: thread t grabs every member of its own packets (k % T == t).
+final class FullGrab: Sendable {
+    static func makeEngine(_ count: Int) -> LockFreeEngine { LockFreeEngine() }
+    enum Mode: String, CaseIterable { case hot, many }
+    static let members = 100
+    static let group = Group(range: 1 ... UInt32(members))
+    let engine: LockFreeEngine
+    let packets: [PacketID]
+
+    init(packets count: Int) throws {
+        let engine = FullGrab.makeEngine(count)
+        let spec = try PacketSpec(total: Fen(10_000), shares: Self.members)
+        packets = try (0 ..< count).map { try engine.send(spec, to: Self.group, seed: UInt64($0)) }
+        self.engine = engine
+    }
+
+    func run(_ mode: Mode, thread: Int, of threads: Int) {
+        var won: Int64 = 0
+        switch mode {
+        case .hot:
+            for packet in packets {
+                for member in stride(from: thread + 1, through: Self.members, by: threads) {
+                    if case .granted(let amount) = try! engine.grab(packet, for: MemberID(UInt32(member))) { won &+= amount.rawValue }
+                }
+            }
+        case .many:
+            for (index, packet) in packets.enumerated() where index % threads == thread {
+                for member in 1 ... Self.members {
+                    if case .granted(let amount) = try! engine.grab(packet, for: MemberID(UInt32(member))) { won &+= amount.rawValue }
+                }
+            }
+        }
+        blackHole(won)
+    }
+
+    func verify() {
+        for packet in packets {
+            let summary = try! engine.summary(of: packet)
+            precondition(summary.grabs.count == Self.members && summary.paid == summary.total, "fullgrab broke on \(packet)")
+        }
+    }
 }

@@ -62,11 +62,10 @@ public struct BenchOptions: Sendable {
 /// One `bench` session: builds the population and the workload once, runs them against each engine in turn on
 /// the same seed, audits and stores each run, and prints the table (or JSON).
 public enum BenchSession {
-    /// Runs every engine that `engines` makes (called once each, after the workload is built, with the packet
-    /// count as capacity). - Returns: the reports; a failed verdict is in its report, not thrown.
+    /// Runs every engine that `engines` makes (called once each, after the workload is built). - Returns: the reports; a failed verdict is in its report, not thrown.
     /// - Throws: the first failure of the store, the workload's engines or the audit.
     public static func run(_ options: BenchOptions,
-                           engines: [(_ capacity: Int) throws -> DrivenEngine]) throws -> [EngineReport]
+                           engines: [() throws -> DrivenEngine]) throws -> [EngineReport]
     {
         let progress = ProgressReporter(quiet: options.quiet)
         if isDebugBuild && !options.quiet {
@@ -98,7 +97,7 @@ public enum BenchSession {
         driver.inFlight = options.inFlightPerThread
         var reports: [EngineReport] = []
         for make in engines {
-            let target = try make(options.packets)
+            let target = try make()
             let name = target.blocking.name
             let runID = try store.beginRun(RunStart(
                 startedAt: Date().formatted(.iso8601), engine: name, algorithm: options.algorithm?.rawValue ?? "mixed",

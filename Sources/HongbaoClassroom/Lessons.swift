@@ -64,7 +64,7 @@ public struct Classroom {
             grab at the same moment. The racy engine *checks* whether a share is left, then *acts* — two steps.
             """)
         board.pause()
-        let result = try RaceRounds.run(UnsafeRacyEngine(capacity: RaceRounds.maxRounds + 1), until: .oversold, seed: seed)
+        let result = try RaceRounds.run(UnsafeRacyEngine(), until: .oversold, seed: seed)
         guard let oversold = result.firstOversold else {
             board.say("No oversell in \(result.rounds.formatted()) rounds on this machine (the window is a few nanoseconds wide).")
             return "the racy engine got lucky \(result.rounds.formatted()) times; lesson 2 shows the interleaving that oversells"
@@ -109,10 +109,10 @@ public struct Classroom {
     func aLock() throws -> String {
         board.say("The same race with the mutex engine: check and act happen while holding the packet's lock.")
         board.pause()
-        let result = try RaceRounds.run(MutexEngine(capacity: effort.rounds + 1), until: .rounds(effort.rounds), seed: seed)
+        let result = try RaceRounds.run(MutexEngine(), until: .rounds(effort.rounds), seed: seed)
         board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
         board.pause()
-        let costs = try Throughput.compare([UnsafeRacyEngine(capacity: 1 << 16), MutexEngine(capacity: 1 << 16)], packets: effort.packets)
+        let costs = try Throughput.compare([UnsafeRacyEngine(), MutexEngine()], packets: effort.packets)
         for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
         let ratio = costs[1].1 / max(costs[0].1, 1)
         return "the lock never oversold in \(result.rounds.formatted()) rounds; it ran at \(String(format: "%.2f", ratio))× the racy engine's speed"
@@ -146,10 +146,19 @@ public struct Classroom {
             grab only needs a number: one fetch-add hands it ticket n, and share n is its own. A fetch-add cannot \
             fail, so no grab's work is ever thrown away.
             """)
-        let result = try RaceRounds.run(LockFreeEngine(capacity: effort.rounds + 1), until: .rounds(effort.rounds), seed: seed)
+        // The ticket is the design we ship, so it gets the same proof as the toys: every interleaving of grabbers,
+        // a member tapping twice, the sender's expire and the deadline, explored state by state.
+        let ticket = TicketModel(grabbers: [1, 1, 2], closers: 1, deadline: true, shares: 2).explore()
+        board.say("The ticket, model-checked: grabbers A and A' (one member tapping twice) and B, the sender's expire and the deadline: \(ticket.states.formatted()) states, \(ticket.endings) endings, \(ticket.bad) break a rule, \(ticket.stuck) get stuck.")
+        let unsealed = TicketModel(grabbers: [1, 1], closers: 0, deadline: true, shares: 2, seals: false).explore()
+        if let violation = unsealed.firstViolation {
+            board.bad("Without the seal — a grab past the deadline answering `expired` without closing the packet — the checker finds: \(violation).")
+        }
+        board.pause()
+        let result = try RaceRounds.run(LockFreeEngine(), until: .rounds(effort.rounds), seed: seed)
         board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
         board.pause()
-        let costs = try Throughput.compare([MutexEngine(capacity: 1 << 16), LockFreeEngine(capacity: 1 << 16)], packets: effort.packets)
+        let costs = try Throughput.compare([MutexEngine(), LockFreeEngine()], packets: effort.packets)
         for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
         // Why a lock can beat a CAS loop, and why the ticket beats both: lock-free is about progress (no grabber
         // can be stopped by another one descheduled while holding a lock), not about speed. On two cores a mutex

@@ -13,18 +13,16 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     public static let correct: [EngineKind] = [.lockFree, .mutex, .actor]
 
     /// The engine, for `async` callers (every engine is one).
-    public func make(capacity: Int = 1 << 16, clock: any PacketClock = SystemPacketClock()) -> any AsyncGrabEngine {
-        makeNonBlocking(capacity: capacity, clock: clock) ?? ActorEngine(clock: clock)
+    public func make(clock: any PacketClock = SystemPacketClock()) -> any AsyncGrabEngine {
+        makeNonBlocking(clock: clock) ?? ActorEngine(clock: clock)
     }
 
     /// The engine for callers on their own threads; nil for the actor engine, which is `async` only.
-    public func makeNonBlocking(capacity: Int = 1 << 16,
-                                clock: any PacketClock = SystemPacketClock()) -> (any NonBlockingGrabEngine)?
-    {
+    public func makeNonBlocking(clock: any PacketClock = SystemPacketClock()) -> (any NonBlockingGrabEngine)? {
         switch self {
-        case .lockFree: LockFreeEngine(capacity: capacity, clock: clock)
-        case .mutex: MutexEngine(capacity: capacity, clock: clock)
-        case .racy: UnsafeRacyEngine(capacity: capacity, clock: clock, window: { _ in yieldThread() })
+        case .lockFree: LockFreeEngine(clock: clock)
+        case .mutex: MutexEngine(clock: clock)
+        case .racy: UnsafeRacyEngine(clock: clock, window: { _ in yieldThread() })
         case .actor: nil
         }
     }

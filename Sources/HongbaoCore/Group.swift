@@ -4,6 +4,9 @@
 /// `0 ..< count` that engines use to address per-member state without hashing.
 /// The storage may be a slice of a larger flat array, so millions of groups can share one buffer.
 public struct Group: Sendable, Hashable {
+    /// The most members a packet's group may have, in every engine (and the example service): 100,000.
+    public static let maximumCount = 100_000
+
     /// Sorted, without duplicates.
     public let members: ArraySlice<MemberID>
 

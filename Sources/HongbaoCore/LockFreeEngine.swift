@@ -23,37 +23,53 @@
 ///
 /// Not guaranteed: a retry by a member whose first attempt is still between its ticket and its record store waits
 /// (spinning, then yielding the processor) for that attempt to finish — only the same member ever waits on
-/// itself. `summary` is not an atomic snapshot while grabs are under way. Memory is released with the engine.
+/// itself. `summary` is not an atomic snapshot while grabs are under way.
+///
+/// Memory. A packet lives until its refund is recorded (`expire`, or `expireDue` once its deadline passed) and
+/// `retention` more; then the arena reclaims it with epoch-based reclamation, safe while grabs are in flight (see
+/// `PacketArena`, `EpochDomain`). A grab pins the calling thread with one store to its own cache line — no fence,
+/// no read-modify-write. Ids are never reused: a reclaimed packet's id answers `unknownPacket`. Groups are stored
+/// once per content. There is no capacity: memory is the only limit.
 public final class LockFreeEngine: NonBlockingGrabEngine {
     public let name = "lock-free"
     let arena: PacketArena
     let clock: any PacketClock
+    /// How long a refunded packet is kept (late callers hear its verdict) before its memory is reclaimed.
+    public let retention: Duration
     private let keyedExpiries = KeyedExpiries()
     /// The system clock is read directly, without the existential call (the common case, on every grab).
     private let usesSystemClock: Bool
 
     /// - Parameters:
-    ///   - capacity: how many packets the engine can hold over its life.
-    ///   - clock: where expiry reads the time; inject a manual clock in tests.
-    public init(capacity: Int = 1 << 24, clock: any PacketClock = SystemPacketClock()) {
-        arena = PacketArena(capacity: capacity)
+    ///   - retention: how long a packet is kept after its refund is recorded (the Redis engine's default, a day);
+    ///     after it, the packet's id answers `unknownPacket` and its memory is reused.
+    ///   - clock: where expiry and retention read the time; inject a manual clock in tests.
+    public init(retention: Duration = .defaultRetention, clock: any PacketClock = SystemPacketClock()) {
+        arena = PacketArena(retention: retention.nanosecondsSaturated)
+        self.retention = retention
         self.clock = clock
         usesSystemClock = clock is SystemPacketClock
     }
 
     /// Creates the packet's words in the arena and publishes them under a new id. Takes the arena's lock (the send
-    /// path only). - Throws: `GrabEngineError` (capacity, empty group, recipient).
+    /// path only), where it also reclaims a few packets past their retention.
+    /// - Throws: `GrabEngineError` (empty group, group too large, recipient).
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
-        try arena.insert(try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: clock.nanoseconds))
+        let now = clock.nanoseconds
+        return try arena.insert(try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: now), now: now)
     }
 
     /// One grab, with the seq of the share the member holds (`grab(_:for:)` is its outcome). Wait-free: a
     /// member's grab finishes in a bounded number of its own steps (a retry waits only for the same member's first
     /// attempt). O(log group size); no allocation, no reference counting.
     /// - Returns: the outcome, by the rule documented on `GrabOutcome`, and the seq of the share held.
-    /// - Throws: `GrabEngineError.unknownPacket`.
+    /// - Throws: `GrabEngineError.unknownPacket` (never sent, or reclaimed after its retention).
     public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
-        let packet = try arena.packet(id)
+        try arena.withPacket(id) { grab($0, for: member) }
+    }
+
+    @inline(__always)
+    private func grab(_ packet: PacketWords, for member: MemberID) -> GrabReceipt {
         guard let index = packet.grabberIndex(of: member) else { return GrabReceipt(.notMember) }
         let shares = packet.shares
         // Sold-out fast path: losing needs no write. The member may have won a share before (or may be winning the
@@ -110,18 +126,28 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// CAS on its ticket word; the shares taken when it closed leave the balance that is the refund, made once.
     /// Lock-free. - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID) throws -> ExpiryOutcome {
-        let packet = try arena.packet(id)
-        let shares = packet.shares
-        var state = packet.ticketsAcquiring
-        while !state.refunded {
-            let desired = state.refunding(shares: shares)
-            let (won, found) = packet.compareExchangeTickets(expected: state, desired: desired)
-            if won { return .refunded(Fen(packet.balance(afterTaking: desired.taken(of: shares)))) }
-            state = found
+        let outcome = try arena.withPacket(id) { packet in
+            let shares = packet.shares
+            var state = packet.ticketsAcquiring
+            while !state.refunded {
+                let desired = state.refunding(shares: shares)
+                let (won, found) = packet.compareExchangeTickets(expected: state, desired: desired)
+                if won { return ExpiryOutcome.refunded(Fen(packet.balance(afterTaking: desired.taken(of: shares)))) }
+                state = found
+            }
+            return .alreadyRefunded(Fen(packet.balance(afterTaking: state.taken(of: shares))))
         }
-        return .alreadyRefunded(Fen(packet.balance(afterTaking: state.taken(of: shares))))
+        if case .refunded = outcome { arena.noteRefunded(id, at: clock.nanoseconds) }   // unpinned: it may reclaim
+        return outcome
     }
 
+    /// Refunds every packet whose deadline has passed and that no `expire` refunded: each refund is returned once
+    /// over the engine's life, however many callers sweep. Also reclaims every packet past its retention. Takes the
+    /// arena's lock to find what is due (not the grab path). O(due · log live).
+    /// - Returns: the packets refunded by this call, with their refunds.
+    public func expireDue() -> [DueRefund] {
+        DueRefund.sweep(arena.takeDue(now: clock.nanoseconds)) { try expire($0) }
+    }
     /// Closes the packet without recording a refund (a grab found the deadline passed). Lock-free: a CAS that
     /// fails only because a ticket or another close got in, retried on the state it found.
     private func seal(_ packet: PacketWords) {
@@ -136,26 +162,31 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
     /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
-        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
+        try keyedExpiries.expire(id, key: idempotencyKey, isKnown: arena.contains) { try expire(id) }
     }
 
     /// The packet's account. NOT an atomic snapshot: grabs that have taken a share but not yet written their record
     /// are waited for, so every listed grab is complete. O(shares). - Throws: `GrabEngineError.unknownPacket`.
     public func summary(of id: PacketID) throws -> PacketSummary {
-        let packet = try arena.packet(id)
-        let state = packet.ticketsAcquiring
-        let taken = state.taken(of: packet.shares)
-        let grabs = (0 ..< taken).map { index in
-            while true {
-                if let record = packet.recordAcquiring(index) { return record.record(index: index) }
-                spinWait()
+        try arena.withPacket(id) { packet in
+            let state = packet.ticketsAcquiring
+            let taken = state.taken(of: packet.shares)
+            let grabs = (0 ..< taken).map { index in
+                while true {
+                    if let record = packet.recordAcquiring(index) { return record.record(index: index) }
+                    spinWait()
+                }
             }
+            let balance = Fen(packet.balance(afterTaking: taken))
+            return PacketSummary(packet: id, total: packet.total, shares: packet.shares, grabs: grabs,
+                                 balance: balance, refund: state.refunded ? balance : nil)
         }
-        let balance = Fen(packet.balance(afterTaking: taken))
-        return PacketSummary(packet: id, total: packet.total, shares: packet.shares, grabs: grabs,
-                             balance: balance, refund: state.refunded ? balance : nil)
     }
 
-    /// Bytes of packet memory in use (every packet's words and each group's members, stored once per group).
+    /// Packets held: sent and not yet reclaimed (live, or refunded and within their retention).
+    public var packetsHeld: Int { arena.livePackets }
+
+    /// Bytes of packet memory allocated (packets held, each group's members stored once per content, and memory
+    /// retired but not yet freed).
     public var bytesInUse: Int { arena.bytesUsed }
 }

@@ -20,12 +20,11 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     private let keyedExpiries = KeyedExpiries()
     private let window: (@Sendable (MemberID) -> Void)?
 
-    /// - Parameters: capacity: packets over the engine's life; clock: where expiry reads the time; window: runs
-    ///   between the check and the act of every grab (to force an interleaving).
-    public init(capacity: Int = 1 << 20, clock: any PacketClock = SystemPacketClock(),
-                window: (@Sendable (MemberID) -> Void)? = nil)
-    {
-        directory = PacketDirectory(capacity: capacity)
+    /// - Parameters: clock: where expiry reads the time; window: runs between the check and the act of every grab
+    ///   (to force an interleaving). Keeps every packet for the engine's life (up to 2^26 of them): it is a lesson,
+    ///   not a service.
+    public init(clock: any PacketClock = SystemPacketClock(), window: (@Sendable (MemberID) -> Void)? = nil) {
+        directory = PacketDirectory()
         self.clock = clock
         self.window = window
     }
@@ -108,7 +107,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
     /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
     public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
-        try keyedExpiries.expire(id, key: idempotencyKey) { try expire(id) }
+        try keyedExpiries.expire(id, key: idempotencyKey, isKnown: { _ in true }) { try expire(id) }
     }
 
     /// Every win logged, including the oversold ones.

@@ -114,7 +114,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
-                { capacity in try made.keep(choice.make(capacity: capacity, redis: redisSettings)) }
+                { try made.keep(choice.make(redis: redisSettings)) }
             })
             for recovery in made.redis.flatMap(\.recoveries) {
                 FileHandle.standardError.write(Data("bench: failover: \(recovery) [failed at \(recovery.failedAtMilliseconds) ms]\n".utf8))
@@ -156,10 +156,10 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
     }
 
     /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
-    func make(capacity: Int, redis: RedisSettings) throws -> DrivenEngine {
+    func make(redis: RedisSettings) throws -> DrivenEngine {
         switch self {
         case .inProcess(let kind):
-            if let engine = kind.makeNonBlocking(capacity: capacity) { .synchronous(engine) } else { .asynchronous(kind.make()) }
+            if let engine = kind.makeNonBlocking() { .synchronous(engine) } else { .asynchronous(kind.make()) }
         case .redis:   // validate() required --redis
             .batched(try RedisEngine(url: redis.url!, durability: redis.durability, recoveryTimeout: redis.recoveryTimeout),
                      size: redis.batch)

@@ -26,6 +26,34 @@ struct InterleavingExplorerTests {
     }
 }
 
+@Suite("Ticket model")
+struct TicketModelTests {
+    /// The shipped design, every interleaving of 2–3 actors plus the sender's expire and the deadline: money is
+    /// conserved, one share per member, nothing paid after the close, the GrabOutcome rule between twin taps, and
+    /// no grab waits for ever.
+    @Test(arguments: [
+        TicketModel(grabbers: [1, 2], closers: 1, deadline: false, shares: 1),
+        TicketModel(grabbers: [1, 2, 3], closers: 1, deadline: true, shares: 2),
+        TicketModel(grabbers: [1, 1], closers: 1, deadline: true, shares: 2),
+        TicketModel(grabbers: [1, 1, 2], closers: 2, deadline: true, shares: 2),
+        TicketModel(grabbers: [1, 1, 1], closers: 1, deadline: true, shares: 3),
+    ])
+    func theTicketDesignKeepsEveryRule(_ model: TicketModel) {
+        let report = model.explore()
+        #expect(report.endings > 0 && report.states > report.endings)
+        #expect(report.bad == 0, "\(report.firstViolation ?? "")")
+        #expect(report.stuck == 0)
+    }
+
+    /// The checker can fail: the engine as it was before the deadline fix (no seal) answers one member both
+    /// `expired` and a share, and the checker finds that interleaving.
+    @Test func theCheckerCatchesTheDeadlineRaceWithoutTheSeal() {
+        let report = TicketModel(grabbers: [1, 1], closers: 0, deadline: true, shares: 2, seals: false).explore()
+        #expect(report.bad > 0)
+        #expect(report.firstViolation?.contains("holds a share but its taps were told") == true, "\(report.firstViolation ?? "none")")
+    }
+}
+
 @Suite("Lessons")
 struct LessonTests {
     /// A blackboard that keeps what is written and counts the pauses.

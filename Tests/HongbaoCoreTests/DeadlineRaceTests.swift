@@ -38,7 +38,7 @@ struct DeadlineRaceTests {
     @Test func theLockFreeEngineNeverAnswersOneMemberBothExpiredAndGranted() throws {
         let deadline = Int64(60) * 1_000_000_000
         let clock = GateClock(deadline: deadline)
-        let engine = LockFreeEngine(capacity: 16, clock: clock)
+        let engine = LockFreeEngine(clock: clock)
         let packet = try engine.send(try PacketSpec(total: 500, shares: 5, expiry: .seconds(60)), to: Group(range: 1 ... 9), seed: 1)
         clock.sending.store(false, ordering: .releasing)
         let first = WriteOnceBox<GrabOutcome>()
@@ -62,7 +62,7 @@ struct DeadlineRaceTests {
     func theMutexEngineNeverAnswersOneMemberBothExpiredAndGranted() throws {
         let deadline = Int64(60) * 1_000_000_000
         let clock = GateClock(deadline: deadline)
-        let engine = MutexEngine(capacity: 16, clock: clock)
+        let engine = MutexEngine(clock: clock)
         let packet = try engine.send(try PacketSpec(total: 500, shares: 5, expiry: .seconds(60)), to: Group(range: 1 ... 9), seed: 1)
         clock.sending.store(false, ordering: .releasing)
         let first = WriteOnceBox<GrabOutcome>(), second = WriteOnceBox<GrabOutcome>()

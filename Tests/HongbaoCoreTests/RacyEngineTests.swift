@@ -30,7 +30,7 @@ struct RacyEngineTests {
 
     /// The same interleaving on the lock-free engine cannot happen: its check and act are one CAS.
     @Test func theSameScheduleOnTheLockFreeEngineSellsOneShare() throws {
-        let engine = LockFreeEngine(capacity: 16)
+        let engine = LockFreeEngine()
         let packet = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 2), seed: 0)
         let outcomes = StartBarrier.run(threads: 2) { thread in try! engine.grab(packet, for: MemberID(UInt32(thread + 1))) }
         #expect(outcomes.filter { $0.share != nil }.count == 1)

@@ -75,7 +75,7 @@ struct RedisEngineTests {
     @Test(arguments: SplitAlgorithm.allCases.filter { $0 != .equal })
     func theSameSeedPaysTheSameSharesAsInProcess(_ algorithm: SplitAlgorithm) throws {
         let engine = try Self.engine()
-        let local = LockFreeEngine(capacity: 16)
+        let local = LockFreeEngine()
         let policy = PacketPolicy(perShareCap: 2_000, shareCountCap: 100)
         for (total, seed) in [(Int64(100), UInt64(1)), (9_999, 2), (100_00, 3), (80_000, 4)] {
             let spec = try PacketSpec(total: Fen(total), shares: 40, algorithm: algorithm, policy: policy)

@@ -14,8 +14,8 @@ struct DriverTests {
     @Test(arguments: engines)
     func aClosedLoopRunIsCorrectOnEveryEngine(_ name: String) throws {
         let target: DrivenEngine = switch name {
-        case "lock-free": .synchronous(LockFreeEngine(capacity: 1_000))
-        case "mutex": .synchronous(MutexEngine(capacity: 1_000))
+        case "lock-free": .synchronous(LockFreeEngine())
+        case "mutex": .synchronous(MutexEngine())
         default: .asynchronous(ActorEngine())
         }
         let measurement = try Driver(threads: 3).run(Self.workload, on: target)
@@ -53,7 +53,7 @@ struct DriverTests {
         let population = Population(members: 5_000, seed: 1)
         let hot = Workload(population: population, packets: 20, seed: 3, scenario: .hot)
         #expect(hot.packets.allSatisfy { $0.isHot && $0.spec.shares == min(100, population.group(Int($0.group)).count) })
-        let target = DrivenEngine.synchronous(LockFreeEngine(capacity: 100))
+        let target = DrivenEngine.synchronous(LockFreeEngine())
         let measurement = try Driver(threads: 2).run(hot, on: target)
         let verdict = try Audit.run(hot, measurement, on: target) { _ in }
         #expect(verdict.passed && verdict.grabs == hot.packets.reduce(0) { $0 + $1.spec.shares }, "\(verdict.summary)")
@@ -69,14 +69,14 @@ struct DriverTests {
     @Test func anOpenLoopKeepsToItsSchedule() throws {
         let small = Workload(population: Population(members: 1_000, seed: 1), packets: 40, seed: 2)
         let rate = 20_000.0
-        let measurement = try Driver(threads: 2, schedule: .open(perSecond: rate)).run(small, on: .synchronous(LockFreeEngine(capacity: 100)))
+        let measurement = try Driver(threads: 2, schedule: .open(perSecond: rate)).run(small, on: .synchronous(LockFreeEngine()))
         #expect(measurement.attemptsRun == small.attempts.count)
         // Grab i is not started before start + i / rate, so the run cannot end before the last one fell due.
         #expect(measurement.grabTime >= .nanoseconds(Int64(Double(small.attempts.count - 1) / rate * 1e9)))
     }
 
     @Test func aTimeLimitStopsTheRun() throws {
-        let measurement = try Driver(threads: 2, timeLimit: .zero).run(Self.workload, on: .synchronous(LockFreeEngine(capacity: 1_000)))
+        let measurement = try Driver(threads: 2, timeLimit: .zero).run(Self.workload, on: .synchronous(LockFreeEngine()))
         #expect(measurement.attemptsRun == 0)
         #expect(measurement.count(.notRun) == Self.workload.attempts.count)
     }
@@ -93,7 +93,7 @@ struct DriverTests {
 
 /// A lock-free engine whose grabs fail after a number of calls, as a lost connection would.
 final class FailingEngine: GrabEngine {
-    let base = LockFreeEngine(capacity: 1_000)
+    let base = LockFreeEngine()
     let calls = Atomic<Int>(0)
     let failAfter: Int
     var name: String { "failing" }
@@ -117,7 +117,7 @@ final class FailingEngine: GrabEngine {
 /// A lock-free engine that lies to its callers in one way, for testing the verdict.
 final class LyingEngine: GrabEngine {
     enum Lie: Sendable { case wrongAmount, lostGrant, unreportedGrant }
-    let base = LockFreeEngine(capacity: 1_000)
+    let base = LockFreeEngine()
     let lie: Lie
     var name: String { "lying" }
 

@@ -6,74 +6,100 @@ import Darwin
 import Synchronization
 
 /// The packet arena: every packet of an in-process engine as a run of atomic 64-bit words in raw memory,
-/// addressed by packet id, so that a grab by id touches no reference-counted object.
+/// addressed by packet id, so that a grab by id touches no reference-counted object — and each packet's memory
+/// given back once its refund is recorded and its retention has passed.
 ///
-/// Implementation notes. Memory comes in chunks of at least 4 MiB (`Atomic<UInt64>` words, zeroed, 64-byte
-/// aligned), carved by a bump allocator; chunks never move. Ids are dense (`0, 1, 2, …`): the address of packet
-/// `id`'s first word sits in index page `id / 4096`, entry `id % 4096` (0 until published), and a packet's header
-/// holds the address of its group's members — so a grab reaches both with three dependent loads and no table.
-/// (Measured: chunk-relative locations, resolved through the chunk table, cost two more dependent loads a grab;
-/// addresses took one thread on many packets from 50 to 55 M grabs/s.)
-/// The chunk table and the page table are fixed arrays allocated with the arena, so readers never race on a
-/// growing structure.
+/// Implementation notes.
+/// - **Ids and slots.** A packet id is `generation << 32 | slot`. Slot `s`'s entry (the packet's address, 0 when
+///   empty) is in slot page `s >> 16`, entry `s & 0xFFFF`; pages are created on demand in a fixed table of 2^16
+///   pages, so 2^32 packets can be live at once and the only limit is memory. A slot whose packet is reclaimed is
+///   reused (oldest freed first) under its next generation; a slot whose generation reaches 2^21 is never used again,
+///   so ids stay below 2^53 (a JSON number every client reads exactly) and **no id is ever issued twice**. Each
+///   packet's header holds its own id: a lookup checks it, so a stale id answers "unknown", never another packet.
+/// - **Memory.** Each packet's words are one 64-byte aligned allocation, zeroed. Groups are stored **by content**:
+///   a send hashes its group's members (the process's seeded `Hasher`), and shares the stored copy whose members
+///   are equal (compared word by word, so a hash collision costs a comparison, never a wrong group); a group is
+///   freed with its last packet. A small cache keyed by the identity of the caller's storage, which keeps that
+///   storage alive (so it cannot change or be reused while cached), skips the hash for a group sent to again.
+/// - **Retention and reclamation.** The engine tells the arena when a packet's refund is recorded; the packet is
+///   kept `retention` longer (late callers hear its verdict), then unlinked (its slot cleared) and its memory
+///   retired to the process's `EpochDomain`, which frees it once no grab can still be reading it (see there for
+///   the argument). Reclamation is amortised over sends and refunds (a few packets each) and runs in full in
+///   `takeDue` (the engines' `expireDue`); the epoch is advanced once per 64 retirements.
+/// - **Deadlines.** Every live packet is in a min-heap by deadline, so `takeDue` hands each packet past its
+///   deadline out once; the heap drops reclaimed packets when it grows to twice the live ones.
 ///
-/// Who writes what: `insert` takes `growthLock` (on the send path only) to issue the id, create the index page
-/// or a chunk if needed, copy a group's members the first time the group is seen, and carve the packet's words;
-/// then, outside the lock, it fills the packet's words and publishes its address with a releasing store. A
-/// reader (`words(of:)`) loads the page and the entry with acquiring loads, so everything the sender wrote
-/// happens-before the grab. Table entries are written once and never change; nothing is freed before `deinit`.
+/// Who writes what: everything but the packets' words is under `growthLock` (the send, refund and sweep paths,
+/// never a grab). A send fills its packet's words outside the lock and publishes its address with a releasing
+/// store; a reader pins, loads the slot page and the entry with acquiring loads, and checks the id, so everything
+/// the sender wrote happens-before the grab.
 ///
-/// A group is stored once however many packets it receives (the simulator sends thousands of packets to the
-/// same chat group): groups are recognised by the identity of their storage, which the arena keeps alive.
-///
-/// Not guaranteed: memory is never reclaimed packet by packet — an engine is rotated, not swept (as before).
 /// Only this folder touches pointers: `PacketWords` is the one view of a packet's words, and every unchecked
 /// access there states why its index is in bounds.
 package final class PacketArena: @unchecked Sendable {
-    // @unchecked Sendable: the tables and chunks are raw memory whose entries are atomics, written once under
-    // `growthLock` and published by releasing stores before any reader can find them (see the notes above);
-    // `growthState` is only touched under `growthLock`.
+    // @unchecked Sendable: the slot tables are raw memory whose entries are atomics, written under `growthLock`
+    // and published by releasing stores before any reader can find them; `growth` is only touched under
+    // `growthLock`; packet memory is freed only through the epoch domain (see the notes above).
 
-    package let capacity: Int
-    private let pageCount: Int
-    private let pageTable: UnsafeMutablePointer<Atomic<UInt>>     // address of each index page, 0 until created
-    private let chunkTable: UnsafeMutablePointer<Atomic<UInt>>    // address of each chunk, 0 until created
-    private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?    // per index page, its packets' mutexes
+    static let slotBits = 16
+    static let slotsPerPage = 1 << slotBits
+    static let maxPages = 1 << 16
+    static let generationLimit: UInt32 = 1 << 21
+    static let retireBatch = 64
+
+    private let retention: Int64
+    private let slotPages: UnsafeMutablePointer<Atomic<UInt>>   // address of each slot page, 0 until created
+    private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?  // per slot page, its slots' mutexes
+    private let epochs = EpochDomain.shared
     /// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees pthread locks (it does not see
     /// `Mutex`'s futex on Linux), and the contention tests send from several threads under it.
     private let growthLock: UnsafeMutablePointer<pthread_mutex_t>
-    private var growthState = Growth()
-
-    static let idsPerPage = 4096
-    static let chunkWords = 1 << 19   // 4 MiB
-    static let maxChunks = 1 << 16
-    static let offsetBits: UInt64 = 40
+    private var growth = Growth()
 
     private struct Growth {
-        var nextID = 0
-        var chunks: [(address: UnsafeMutablePointer<Atomic<UInt64>>, words: Int)] = []
-        var used = 0                        // words used in the last chunk
-        var groups: [GroupKey: UInt64] = [:]   // a group's storage → the location of its copied members
-        var keptAlive: [Group] = []         // so that no key's storage is freed and reused
+        var slotCount = 0
+        var generations: [UInt32] = []            // per slot: the generation of its current or next packet
+        var freeSlots = FIFO<UInt32>()
         var pages: [UnsafeMutablePointer<Atomic<UInt64>>] = []
-        var locks: [UnsafeMutablePointer<Mutex<Void>>] = []
+        var lockPages: [UnsafeMutablePointer<Mutex<Void>>] = []
+        var groupsByHash: [Int: [StoredGroup]] = [:]
+        var groupsByAddress: [UInt: StoredGroup] = [:]
+        var recentGroups: [GroupIdentity: (kept: Group, stored: StoredGroup)] = [:]
+        var deadlines = DeadlineHeap()
+        var refunds = FIFO<(at: Int64, id: PacketID)>()
+        var retired = FIFO<(epoch: UInt64, address: UnsafeMutableRawPointer, bytes: Int)>()
+        var retiredSinceAdvance = 0
+        var live = 0
+        var bytes = 0
     }
 
-    /// Identity of a group's member storage: its base address and count.
-    private struct GroupKey: Hashable {
+    /// A group's members as stored: sorted, two 32-bit ids a word, shared by its packets.
+    private final class StoredGroup {
+        let words: UnsafeMutablePointer<Atomic<UInt64>>
+        let count: Int
+        let hash: Int
+        var packets = 0
+        var identity: GroupIdentity?
+        init(words: UnsafeMutablePointer<Atomic<UInt64>>, count: Int, hash: Int) {
+            self.words = words
+            self.count = count
+            self.hash = hash
+        }
+    }
+
+    /// The identity of a caller's member storage (valid while the cache keeps that storage alive).
+    private struct GroupIdentity: Hashable {
         let address: UInt
         let count: Int
     }
 
-    /// An arena for up to `capacity` packets over its life. With `locks`, each packet also gets a `Mutex`
-    /// (for `MutexEngine`), in pages beside the index.
-    package init(capacity: Int, locks: Bool = false) {
-        precondition(capacity > 0, "an arena needs a capacity ≥ 1")
-        self.capacity = capacity
-        pageCount = (capacity + Self.idsPerPage - 1) / Self.idsPerPage
-        pageTable = Self.zeroedTable(pageCount)
-        chunkTable = Self.zeroedTable(Self.maxChunks)
-        lockPages = locks ? Self.zeroedTable(pageCount) : nil
+    /// An arena whose refunded packets are kept `retention` nanoseconds. With `locks`, each slot also gets a `Mutex`
+    /// (for `MutexEngine`), in pages beside the slots.
+    package init(retention: Int64, locks: Bool = false) {
+        precondition(retention >= 0, "a retention is ≥ 0")
+        self.retention = retention
+        slotPages = Self.zeroedTable(Self.maxPages)
+        lockPages = locks ? Self.zeroedTable(Self.maxPages) : nil
         growthLock = .allocate(capacity: 1)
         growthLock.initialize(to: pthread_mutex_t())
         pthread_mutex_init(growthLock, nil)
@@ -83,162 +109,283 @@ package final class PacketArena: @unchecked Sendable {
     private func withGrowth<R>(_ body: (inout Growth) throws -> R) rethrows -> R {
         pthread_mutex_lock(growthLock)
         defer { pthread_mutex_unlock(growthLock) }
-        return try body(&growthState)
+        return try body(&growth)
     }
 
     deinit {
+        // No grab can run: grabs hold the engine, which holds the arena. Everything is freed now.
         withGrowth { growth in
-            for (address, words) in growth.chunks {
-                address.deinitialize(count: words)
-                UnsafeMutableRawPointer(address).deallocate()
-            }
-            for page in growth.pages {
-                page.deinitialize(count: Self.idsPerPage)
+            for (pageIndex, page) in growth.pages.enumerated() {
+                for entry in 0 ..< Self.slotsPerPage where pageIndex * Self.slotsPerPage + entry < growth.slotCount {
+                    let address = page[entry].load(ordering: .relaxed)
+                    if address != 0 { UnsafeMutableRawPointer(bitPattern: UInt(address))!.deallocate() }
+                }
+                page.deinitialize(count: Self.slotsPerPage)
                 UnsafeMutableRawPointer(page).deallocate()
             }
-            for page in growth.locks {
-                page.deinitialize(count: Self.idsPerPage)
+            for page in growth.lockPages {
+                page.deinitialize(count: Self.slotsPerPage)
                 page.deallocate()
             }
+            for group in growth.groupsByAddress.values { UnsafeMutableRawPointer(group.words).deallocate() }
+            while let retired = growth.retired.popFirst() { retired.address.deallocate() }
         }
         pthread_mutex_destroy(growthLock)
         growthLock.deinitialize(count: 1)
         growthLock.deallocate()
-        pageTable.deinitialize(count: pageCount)
-        pageTable.deallocate()
-        chunkTable.deinitialize(count: Self.maxChunks)
-        chunkTable.deallocate()
+        slotPages.deinitialize(count: Self.maxPages)
+        slotPages.deallocate()
         if let lockPages {
-            lockPages.deinitialize(count: pageCount)
+            lockPages.deinitialize(count: Self.maxPages)
             lockPages.deallocate()
         }
     }
 
     // MARK: Sending
 
-    /// Stores a packet for `plan` (whose `id` is ignored) and publishes it under a new id.
-    /// - Throws: `GrabEngineError.capacityExhausted` when every id is used.
-    package func insert(_ plan: PacketPlan) throws -> PacketID {
+    /// Stores a packet for `plan` (whose `id` is ignored), publishes it under a new id, and reclaims a few packets
+    /// whose retention has passed by `now`. - Throws: `GrabEngineError.capacityExhausted` with 2^32 packets live.
+    package func insert(_ plan: PacketPlan, now: Int64) throws -> PacketID {
         let layout = PacketLayout(plan)
         let members = plan.recipient.map { Group(CollectionOfOne($0)) } ?? plan.group
-        let carved: (id: Int, packet: UInt64, members: UInt64)? = withGrowth { growth in
-            guard growth.nextID < capacity else { return nil }
-            let id = growth.nextID
-            growth.nextID += 1
-            if id % Self.idsPerPage == 0 { createPage(id / Self.idsPerPage, &growth) }
-            // An exclusive packet's one-member group is its own; a group is shared by identity of its storage.
-            let key = plan.recipient != nil ? nil : members.members.withUnsafeBufferPointer {
-                GroupKey(address: UInt(bitPattern: $0.baseAddress), count: $0.count)
-            }
-            let memberLocation: UInt64
-            if let key, let known = growth.groups[key] {
-                memberLocation = known
-            } else {
-                memberLocation = carve(PacketLayout.memberWords(members.count), &growth)
-                PacketWords.storeMembers(members, at: pointer(memberLocation))
-                if let key {
-                    growth.groups[key] = memberLocation
-                    growth.keptAlive.append(members)
-                }
-            }
-            return (id, carve(layout.words, &growth), memberLocation)
+        let bytes = Self.roundedBytes(layout.words)
+        let packet = Self.allocateZeroed(bytes)
+        let issued: (id: PacketID, members: UnsafeMutablePointer<Atomic<UInt64>>)? = withGrowth { growth in
+            reclaim(upTo: 4, now: now, &growth)
+            guard let slot = takeSlot(&growth) else { return nil }
+            let id = PacketID(UInt64(growth.generations[slot]) << 32 | UInt64(slot))
+            let group = storedGroup(members, &growth)
+            group.packets += 1
+            growth.deadlines.push(plan.expiresAt, id)
+            growth.live += 1
+            growth.bytes += bytes
+            return (id, group.words)
         }
-        guard let carved else {
-            throw GrabEngineError(.capacityExhausted, "this engine holds at most \(capacity) packets")
+        guard let issued else {
+            packet.deallocate()
+            throw GrabEngineError(.capacityExhausted, "this engine already holds 2^32 live packets")
         }
-        let packet = pointer(carved.packet)
-        PacketWords.initialize(packet, layout: layout, plan: plan, group: members,
-                               members: UInt64(UInt(bitPattern: pointer(carved.members))))
-        let page = Int(pageTable[carved.id / Self.idsPerPage].load(ordering: .relaxed))  // relaxed: written by us, or before our id was issued under the lock
-        let entries = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)!
+        let words = packet.assumingMemoryBound(to: Atomic<UInt64>.self)
+        PacketWords.initialize(words, layout: layout, plan: plan, id: issued.id, group: members,
+                               members: UInt64(UInt(bitPattern: issued.members)))
         // release: the packet's words are written before its address is published
-        entries[carved.id % Self.idsPerPage].store(UInt64(UInt(bitPattern: packet)), ordering: .releasing)
-        return PacketID(UInt64(carved.id))
+        slotEntry(Int(issued.id.rawValue & 0xFFFF_FFFF)).pointee.store(UInt64(UInt(bitPattern: words)), ordering: .releasing)
+        return issued.id
     }
 
-    /// The words of packet `id`, or nil if no such packet was published. Lock-free, wait-free: two acquiring loads.
+    /// A free slot (the longest free first), or a new one. Nil when 2^32 slots are in use.
+    private func takeSlot(_ growth: inout Growth) -> Int? {
+        if let slot = growth.freeSlots.popFirst() { return Int(slot) }
+        let slot = growth.slotCount
+        guard slot < Self.maxPages * Self.slotsPerPage else { return nil }
+        if slot % Self.slotsPerPage == 0 { createPage(slot >> Self.slotBits, &growth) }
+        growth.generations.append(0)
+        growth.slotCount += 1
+        return slot
+    }
+
+    /// The stored copy of `group`'s members: the cached one for the same storage, an equal one, or a new copy.
+    private func storedGroup(_ group: Group, _ growth: inout Growth) -> StoredGroup {
+        let identity = group.members.withUnsafeBufferPointer {
+            GroupIdentity(address: UInt(bitPattern: $0.baseAddress), count: $0.count)
+        }
+        if let recent = growth.recentGroups[identity] { return recent.stored }
+        var hasher = Hasher()
+        hasher.combine(group.count)
+        group.members.withUnsafeBufferPointer { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let hash = hasher.finalize()
+        let stored = growth.groupsByHash[hash, default: []].first { Self.holds($0, group) } ?? {
+            let words = Self.allocateZeroed(Self.roundedBytes(PacketLayout.memberWords(group.count)))
+                .assumingMemoryBound(to: Atomic<UInt64>.self)
+            PacketWords.storeMembers(group, at: words)
+            let stored = StoredGroup(words: words, count: group.count, hash: hash)
+            growth.groupsByHash[hash, default: []].append(stored)
+            growth.groupsByAddress[UInt(bitPattern: words)] = stored
+            growth.bytes += Self.roundedBytes(PacketLayout.memberWords(group.count))
+            return stored
+        }()
+        if growth.recentGroups.count >= 1024 {
+            for entry in growth.recentGroups.values { entry.stored.identity = nil }
+            growth.recentGroups.removeAll(keepingCapacity: true)
+        }
+        if let previous = stored.identity { growth.recentGroups[previous] = nil }
+        stored.identity = identity
+        growth.recentGroups[identity] = (group, stored)
+        return stored
+    }
+
+    /// Whether `stored` holds exactly `group`'s members.
+    private static func holds(_ stored: StoredGroup, _ group: Group) -> Bool {
+        guard stored.count == group.count else { return false }
+        // unchecked: pair < memberWords(count), the stored run's length
+        return (0 ..< PacketLayout.memberWords(group.count)).allSatisfy {
+            stored.words[$0].load(ordering: .relaxed) == PacketWords.memberPair(group, $0)  // relaxed: under the lock
+        }
+    }
+
+    // MARK: Lookup (pinned)
+
+    /// Runs `body` on packet `id`'s words, pinned so that they cannot be freed meanwhile. Lock-free and wait-free:
+    /// a pin (no fence, see `EpochDomain`), two acquiring loads and the id check; no allocation.
+    /// - Throws: `GrabEngineError.unknownPacket` if no packet has this id now (never sent, or reclaimed).
     @inline(__always)
-    func words(of id: PacketID) -> PacketWords? {
-        guard id.rawValue < UInt64(capacity) else { return nil }
-        let raw = Int(truncatingIfNeeded: id.rawValue)
-        let page = pageTable[raw / Self.idsPerPage].load(ordering: .acquiring)  // acquire: the page was zeroed before
+    func withPacket<R>(_ id: PacketID, _ body: (PacketWords) throws -> R) throws -> R {
+        let pin = epochs.pin()
+        defer { epochs.unpin(pin) }
+        guard let words = words(of: id) else {
+            throw GrabEngineError(.unknownPacket, "no \(id) in this engine (never sent, or reclaimed after its retention)")
+        }
+        return try body(words)
+    }
+
+    /// Whether a packet has this id now.
+    package func contains(_ id: PacketID) -> Bool {
+        let pin = epochs.pin()
+        defer { epochs.unpin(pin) }
+        return words(of: id) != nil
+    }
+
+    /// The words of packet `id`, or nil. The caller is pinned (or holds `growthLock`).
+    @inline(__always)
+    private func words(of id: PacketID) -> PacketWords? {
+        let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
+        let page = slotPages[slot >> Self.slotBits].load(ordering: .acquiring)  // acquire: the page was zeroed first
         guard page != 0 else { return nil }
-        // unchecked: raw % idsPerPage < idsPerPage, the page's length
-        let address = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)![raw % Self.idsPerPage]
+        // unchecked: slot & 0xFFFF < slotsPerPage, the page's length
+        let address = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)![slot & (Self.slotsPerPage - 1)]
             .load(ordering: .acquiring)  // acquire: pairs with insert's release; the words were written before
         guard let base = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(truncatingIfNeeded: address)) else { return nil }
-        return PacketWords(base: base, members: UnsafeMutablePointer(bitPattern: UInt(truncatingIfNeeded: PacketWords.memberAddress(base)))!)
+        let words = PacketWords(base: base)
+        return words.id == id ? words : nil
     }
 
-    /// The words of packet `id`. - Throws: `GrabEngineError.unknownPacket` if no such packet was published.
-    @inline(__always)
-    func packet(_ id: PacketID) throws -> PacketWords {
-        guard let words = words(of: id) else { throw GrabEngineError(.unknownPacket, "no \(id) in this engine") }
-        return words
-    }
-
-    /// The mutex of packet `id` (an arena made with `locks: true`, and an id that `words(of:)` found).
-    func lock(of id: PacketID) -> UnsafeMutablePointer<Mutex<Void>> {
-        let raw = Int(truncatingIfNeeded: id.rawValue)
+    /// The mutex of packet `id`'s slot (an arena made with `locks: true`, and an id that `withPacket` found).
+    /// A slot's mutex outlives its packets: a stale grab that locks it then finds its packet gone or retained.
+    private func lock(of id: PacketID) -> UnsafeMutablePointer<Mutex<Void>> {
+        let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
         // relaxed: the lock page was created before the packet's address was published, and the caller acquired that
-        let page = lockPages![raw / Self.idsPerPage].load(ordering: .relaxed)
-        return UnsafeMutablePointer<Mutex<Void>>(bitPattern: page)! + raw % Self.idsPerPage
+        let page = lockPages![slot >> Self.slotBits].load(ordering: .relaxed)
+        return UnsafeMutablePointer<Mutex<Void>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
     }
 
-    /// Runs `body` holding the mutex of packet `id`.
+    /// Runs `body` holding the mutex of packet `id`'s slot.
     @inline(__always)
     func withLock<R>(of id: PacketID, _ body: () -> R) -> R {
         lock(of: id).pointee.withLock { _ in body() }
     }
 
+    // MARK: Refunds, deadlines, reclamation
 
-    /// Bytes of arena memory in use (packets and group copies), for reports.
-    package var bytesUsed: Int {
+    /// Records that packet `id`'s refund was made at `now` (once per packet, by the engine that made it): it is
+    /// reclaimed once `retention` has passed. Reclaims a few packets already due.
+    package func noteRefunded(_ id: PacketID, at now: Int64) {
         withGrowth { growth in
-            (growth.chunks.dropLast().reduce(0) { $0 + $1.words } + growth.used) * MemoryLayout<UInt64>.stride
+            growth.refunds.append((now, id))
+            reclaim(upTo: 4, now: now, &growth)
         }
+    }
+
+    /// The packets whose deadline is ≤ `now`, each handed out once over the arena's life, and every packet whose
+    /// retention has passed reclaimed.
+    package func takeDue(now: Int64) -> [PacketID] {
+        withGrowth { growth in
+            var due: [PacketID] = []
+            while let next = growth.deadlines.first, next.expiresAt <= now {
+                growth.deadlines.removeFirst()
+                if words(of: next.id) != nil { due.append(next.id) }   // under the lock: reclaim cannot run
+            }
+            reclaim(upTo: .max, now: now, &growth)
+            return due
+        }
+    }
+
+    /// Packets live (sent and not yet reclaimed).
+    package var livePackets: Int { withGrowth { $0.live } }
+
+    /// Bytes of packet and group memory allocated (live, retained, and retired but not yet freed).
+    package var bytesUsed: Int { withGrowth { $0.bytes } }
+
+    /// Reclaims up to `limit` packets whose retention has passed by `now`, then frees what no grab can read.
+    private func reclaim(upTo limit: Int, now: Int64, _ growth: inout Growth) {
+        let cutoff = now >= Int64.min + retention ? now - retention : Int64.min   // refunds at or before it are due
+        var done = 0
+        while done < limit, let next = growth.refunds.first, next.at <= cutoff {
+            _ = growth.refunds.popFirst()
+            unlink(next.id, &growth)
+            done += 1
+        }
+        if growth.retiredSinceAdvance >= Self.retireBatch || (limit == .max && !growth.retired.isEmpty) {
+            growth.retiredSinceAdvance = 0
+            epochs.advance()
+            let now = epochs.current
+            while let oldest = growth.retired.first, oldest.epoch + 2 <= now {
+                _ = growth.retired.popFirst()
+                oldest.address.deallocate()
+                growth.bytes -= oldest.bytes
+            }
+        }
+        if growth.deadlines.count > 2 * growth.live + 1024 {
+            growth.deadlines.keepOnly { words(of: $0) != nil }   // under the lock: the memory is valid
+        }
+    }
+
+    /// Clears packet `id`'s slot, retires its memory (and its group's, if it was the group's last packet), and frees
+    /// the slot for its next generation.
+    private func unlink(_ id: PacketID, _ growth: inout Growth) {
+        guard let packet = words(of: id) else { return }
+        let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
+        slotEntry(slot).pointee.store(0, ordering: .releasing)  // release: ordered before the retire below
+        let epoch = epochs.current   // after the unlink: see EpochDomain
+        let bytes = Self.roundedBytes(PacketLayout(memberCount: packet.memberCount, shares: packet.shares).words)
+        growth.retired.append((epoch, packet.rawBase, bytes))
+        growth.retiredSinceAdvance += 1
+        if let group = growth.groupsByAddress[UInt(truncatingIfNeeded: packet.memberAddress)] {
+            group.packets -= 1
+            if group.packets == 0 {
+                growth.groupsByAddress[UInt(bitPattern: group.words)] = nil
+                growth.groupsByHash[group.hash]?.removeAll { $0 === group }
+                if growth.groupsByHash[group.hash]?.isEmpty == true { growth.groupsByHash[group.hash] = nil }
+                if let identity = group.identity { growth.recentGroups[identity] = nil }
+                growth.retired.append((epoch, UnsafeMutableRawPointer(group.words),
+                                       Self.roundedBytes(PacketLayout.memberWords(group.count))))
+            }
+        }
+        growth.live -= 1
+        growth.generations[slot] += 1
+        if growth.generations[slot] < Self.generationLimit { growth.freeSlots.append(UInt32(slot)) }
     }
 
     // MARK: Memory
 
-    @inline(__always)
-    private func pointer(_ location: UInt64) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        // relaxed: a chunk's address is stored before any location in it is published, and readers acquired that
-        let chunk = chunkTable[Int(location >> Self.offsetBits) - 1].load(ordering: .relaxed)
-        return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: chunk)! + Int(location & (1 << Self.offsetBits - 1))
+    private func slotEntry(_ slot: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        // relaxed: the page was published before any of its slots' ids was issued, under the lock or by a release
+        let page = slotPages[slot >> Self.slotBits].load(ordering: .relaxed)
+        // unchecked: slot & 0xFFFF < slotsPerPage
+        return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
     }
 
-    /// `words` zeroed words, 64-byte aligned, from the last chunk or a new one. Called under `growthLock`.
-    private func carve(_ words: Int, _ growth: inout Growth) -> UInt64 {
-        let rounded = (words + 7) & ~7   // whole cache lines: no packet shares a line with another
-        if growth.chunks.isEmpty || growth.used + rounded > growth.chunks[growth.chunks.count - 1].words {
-            precondition(growth.chunks.count < Self.maxChunks, "the packet arena is out of chunks")
-            let size = max(Self.chunkWords, rounded)
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: size * 8, alignment: 64)
-            let address = raw.bindMemory(to: Atomic<UInt64>.self, capacity: size)
-            for index in 0 ..< size { (address + index).initialize(to: Atomic(0)) }
-            growth.chunks.append((address, size))
-            growth.used = 0
-            chunkTable[growth.chunks.count - 1].store(UInt(bitPattern: address), ordering: .releasing)
-        }
-        let location = UInt64(growth.chunks.count) << Self.offsetBits | UInt64(growth.used)
-        growth.used += rounded
-        return location
-    }
-
-    /// Creates index page `index` (and its mutexes). Called under `growthLock`.
+    /// Creates slot page `index` (and its mutexes). Called under `growthLock`.
     private func createPage(_ index: Int, _ growth: inout Growth) {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.idsPerPage * 8, alignment: 64)
-        let page = raw.bindMemory(to: Atomic<UInt64>.self, capacity: Self.idsPerPage)
-        for entry in 0 ..< Self.idsPerPage { (page + entry).initialize(to: Atomic(0)) }
+        let page = Self.allocateZeroed(Self.slotsPerPage * 8).assumingMemoryBound(to: Atomic<UInt64>.self)
         growth.pages.append(page)
         if let lockPages {
-            let locks = UnsafeMutablePointer<Mutex<Void>>.allocate(capacity: Self.idsPerPage)
-            for entry in 0 ..< Self.idsPerPage { (locks + entry).initialize(to: Mutex(())) }
-            growth.locks.append(locks)
+            let locks = UnsafeMutablePointer<Mutex<Void>>.allocate(capacity: Self.slotsPerPage)
+            for entry in 0 ..< Self.slotsPerPage { (locks + entry).initialize(to: Mutex(())) }
+            growth.lockPages.append(locks)
             lockPages[index].store(UInt(bitPattern: locks), ordering: .releasing)
         }
-        pageTable[index].store(UInt(bitPattern: page), ordering: .releasing)  // release: the page is zeroed first
+        slotPages[index].store(UInt(bitPattern: page), ordering: .releasing)  // release: the page is zeroed first
+    }
+
+    /// Bytes for `words` words in whole cache lines: no packet shares a line with another.
+    private static func roundedBytes(_ words: Int) -> Int { (words + 7) / 8 * 64 }
+
+    /// `bytes` bytes (a multiple of 8), 64-byte aligned, as zeroed atomic words.
+    private static func allocateZeroed(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: bytes / 8)
+        for index in 0 ..< bytes / 8 { (words + index).initialize(to: Atomic(0)) }
+        return raw
     }
 
     private static func zeroedTable(_ count: Int) -> UnsafeMutablePointer<Atomic<UInt>> {

@@ -2,7 +2,7 @@ import Synchronization
 
 /// Where each of a packet's words lives, relative to its first word (64-byte aligned):
 ///
-///     line 0   words 0–7        read-only header: expiresAt, seed, total, shares | member count << 32,
+///     line 0   words 0–7        read-only header: expiresAt, the packet's id, total, shares | member count << 32,
 ///                               cap, the members' address, first | last member << 32,
 ///                               (members − 1) ÷ (last − first) as a Double (the search's first probe)
 ///     line 1+  word 8           TicketState: closed bit, shares taken at the close, tickets handed out — the
@@ -48,7 +48,8 @@ struct PacketLayout {
 
 /// A view of one packet's words in the arena: the only way code outside this folder reaches them, one typed
 /// operation per word and ordering (an ordering must be a literal at the `Atomic` call). It holds addresses, not
-/// objects: nothing here is reference-counted. Valid while the arena that made it lives (its engine's life).
+/// objects: nothing here is reference-counted. Valid while its reader is pinned (`PacketArena.withPacket`), or
+/// under the arena's lock.
 ///
 /// Bounds: `PacketArena.words(of:)` checked the id; every index below is derived from the packet's own header
 /// (a member index from the binary search, a share index below `shares` because remaining ≤ shares), which is
@@ -57,34 +58,40 @@ struct PacketWords {
     private let base: UnsafeMutablePointer<Atomic<UInt64>>
     private let members: UnsafeMutablePointer<Atomic<UInt64>>
 
-    init(base: UnsafeMutablePointer<Atomic<UInt64>>, members: UnsafeMutablePointer<Atomic<UInt64>>) {
+    init(base: UnsafeMutablePointer<Atomic<UInt64>>) {
         self.base = base
-        self.members = members
+        // relaxed: header, written before publication (the caller acquired the packet's address)
+        members = UnsafeMutablePointer(bitPattern: UInt(truncatingIfNeeded: base[5].load(ordering: .relaxed)))!
     }
 
     // MARK: Creation (before publication: relaxed stores, ordered by the arena's releasing publish)
 
-    @inline(__always)
-    static func memberAddress(_ base: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 {
-        base[5].load(ordering: .relaxed)  // relaxed: header, written before publication
+    /// The packet's first word, for the arena to free.
+    var rawBase: UnsafeMutableRawPointer { UnsafeMutableRawPointer(base) }
+    /// The address of the packet's group's members.
+    var memberAddress: UInt64 { base[5].load(ordering: .relaxed) }   // relaxed: header
+
+    /// Members `2 pair` and `2 pair + 1` of `group` as stored: two 32-bit ids, the second UInt32.max past the end.
+    static func memberPair(_ group: Group, _ pair: Int) -> UInt64 {
+        let low = UInt64(group.member(at: 2 * pair).rawValue)
+        let high = 2 * pair + 1 < group.count ? UInt64(group.member(at: 2 * pair + 1).rawValue) : UInt64(UInt32.max)
+        return high << 32 | low
     }
 
     static func storeMembers(_ group: Group, at words: UnsafeMutablePointer<Atomic<UInt64>>) {
         for pair in 0 ..< PacketLayout.memberWords(group.count) {
-            let low = UInt64(group.member(at: 2 * pair).rawValue)
-            let high = 2 * pair + 1 < group.count ? UInt64(group.member(at: 2 * pair + 1).rawValue) : UInt64(UInt32.max)
-            words[pair].store(high << 32 | low, ordering: .relaxed)  // relaxed: published with the first packet
+            words[pair].store(memberPair(group, pair), ordering: .relaxed)  // relaxed: published with the first packet
         }
     }
 
     static func initialize(_ base: UnsafeMutablePointer<Atomic<UInt64>>, layout: PacketLayout, plan: PacketPlan,
-                           group: Group, members: UInt64)
+                           id: PacketID, group: Group, members: UInt64)
     {
         let spec = plan.spec
         let first = group.member(at: 0).rawValue, last = group.member(at: group.count - 1).rawValue
         let scale = last > first ? Double(group.count - 1) / Double(last - first) : 0
         let header: [UInt64] = [
-            UInt64(bitPattern: plan.expiresAt), plan.seed, UInt64(spec.total.rawValue),
+            UInt64(bitPattern: plan.expiresAt), id.rawValue, UInt64(spec.total.rawValue),
             UInt64(spec.shares) | UInt64(group.count) << 32, UInt64(spec.policy.perShareCap.rawValue), members,
             UInt64(first) | UInt64(last) << 32, scale.bitPattern,
         ]
@@ -111,7 +118,7 @@ struct PacketWords {
     // MARK: The read-only header
 
     @inline(__always) var expiresAt: Int64 { Int64(bitPattern: base[0].load(ordering: .relaxed)) }
-    @inline(__always) var seed: UInt64 { base[1].load(ordering: .relaxed) }
+    @inline(__always) var id: PacketID { PacketID(base[1].load(ordering: .relaxed)) }
     @inline(__always) var total: Fen { Fen(Int64(base[2].load(ordering: .relaxed))) }
     @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed) & 0xFFFF_FFFF) }
     @inline(__always) var memberCount: Int { Int(base[3].load(ordering: .relaxed) >> 32) }

@@ -7,16 +7,16 @@ import Synchronization
 /// the send path only. Each page and each cell is a `WriteOnce`: written once by the one thread that owns it
 /// (the sender of that id, or the creator of that page), then published by a releasing store of its flag;
 /// readers load the flag with acquiring ordering before they read the value. Nothing is ever removed: memory
-/// is released with the directory (a long-running service rotates engines, e.g. one per day of packets).
+/// is released with the directory: it serves the classroom's racy engine, never a service.
 package final class PacketDirectory<Element: Sendable>: Sendable {
-    @usableFromInline static var pageSize: Int { 1024 }
+    @usableFromInline static var pageSize: Int { 16_384 }
 
     @usableFromInline let pages: [WriteOnce<[WriteOnce<Element>]>]
     private let nextID = Atomic<UInt64>(0)
     private let pageCreation = Mutex<Void>(())
 
     /// A directory for up to `capacity` packets over its lifetime.
-    package init(capacity: Int = 1 << 24) {
+    package init(capacity: Int = 1 << 26) {
         precondition(capacity > 0, "PacketDirectory(capacity:) needs a capacity ≥ 1")
         pages = (0 ..< (capacity + Self.pageSize - 1) / Self.pageSize).map { _ in WriteOnce() }
     }

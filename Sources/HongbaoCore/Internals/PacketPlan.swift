@@ -12,9 +12,13 @@ package struct PacketPlan: Sendable {
     /// For an exclusive packet, the only member who may grab.
     package let recipient: MemberID?
 
-    /// - Throws: `GrabEngineError` for an empty group or an exclusive recipient outside the group.
+    /// - Throws: `GrabEngineError` for an empty group, one above `Group.maximumCount`, or an exclusive recipient
+    ///   outside the group.
     package init(id: PacketID, spec: PacketSpec, group: Group, seed: UInt64, sentAt: Int64) throws {
         guard group.count > 0 else { throw GrabEngineError(.emptyGroup, "a packet cannot be sent to an empty group: nothing was sent") }
+        guard group.count <= Group.maximumCount else {
+            throw GrabEngineError(.invalidArgument, "a group holds at most \(Group.maximumCount) members, this one \(group.count): nothing was sent")
+        }
         if case .exclusive(let member) = spec.kind {
             guard group.contains(member) else {
                 throw GrabEngineError(.recipientNotInGroup, "the exclusive packet's recipient \(member) is not in its group: nothing was sent")

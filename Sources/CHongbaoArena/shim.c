@@ -1,0 +1,3 @@
+#include "shim.h"
+
+__thread void *hb_epoch_record;
