@@ -106,6 +106,18 @@ public struct RedPacketService: Sendable {
         return try json(ExpireAnswer(try await engine.expire(packet, idempotencyKey: key)))
     }
 
+    /// Refunds the engine's packets whose deadline has passed (an in-process engine: `expireDue`), and counts them
+    /// in `/metrics`. The service runs it on a timer; a Redis-backed service has no sweeper (its packets' keys
+    /// expire in Redis, and their refunds are the sender's `expire`). - Returns: the refunds made.
+    @discardableResult
+    public func sweepDue() async -> [DueRefund] {
+        guard let sweeping = engine as? any DueSweepingGrabEngine else { return [] }
+        let refunds = await sweeping.expireDue()
+        metrics.refundsSwept.increment(by: Int64(refunds.count))
+        metrics.fenSwept.increment(by: refunds.reduce(0) { $0 + $1.refund.rawValue })
+        return refunds
+    }
+
     /// The spec a request asks for. - Throws: `ServiceError` (422) naming what is wrong, or `PacketSpecError`.
     static func spec(of body: CreatePacket) throws -> PacketSpec {
         let total = Fen(body.totalFen)
@@ -208,12 +220,14 @@ struct ServiceError: Error {
 }
 
 /// The service's metrics, through swift-metrics into a Prometheus registry (`GET /metrics`): grabs by outcome,
-/// grab latency (a histogram), packets sent.
+/// grab latency (a histogram), packets sent, refunds made by the deadline sweeper (and their fen).
 public struct ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let grabs: [String: Metrics.Counter]
     let grabLatency: Metrics.Timer
     let packetsSent: Metrics.Counter
+    let refundsSwept: Metrics.Counter
+    let fenSwept: Metrics.Counter
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -228,5 +242,7 @@ public struct ServiceMetrics: Sendable {
         })
         grabLatency = Metrics.Timer(label: "hongbao_grab_duration_seconds", factory: factory)
         packetsSent = Metrics.Counter(label: "hongbao_packets_sent_total", factory: factory)
+        refundsSwept = Metrics.Counter(label: "hongbao_deadline_refunds_total", factory: factory)
+        fenSwept = Metrics.Counter(label: "hongbao_deadline_refunded_fen_total", factory: factory)
     }
 }

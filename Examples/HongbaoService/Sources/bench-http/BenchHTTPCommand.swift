@@ -51,7 +51,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
             passed = try await withCheckedThrowingContinuation { continuation in
                 Thread {
                     continuation.resume(with: Result {
-                        try BenchSession.run(session, engines: [{ _ in .asynchronous(engine) }]).allSatisfy(\.verdict.passed)
+                        try BenchSession.run(session, engines: [{ .asynchronous(engine) }]).allSatisfy(\.verdict.passed)
                     })
                 }.start()
             }

@@ -21,8 +21,11 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     @Option(help: "Redis server or cluster seeds (redis://…): several services then share their packets. Default: in process, lock-free.")
     var redis: String?
 
-    @Option(help: "Packets the in-process engine can hold over the service's life.")
-    var capacity = 1 << 22
+    @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps that refund in-process packets past their deadline (counted in /metrics).")
+    var sweepInterval: Int64 = 1
+
+    @Option(help: "Seconds an in-process packet is kept after its refund (its verdict for late callers) before its memory is reused.")
+    var retention: Int64 = 24 * 3600
 
     @Option(name: .customLong("member-quota"), help: "Group members one client address may make the service store per minute (0: no limit).")
     var memberQuota: Int64 = RedPacketService.defaultMembersPerMinute
@@ -36,7 +39,9 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
         }
         guard (1 ... 3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be in 1 ... 3600 seconds, got \(idleTimeout)") }
         guard (1 ... 65535).contains(port) else { throw ValidationError("--port must be in 1 ... 65535, got \(port)") }
-        guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1, got \(capacity)") }
+        guard (1 ... 3600).contains(sweepInterval) else { throw ValidationError("--sweep-interval must be in 1 ... 3600 seconds, got \(sweepInterval)") }
+        guard (0 ... 30 * 24 * 3600).contains(retention) else { throw ValidationError("--retention must be in 0 ... 2592000 seconds, got \(retention)") }
+        if redis != nil && retention != 24 * 3600 { throw ValidationError("--retention is for the in-process engine; with --redis the Redis engine keeps its own") }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
         }
@@ -45,13 +50,24 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     func run() async throws {
         let engine: any AsyncGrabEngine
         do {
-            engine = try redis.map { try RedisEngine(url: $0) } ?? LockFreeEngine(capacity: capacity)
+            engine = try redis.map { try RedisEngine(url: $0) } ?? LockFreeEngine(retention: .seconds(retention))
         } catch {
             throw ValidationError("\(error)")
         }
         let service = RedPacketService(engine: engine, shared: redis != nil, quota: MemberQuota(perMinute: memberQuota))
         let app = Application(router: service.router(), server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
                               configuration: .init(address: .hostname(host, port: port), serverName: "hongbao-service"))
-        try await app.runService()
+        let interval = Duration.seconds(sweepInterval)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await app.runService() }
+            tasks.addTask {   // refunds what is past its deadline; ends with the service
+                while !Task.isCancelled {
+                    try await Task.sleep(for: interval)
+                    await service.sweepDue()
+                }
+            }
+            try await tasks.next()
+            tasks.cancelAll()
+        }
     }
 }

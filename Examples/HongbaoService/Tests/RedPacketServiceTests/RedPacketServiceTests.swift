@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import RedPacketAPI
 @testable import RedPacketService
+import Synchronization
 import Testing
 
 /// The API end to end through the router, on the in-process engine: the happy path, and hostile input that must
@@ -11,7 +12,7 @@ import Testing
 @Suite("Red-packet service")
 struct RedPacketServiceTests {
     static func app(quota: MemberQuota = MemberQuota(perMinute: RedPacketService.defaultMembersPerMinute)) -> (some ApplicationProtocol, RedPacketService) {
-        let service = RedPacketService(engine: LockFreeEngine(capacity: 1 << 12), shared: false, quota: quota)
+        let service = RedPacketService(engine: LockFreeEngine(), shared: false, quota: quota)
         return (Application(router: service.router()), service)
     }
 
@@ -53,6 +54,36 @@ struct RedPacketServiceTests {
             #expect(metrics.contains(#"hongbao_grabs_total{outcome="granted"} 2"#), "\(metrics)")
             #expect(metrics.contains("hongbao_packets_sent_total 1") && metrics.contains("hongbao_grab_duration_seconds_bucket"))
             #expect(metrics.contains(#"hongbao_grab_duration_seconds_bucket{le="0.0001"}"#), "buckets below a millisecond: \(metrics)")
+        }
+    }
+
+    /// A clock the test moves: a packet's deadline passes without waiting.
+    final class MovableClock: PacketClock {
+        let now = Synchronization.Atomic<Int64>(0)
+        var nanoseconds: Int64 { now.load(ordering: .relaxed) }
+    }
+
+    /// The service's sweeper refunds a packet whose deadline passed that no one expired — once, however often it
+    /// runs — and counts the refund and its fen in `/metrics`; the packet's account then shows the refund.
+    @Test func theSweeperRefundsPacketsPastTheirDeadlineOnce() async throws {
+        let clock = MovableClock()
+        let service = RedPacketService(engine: LockFreeEngine(clock: clock), shared: false,
+                                       quota: MemberQuota(perMinute: RedPacketService.defaultMembersPerMinute))
+        try await Application(router: service.router()).test(.router) { client in
+            let created = try await client.execute(uri: "/packets", method: .post, body: Self.body(
+                #"{"total_fen": 500, "shares": 5, "members": [1, 2, 3]}"#))
+            let id = try Self.decode(CreatedPacket.self, created).id
+            _ = try await client.execute(uri: "/packets/\(id)/grab", method: .post, body: Self.body(#"{"member": 1}"#))
+            #expect(await service.sweepDue().isEmpty)
+            clock.now.store(Duration.seconds(24 * 3600).nanosecondsSaturated, ordering: .relaxed)
+            let refunds = await service.sweepDue()
+            #expect(refunds.count == 1 && refunds[0].packet.rawValue == id && refunds[0].refund > .zero)
+            #expect(await service.sweepDue().isEmpty)
+            let account = try Self.decode(PacketAccount.self, try await client.execute(uri: "/packets/\(id)", method: .get))
+            #expect(account.refundFen == refunds.first?.refund.rawValue)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("hongbao_deadline_refunds_total 1"), "\(metrics)")
+            #expect(metrics.contains("hongbao_deadline_refunded_fen_total \(refunds.first?.refund.rawValue ?? -1)"))
         }
     }
 
