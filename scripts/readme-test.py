@@ -119,6 +119,8 @@ twins = {
         [lambda: sh(f"{R}/Examples/HongbaoService/make-packets.sh http://127.0.0.1:{services[1]} 20 > ids.txt")],
     "wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8080 -- ids.txt 500":
         [lambda: sh(f"wrk -t1 -c4 -d1s -s {R}/Examples/HongbaoService/wrk-grab.lua http://127.0.0.1:{services[2]} -- ids.txt 500")],
+    "wrk -t2 -c2 -d600s -s wrk-cycle.lua http://127.0.0.1:8080 -- 1000":
+        [lambda: sh(f"wrk -t1 -c1 -d120s -s {R}/Examples/HongbaoService/wrk-cycle.lua http://127.0.0.1:{services[0]} -- 20")],
     "../../Benchmarks/service-side-by-side.sh":
         (LONG, "release builds of the example and minutes of load; its steps run above as the hongbao-service, "
                "bench-http, make-packets.sh and wrk twins"),
@@ -148,6 +150,11 @@ twins = {
     "Benchmarks/durable-stall.sh":
         (LONG, "a release build and two clusters; scripts/test runs its fault (a master killed mid-run, durable) in "
                "scripts/failover-test.sh and scripts/partition-test.sh"),
+    "(cd Benchmarks && swift run -c release Soak 50000000 100000 shared)":
+        (LONG, "builds the Benchmarks package in release and runs a minute; its subject — memory flat under a steady "
+               "send, grab, expire — is ReclamationTests.memoryStaysFlatUnderASteadyLoad"),
+    "Benchmarks/service-soak.sh 1000000":
+        (LONG, "a release build of the example and minutes of load; its load script runs above as the wrk-cycle.lua twin"),
     'scripts/failover-test.sh "$(swift build -c release --show-bin-path)/bench"':
         (LONG, "a release build; scripts/test runs scripts/failover-test.sh itself with the debug bench"),
 }

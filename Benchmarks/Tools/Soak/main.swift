@@ -9,7 +9,8 @@ import Synchronization
 //   shared   one Group value for every send (a chat group)
 //   fresh    a Group built afresh for each send from 1,000 memberships (as a service decoding each request)
 // Usage: Soak PACKETS [RETAINED] [shared|fresh]   → progress every 5 M packets on stderr, then one CSV line:
-//   mode,packets,seconds,packets_per_s,live_packets,live_bytes,rss_warm_mib,rss_peak_mib,rss_end_mib
+//   mode,packets,seconds,packets_per_s,live_packets,live_bytes,rss_start_mib,rss_warm_mib,rss_peak_mib,rss_end_mib
+// (rss_start: before the engine exists; the engine's own memory is rss − rss_start)
 
 final class SteppedClock: PacketClock {
     let now = Atomic<Int64>(0)
@@ -35,6 +36,7 @@ guard (2 ... 4).contains(arguments.count), let packets = Int(arguments[1]), pack
 let mode = arguments.count > 3 ? arguments[3] : "shared"
 guard ["shared", "fresh"].contains(mode) else { fail("mode must be shared or fresh, got \(mode)") }
 
+let rssStart = residentBytes()
 let clock = SteppedClock()
 let engine = LockFreeEngine(retention: .milliseconds(retained), clock: clock)
 let spec = try PacketSpec(total: 100_00, shares: 10)
@@ -61,5 +63,5 @@ for index in 0 ..< packets {
 let seconds = (ContinuousClock.now - start) / .seconds(1)
 rssPeak = max(rssPeak, residentBytes())
 print([mode, "\(packets)", String(format: "%.2f", seconds), String(format: "%.0f", Double(packets) / seconds),
-       "\(engine.packetsHeld)", "\(engine.bytesInUse)", "\(rssWarm >> 20)", "\(rssPeak >> 20)", "\(residentBytes() >> 20)"]
+       "\(engine.packetsHeld)", "\(engine.bytesInUse)", "\(rssStart >> 20)", "\(rssWarm >> 20)", "\(rssPeak >> 20)", "\(residentBytes() >> 20)"]
     .joined(separator: ","))

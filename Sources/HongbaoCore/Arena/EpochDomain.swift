@@ -35,7 +35,8 @@ import Synchronization
 /// a sandbox), each pin is followed by a sequentially consistent fence instead, and `advance` fences too.
 ///
 /// Cost. A pin is a thread-local load, one acquiring load, one store to the thread's own line; no
-/// read-modify-write, no fence, no allocation. Pins nest (the inner pin and unpin do nothing).
+/// read-modify-write, no fence, no allocation. Pins do not nest: the arena pins only around one packet's words and
+/// calls nothing that pins again.
 ///
 /// Not guaranteed: a thread pinned for a long time (a grab descheduled mid-way) holds back every arena's frees
 /// until it unpins; memory waits, it is never freed early. Records are never freed (one line per thread that ever
@@ -82,14 +83,12 @@ final class EpochDomain: @unchecked Sendable {
     /// A pinned section: `unpin` it on every path.
     struct Pin {
         fileprivate let record: UnsafeMutablePointer<Atomic<UInt64>>
-        fileprivate let nested: Bool
     }
 
     /// Pins the calling thread: memory it reaches from an arena's slots until `unpin` is not freed. Lock-free.
     @inline(__always)
     func pin() -> Pin {
         let record = threadRecord()
-        if record.pointee.load(ordering: .relaxed) != 0 { return Pin(record: record, nested: true) }  // relaxed: our own word
         let now = epoch.load(ordering: .acquiring)   // acquire: an epoch seen implies the unlinks stored before it
         record.pointee.store(now << 1 | 1, ordering: .releasing)   // release: our earlier sections precede it
         if asymmetric {
@@ -97,13 +96,12 @@ final class EpochDomain: @unchecked Sendable {
         } else {
             atomicMemoryFence(ordering: .sequentiallyConsistent)   // StoreLoad: the pin before the loads
         }
-        return Pin(record: record, nested: false)
+        return Pin(record: record)
     }
 
     /// Ends a pinned section. Wait-free: one store.
     @inline(__always)
     func unpin(_ pin: Pin) {
-        guard !pin.nested else { return }
         pin.record.pointee.store(0, ordering: .releasing)   // release: the section's reads precede the unpin
     }
 

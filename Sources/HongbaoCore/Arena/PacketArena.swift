@@ -217,9 +217,15 @@ package final class PacketArena: @unchecked Sendable {
     /// Whether `stored` holds exactly `group`'s members.
     private static func holds(_ stored: StoredGroup, _ group: Group) -> Bool {
         guard stored.count == group.count else { return false }
-        // unchecked: pair < memberWords(count), the stored run's length
-        return (0 ..< PacketLayout.memberWords(group.count)).allSatisfy {
-            stored.words[$0].load(ordering: .relaxed) == PacketWords.memberPair(group, $0)  // relaxed: under the lock
+        return group.members.withUnsafeBufferPointer { members in
+            for pair in 0 ..< members.count / 2 {
+                // unchecked: pair < memberWords(count), the stored run's length; 2 pair + 1 < count
+                let word = UInt64(members[2 * pair + 1].rawValue) << 32 | UInt64(members[2 * pair].rawValue)
+                if stored.words[pair].load(ordering: .relaxed) != word { return false }   // relaxed: under the lock
+            }
+            guard members.count % 2 == 1 else { return true }
+            let last = members.count / 2
+            return stored.words[last].load(ordering: .relaxed) == PacketWords.memberPair(group, last)
         }
     }
 
