@@ -119,8 +119,8 @@ twins = {
         [lambda: sh(f"{R}/Examples/HongbaoService/make-packets.sh http://127.0.0.1:{services[1]} 20 > ids.txt")],
     "wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8080 -- ids.txt 500":
         [lambda: sh(f"wrk -t1 -c4 -d1s -s {R}/Examples/HongbaoService/wrk-grab.lua http://127.0.0.1:{services[2]} -- ids.txt 500")],
-    "wrk -t2 -c2 -d600s -s wrk-cycle.lua http://127.0.0.1:8080 -- 1000":
-        [lambda: sh(f"wrk -t1 -c1 -d120s -s {R}/Examples/HongbaoService/wrk-cycle.lua http://127.0.0.1:{services[0]} -- 20")],
+    "wrk -t2 -c2 -d10s -s wrk-cycle.lua http://127.0.0.1:8080 -- 1000":
+        [lambda: sh(f"wrk -t1 -c1 -d3s -s {R}/Examples/HongbaoService/wrk-cycle.lua http://127.0.0.1:{services[0]} -- 20")],
     "../../Benchmarks/service-side-by-side.sh":
         (LONG, "release builds of the example and minutes of load; its steps run above as the hongbao-service, "
                "bench-http, make-packets.sh and wrk twins"),

@@ -46,6 +46,9 @@ public actor ActorEngine: AsyncGrabEngine {
         return refunds
     }
 
+    /// Packets held: sent and not yet forgotten.
+    public var packetsHeld: Int { ledgers.count }
+
     private func forgetRetained(now: Int64) {
         let retained = retention.nanosecondsSaturated
         let cutoff = now >= Int64.min + retained ? now - retained : Int64.min

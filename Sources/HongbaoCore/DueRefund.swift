@@ -31,6 +31,9 @@ public protocol DueSweepingGrabEngine: AsyncGrabEngine {
     /// Refunds every packet whose deadline has passed and that no `expire` refunded: each refund is returned once
     /// over the engine's life, however many callers sweep. - Returns: the refunds this call made.
     func expireDue() async -> [DueRefund]
+
+    /// Packets held: sent and not yet forgotten (live, or refunded and within their retention).
+    var packetsHeld: Int { get async }
 }
 
 extension LockFreeEngine: DueSweepingGrabEngine {}

@@ -28,8 +28,10 @@
 /// Memory. A packet lives until its refund is recorded (`expire`, or `expireDue` once its deadline passed) and
 /// `retention` more; then the arena reclaims it with epoch-based reclamation, safe while grabs are in flight (see
 /// `PacketArena`, `EpochDomain`). A grab pins the calling thread with one store to its own cache line — no fence,
-/// no read-modify-write. Ids are never reused: a reclaimed packet's id answers `unknownPacket`. Groups are stored
-/// once per content. There is no capacity: memory is the only limit.
+/// no read-modify-write; a thread's very first grab also registers it with the epoch domain (a lock and, once per
+/// 64 threads, an allocation), after which its grabs take no lock and allocate nothing. Ids are never reused: a
+/// reclaimed packet's id answers `unknownPacket`. Groups are stored once per content. There is no capacity: memory
+/// is the only limit.
 public final class LockFreeEngine: NonBlockingGrabEngine {
     public let name = "lock-free"
     let arena: PacketArena

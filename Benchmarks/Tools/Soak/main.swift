@@ -8,7 +8,8 @@ import Synchronization
 // Every outcome is checked (a grant, then the refund of the other nine shares); any other answer stops the run.
 //   shared   one Group value for every send (a chat group)
 //   fresh    a Group built afresh for each send from 1,000 memberships (as a service decoding each request)
-// Usage: Soak PACKETS [RETAINED] [shared|fresh]   → progress every 5 M packets on stderr, then one CSV line:
+// Usage: Soak PACKETS [RETAINED] [shared|fresh]   → progress every 5 M packets on stderr, then one CSV line
+// (SOAK_SYSTEM_CLOCK=1: the system clock instead, RETAINED real milliseconds; progress every 100,000 packets):
 //   mode,packets,seconds,packets_per_s,live_packets,live_bytes,rss_start_mib,rss_warm_mib,rss_peak_mib,rss_end_mib
 // (rss_start: before the engine exists; the engine's own memory is rss − rss_start)
 
@@ -38,7 +39,9 @@ guard ["shared", "fresh"].contains(mode) else { fail("mode must be shared or fre
 
 let rssStart = residentBytes()
 let clock = SteppedClock()
-let engine = LockFreeEngine(retention: .milliseconds(retained), clock: clock)
+let realTime = ProcessInfo.processInfo.environment["SOAK_SYSTEM_CLOCK"] == "1"
+let engine = realTime ? LockFreeEngine(retention: .milliseconds(retained))
+    : LockFreeEngine(retention: .milliseconds(retained), clock: clock)
 let spec = try PacketSpec(total: 100_00, shares: 10)
 let shared = Group(range: 1 ... 500)
 let warmUp = min(packets, 2 * retained + 1_000_000)
@@ -56,7 +59,7 @@ for index in 0 ..< packets {
     clock.now.add(1_000_000, ordering: .relaxed)
     if index + 1 == warmUp { rssWarm = residentBytes() }
     if index % 65_536 == 0 && index >= warmUp { rssPeak = max(rssPeak, residentBytes()) }
-    if (index + 1) % 5_000_000 == 0 {
+    if (index + 1) % (realTime ? 100_000 : 5_000_000) == 0 {
         FileHandle.standardError.write(Data("Soak: \((index + 1).formatted()) packets, \(engine.packetsHeld.formatted()) held, \((engine.bytesInUse >> 20).formatted()) MiB in the arena, resident \((residentBytes() >> 20).formatted()) MiB\n".utf8))
     }
 }

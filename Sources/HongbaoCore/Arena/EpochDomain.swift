@@ -57,7 +57,8 @@ final class EpochDomain: @unchecked Sendable {
     private let blockCount = Atomic<Int>(0)
     private let registryLock: UnsafeMutablePointer<pthread_mutex_t>
     private var freeRecords: [UInt] = []
-    /// A `let`: reading a `var` of a class on every pin would cost a dynamic exclusivity check.
+    /// Only for its destructor, which gives a thread's record back when the thread exits (pins find the record
+    /// through the C thread-local).
     private let key: pthread_key_t
 
     private init() {

@@ -115,6 +115,7 @@ public struct RedPacketService: Sendable {
         let refunds = await sweeping.expireDue()
         metrics.refundsSwept.increment(by: Int64(refunds.count))
         metrics.fenSwept.increment(by: refunds.reduce(0) { $0 + $1.refund.rawValue })
+        metrics.packetsHeld.record(await sweeping.packetsHeld)
         return refunds
     }
 
@@ -220,7 +221,8 @@ struct ServiceError: Error {
 }
 
 /// The service's metrics, through swift-metrics into a Prometheus registry (`GET /metrics`): grabs by outcome,
-/// grab latency (a histogram), packets sent, refunds made by the deadline sweeper (and their fen).
+/// grab latency (a histogram), packets sent, refunds made by the deadline sweeper (and their fen), and the packets an
+/// in-process engine holds (at each sweep).
 public struct ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let grabs: [String: Metrics.Counter]
@@ -228,6 +230,7 @@ public struct ServiceMetrics: Sendable {
     let packetsSent: Metrics.Counter
     let refundsSwept: Metrics.Counter
     let fenSwept: Metrics.Counter
+    let packetsHeld: Metrics.Gauge
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -244,5 +247,6 @@ public struct ServiceMetrics: Sendable {
         packetsSent = Metrics.Counter(label: "hongbao_packets_sent_total", factory: factory)
         refundsSwept = Metrics.Counter(label: "hongbao_deadline_refunds_total", factory: factory)
         fenSwept = Metrics.Counter(label: "hongbao_deadline_refunded_fen_total", factory: factory)
+        packetsHeld = Metrics.Gauge(label: "hongbao_packets_held", factory: factory)
     }
 }

@@ -83,6 +83,7 @@ struct RedPacketServiceTests {
             #expect(account.refundFen == refunds.first?.refund.rawValue)
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
             #expect(metrics.contains("hongbao_deadline_refunds_total 1"), "\(metrics)")
+            #expect(metrics.contains("hongbao_packets_held 1"), "refunded, and kept for its retention: \(metrics)")
             #expect(metrics.contains("hongbao_deadline_refunded_fen_total \(refunds.first?.refund.rawValue ?? -1)"))
         }
     }
