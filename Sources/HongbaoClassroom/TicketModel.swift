@@ -23,6 +23,8 @@ public struct TicketModel: Sendable {
     /// models the engine before the fix, which the checker must catch.
     public let seals: Bool
 
+    /// A model of `grabbers` (members; repeat one for a twin tap), `closers` expiries and, with `deadline`, the
+    /// deadline passing, on a packet of `shares` shares of 100 fen in all.
     public init(grabbers: [Int], closers: Int, deadline: Bool, shares: Int, seals: Bool = true) {
         precondition((1 ... 3).contains(grabbers.count) && (0 ... 2).contains(closers) && shares >= 1,
                      "the ticket model takes 1–3 grabbers, 0–2 closers and at least one share")
@@ -39,8 +41,9 @@ public struct TicketModel: Sendable {
         public var states = 0
         /// Distinct endings (every actor finished) checked.
         public var endings = 0
-        /// Endings that broke a rule, and the first rule broken.
+        /// Endings that broke a rule.
         public var bad = 0
+        /// The first rule broken, in words, or nil.
         public var firstViolation: String?
         /// States where someone could never move again before finishing (a grab waiting for ever).
         public var stuck = 0

@@ -1,9 +1,12 @@
 /// A refund made by a sweep of packets past their deadline (`expireDue()`): the packet and what went back to its
 /// sender.
 public struct DueRefund: Sendable, Hashable {
+    /// The packet refunded.
     public let packet: PacketID
+    /// What went back to its sender: the balance left when the packet closed.
     public let refund: Fen
 
+    /// A refund of `refund` for `packet`.
     public init(packet: PacketID, refund: Fen) {
         self.packet = packet
         self.refund = refund
