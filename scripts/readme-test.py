@@ -115,6 +115,9 @@ twins = {
     "swift run -c release bench-http --http http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083":
         [lambda: sh(f"{S}/bench-http --http " + ",".join(f"http://127.0.0.1:{p}" for p in services[1:])
                     + " --members 20000 --packets 400 --quiet --db http.db")],
+    "swift run -c release hongbao-service --port 8084 --journal packets.journal":
+        [lambda: start(f"{S}/hongbao-service --port {state.setdefault('journaled', free_port(18391))} --journal packets.journal",
+                       f"http://127.0.0.1:{state['journaled']}/health")],
     "./make-packets.sh http://127.0.0.1:8080 200 > ids.txt":
         [lambda: sh(f"{R}/Examples/HongbaoService/make-packets.sh http://127.0.0.1:{services[1]} 20 > ids.txt")],
     "wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8080 -- ids.txt 500":
@@ -140,6 +143,11 @@ twins = {
         [lambda: sh(f"{B}/bench --scenario hot --members 3000 --packets 200 --threads 2 --quiet --db hot.db")],
     "/usr/bin/time -v swift run -c release bench --members 10000000 --packets 1000000 --engine lock-free":
         [lambda: sh(f"/usr/bin/time -v {B}/bench --members 30000 --packets 3000 --engine lock-free --quiet --db big.db")],
+    "swift run -c release bench --engine journaled --in-flight 1024":
+        [lambda: sh(f"{B}/bench --engine journaled --in-flight 64 {tiny} --db journaled.db")],
+    "Benchmarks/journal-side-by-side.sh":
+        (LONG, "a release build and six festival runs (one against a redis-server with appendfsync always); its "
+               "journaled step runs above as the twin of `bench --engine journaled`"),
     "Benchmarks/redis-festival.sh":
         (LONG, "a release build and redis-benchmark for a minute; its bench --redis step runs above as the twin of "
                "`bench --redis`"),

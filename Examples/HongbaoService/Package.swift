@@ -34,6 +34,7 @@ let package = Package(
         .executableTarget(name: "hongbao-service", dependencies: [
             "RedPacketService",
             .product(name: "HongbaoRedis", package: "Hongbao"),
+            .product(name: "HongbaoSQLite", package: "Hongbao"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -38,7 +38,7 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     let clock: any PacketClock
     /// How long a refunded packet is kept (late callers hear its verdict) before its memory is reclaimed.
     public let retention: Duration
-    private let keyedExpiries = KeyedExpiries()
+    let keyedExpiries = KeyedExpiries()
     /// The system clock is read directly, without the existential call (the common case, on every grab).
     private let usesSystemClock: Bool
 

@@ -201,9 +201,9 @@ public enum Audit {
         let count = workload.packets.count
         var told = [Fen?](repeating: nil, count: count)   // the refund each owned packet's expiry answered
         let ranges = stride(from: 0, to: count, by: batch).map { $0 ..< min(count, $0 + batch) }
-        // A batch engine is asked for `parallel` batches at once (each one round trip per node), so that its
-        // server works while this thread checks the answers; the checks themselves run in packet order.
-        let parallel = if case .batched = target { 4 } else { 1 }
+        // A batch engine is asked for `parallel` batches at once (each one round trip per node, or one group commit
+        // of a journal), so that it works while this thread checks the answers; the checks run in packet order.
+        let parallel = target.batchEngine != nil ? 4 : 1
         for group in stride(from: 0, to: ranges.count, by: parallel).map({ ranges[$0 ..< min(ranges.count, $0 + parallel)] }) {
             let fetched = try accounts(of: Array(group), ids: measurement.packetIDs, on: target, shard: shard)
             for (range, (refunds, summaries)) in zip(group, fetched) {
@@ -313,7 +313,7 @@ public enum Audit {
         let engine = target.blocking
         let fetch: @Sendable (Range<Int>) throws -> ([Fen?], [PacketSummary?]) = { range in
             let owned = range.filter { shard?.sends(packet: $0) ?? true }
-            if case .batched(let batched, _) = target {
+            if let batched = target.batchEngine {
                 // Expired and read in one round trip (the shard's own packets), read only (the others').
                 let settling = batched as? any SettlingGrabEngine
                 let closing = owned.map { ids[$0] }
@@ -327,7 +327,7 @@ public enum Audit {
             let refunds = try range.map { (shard?.sends(packet: $0) ?? true) ? try engine.expire(ids[$0]).refund : nil }
             return (refunds, try range.map { try engine.summary(of: ids[$0]) })
         }
-        guard case .batched = target else { return try ranges.map(fetch) }
+        guard target.batchEngine != nil else { return try ranges.map(fetch) }
         let cells = ranges.map { _ in WriteOnce<Result<([Fen?], [PacketSummary?]), any Error>>() }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { k in cells[k].publish(Result { try fetch(ranges[k]) }) }
         return try cells.map { try $0.value!.get() }

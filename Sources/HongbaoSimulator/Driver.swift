@@ -53,7 +53,7 @@ public struct Driver: Sendable {
         let sendStart = ContinuousClock.now
         let toSend = workload.packets.indices.filter { shard?.sends(packet: $0) ?? true }
         let sent: [PacketID]
-        if case .batched(let batchEngine, _) = target {
+        if let batchEngine = target.batchEngine {
             sent = try sendInParallel(toSend, of: workload, on: batchEngine, progress: progress)
         } else {
             var ids: [PacketID] = []
@@ -74,13 +74,17 @@ public struct Driver: Sendable {
 
         let shared = SharedRun(packetIDs: packetIDs, attempts: workload.attempts)
         let barrier = StartBarrier(parties: threads + 1)
-        let results = (0 ..< threads).map { _ in WriteOnce<WorkerResult>() }
+        let results = (0 ..< threads).map { _ in WriteOnce<[WorkerResult]>() }
         let finished = DispatchGroup()
         for worker in 0 ..< threads {
             finished.enter()
             Thread { [self] in
                 barrier.arriveAndWait()
-                let result = work(shared, target: target)
+                let result = if case .asynchronous(let engine) = target {
+                    workAsynchronously(shared, engine: engine)
+                } else {
+                    [work(shared, target: target)]
+                }
                 results[worker].publish(result)
                 finished.leave()
             }.start()
@@ -96,7 +100,7 @@ public struct Driver: Sendable {
         progress("grab", workload.attempts.count, workload.attempts.count)
         if let failure = shared.failure.value { throw failure }
         try shard?.rendezvous.arrive(at: "audit")   // every shard's grabs are done before anyone expires a packet
-        var measurement = RunMeasurement(merging: results.map { $0.value! }, packetIDs: packetIDs,
+        var measurement = RunMeasurement(merging: results.flatMap { $0.value! }, packetIDs: packetIDs,
                                          attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
         measurement.grabWallMilliseconds = wallStart ... max(wallStart, wallEnd)
         return measurement
@@ -175,41 +179,58 @@ public struct Driver: Sendable {
                         return result
                     }
                 }
-            case .asynchronous(let engine):
-                // One task per chunk, awaited from this thread: each grab is an `await` on the engine, timed in its
-                // task, `inFlight` of them at once; the thread wakes once per chunk, not once per grab.
-                do {
-                    let timings = try blockingWait { [self] in
-                        try await withThrowingTaskGroup(of: (Int, Timing).self) { tasks in
-                            var timings = [Timing?](repeating: nil, count: chunk.count)
-                            var started = 0
-                            for index in chunk {
-                                if started >= inFlight, let (position, timing) = try await tasks.next() { timings[position] = timing }
-                                started += 1
-                                let due = dueTime(of: index, start: start)
-                                if let due, due > .now { try await Task.sleep(until: due, clock: .continuous) }
-                                tasks.addTask {
-                                    let attempt = shared.attempts[index]
-                                    let sent = ContinuousClock.now
-                                    let outcome = try await engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
-                                    return (index - chunk.lowerBound, (outcome, sent, .now, due))
-                                }
-                            }
-                            for try await (position, timing) in tasks { timings[position] = timing }
-                            return timings.map { $0! }
-                        }
-                    }
-                    for (outcome, sent, end, due) in timings {
-                        result.record(outcome, sent: sent, end: end, due: due, lateAfter: lateAfter)
-                    }
-                } catch {
-                    shared.fail(error)
-                    result.recordNotRun(chunk.count)
-                    return result
-                }
+            case .asynchronous:
+                preconditionFailure("asynchronous engines run in callers (workAsynchronously)")
             }
         }
         return result
+    }
+
+    /// An async engine's worker: `inFlight` callers, each a task that takes chunks of attempts from the cursor
+    /// and awaits its grabs one after another — `inFlight` calls in flight per worker thread, and no task made per
+    /// grab. Each caller keeps its own results. The thread blocks until its callers are done.
+    private func workAsynchronously(_ shared: SharedRun, engine: any AsyncGrabEngine) -> [WorkerResult] {
+        let start = shared.startInstant
+        let deadline = timeLimit.map { start + $0 }
+        let total = shared.attempts.count
+        let chunkSize = 16
+        let results = try? blockingWait { [self] in
+            await withTaskGroup(of: WorkerResult.self) { callers in
+                for _ in 0 ..< inFlight {
+                    callers.addTask {
+                        var result = WorkerResult(histogram: false)
+                        while !shared.stop.load(ordering: .relaxed) {
+                            let first = shared.cursor.add(chunkSize, ordering: .relaxed).oldValue  // relaxed: uniqueness
+                            guard first < total else { break }
+                            if let deadline, ContinuousClock.now >= deadline { break }
+                            let chunk = first ..< min(first + chunkSize, total)
+                            result.chunks.append((first, chunk.count))
+                            for index in chunk {
+                                let due = dueTime(of: index, start: start)
+                                if let due, due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+                                let attempt = shared.attempts[index]
+                                let sent = ContinuousClock.now
+                                do {
+                                    let outcome = try await engine.grab(shared.packetIDs[Int(attempt.packet)], for: attempt.member)
+                                    result.record(outcome, sent: sent, end: .now, due: due, lateAfter: lateAfter)
+                                } catch let error as GrabEngineError where error.code == .unknownPacket {
+                                    result.recordGone()
+                                } catch {
+                                    shared.fail(error)
+                                    result.recordNotRun(chunk.upperBound - index)
+                                    return result
+                                }
+                            }
+                        }
+                        return result
+                    }
+                }
+                var results: [WorkerResult] = []
+                for await result in callers { results.append(result) }
+                return results
+            }
+        }
+        return results ?? []
     }
 
     static let sendBatch = 256
@@ -311,7 +332,8 @@ public struct RunMeasurement: Sendable {
             }
             run += worker.codes.lazy.filter { $0 != GrabCode.notRun.rawValue }.count
             late += worker.late
-            histogram.add(worker.histogram)
+            if let counted = worker.histogram { histogram.add(counted) }
+            for latency in worker.uncounted { _ = histogram.record(latency) }
         }
         self.codes = codes
         self.latencies = latencies
@@ -340,7 +362,15 @@ struct WorkerResult: Sendable {
     var amounts: [UInt32] = []
     var latencies: [UInt32] = []
     var late = 0
-    var histogram = Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three)
+    /// The latencies' histogram; nil for an async caller (a histogram is ~0.5 MB, and there are thousands of
+    /// callers): its exact latencies are then kept in `uncounted` and counted when the run is merged.
+    var histogram: Histogram<UInt64>?
+    var uncounted: [UInt64] = []
+
+    init(histogram: Bool = true) {
+        self.histogram = histogram
+            ? Histogram<UInt64>(highestTrackableValue: Driver.highestLatency, numberOfSignificantValueDigits: .three) : nil
+    }
 
     /// One grab: its latency counts from when it fell due (open loop) or from when it was sent (closed loop).
     mutating func record(_ outcome: GrabOutcome, sent: ContinuousClock.Instant, end: ContinuousClock.Instant,
@@ -349,7 +379,7 @@ struct WorkerResult: Sendable {
         let from = due ?? sent
         let latency = UInt64(min(max(0, (end - from).nanosecondsSaturated), Int64(Driver.highestLatency)))
         if let due, sent - due > lateAfter { late += 1 }
-        _ = histogram.record(max(1, latency))
+        if histogram != nil { _ = histogram!.record(max(1, latency)) } else { uncounted.append(max(1, latency)) }
         codes.append(GrabCode(outcome).rawValue)
         amounts.append(UInt32(clamping: outcome.share?.rawValue ?? 0))
         latencies.append(UInt32(min(latency, UInt64(UInt32.max))))

@@ -53,6 +53,21 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
     var recoveryTimeout: Double = 30
 
+    @Option(help: "The journaled engine's journal: a new SQLite file (it must not exist: a run starts from an empty journal). Default: a temporary file beside --db, removed after the run.")
+    var journal: String?
+
+    @Option(name: .customLong("journal-mode"), help: "The journaled engine: durable (answer after the fsync of its group commit) or buffered (answer at once, fsync every --sync-every ms: a crash can lose the last interval). Default: durable.")
+    var journalMode: JournalMode = .durable
+
+    @Option(name: .customLong("sync-every"), help: "--journal-mode buffered: milliseconds between fsyncs (default 1000, as Redis's appendfsync everysec).")
+    var syncEvery = 1000
+
+    @Option(name: .customLong("in-flight"), help: "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer (default 1024).")
+    var inFlight = 1024
+
+    @Option(name: .customLong("compact-after"), help: "The journaled engine: entries written between snapshots of its journal (default 1000000).")
+    var compactAfter = 1_000_000
+
     func validate() throws {
         if engines.contains(.redis) && redis == nil { throw ValidationError("--engine redis needs --redis URL") }
         if redis != nil, let other = engines.first(where: { $0 != .redis }) {
@@ -66,6 +81,12 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--recovery-timeout must be in (0, 3600] seconds, got \(recoveryTimeout)")
         }
         if durable && redis == nil { throw ValidationError("--durable applies to the Redis engine: give --redis URL") }
+        guard (1 ... 65_536).contains(inFlight) else { throw ValidationError("--in-flight must be in 1 ... 65536, got \(inFlight)") }
+        guard (1 ... 60_000).contains(syncEvery) else { throw ValidationError("--sync-every must be in 1 ... 60000 ms, got \(syncEvery)") }
+        guard compactAfter >= 1 else { throw ValidationError("--compact-after must be at least 1, got \(compactAfter)") }
+        if let journal, FileManager.default.fileExists(atPath: journal) {
+            throw ValidationError("--journal \(journal) exists: a bench run starts from an empty journal (remove it, or give a new path)")
+        }
         guard shardTimeout > 0 && shardTimeout <= 86_400 else {
             throw ValidationError("--shard-timeout must be in (0, 86400] seconds, got \(shardTimeout)")
         }
@@ -91,7 +112,19 @@ struct BenchCommand: ParsableCommand {
                                           recoveryTimeout: .milliseconds(Int64(recoveryTimeout * 1000)))
         options.settings = ["redis": redis.map(RedisAddress.redacted) ?? "none", "batch": "\(batch)",
                             "durability": "\(redisSettings.durability)"]
-        let made = MadeEngines()
+        let journalSettings = JournalSettings(
+            path: journal ?? URL(fileURLWithPath: workload.db).deletingLastPathComponent()
+                .appendingPathComponent(".bench-journal-\(ProcessInfo.processInfo.processIdentifier).db").path,
+            temporary: journal == nil,
+            durability: journalMode == .durable ? .durable : .buffered(every: .milliseconds(syncEvery)),
+            compactAfter: compactAfter)
+        if engines.contains(.journaled) {
+            options.settings["journal"] = "\(journalSettings.durability)"
+            options.settings["in_flight"] = "\(inFlight)"
+            options.inFlightPerThread = inFlight
+        }
+        let made = MadeEngines(journal: journalSettings)
+        defer { made.closeJournals() }
         do {
             if let shard, let runID, let redis, let (index, count) = Self.parseShard(shard) {
                 let quiet = workload.quiet
@@ -114,8 +147,9 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
-                { try made.keep(choice.make(redis: redisSettings)) }
+                { try made.keep(choice.make(redis: redisSettings, journal: journalSettings)) }
             })
+            try made.checkRecovery(quiet: workload.quiet)
             for recovery in made.redis.flatMap(\.recoveries) {
                 FileHandle.standardError.write(Data("bench: failover: \(recovery) [failed at \(recovery.failedAtMilliseconds) ms]\n".utf8))
             }
@@ -136,10 +170,11 @@ struct BenchCommand: ParsableCommand {
 /// The engines `--engine` can name: the in-process ones (`EngineKind`), Redis, and the null engine.
 enum EngineChoice: ExpressibleByArgument, Equatable {
     case inProcess(EngineKind)
+    case journaled
     case redis
     case null
 
-    static let all: [EngineChoice] = EngineKind.allCases.map(EngineChoice.inProcess) + [.redis, .null]
+    static let all: [EngineChoice] = EngineKind.allCases.map(EngineChoice.inProcess) + [.journaled, .redis, .null]
     static var allValueStrings: [String] { all.map(\.name) }
 
     init?(argument: String) {
@@ -150,16 +185,21 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
     var name: String {
         switch self {
         case .inProcess(let kind): kind.rawValue
+        case .journaled: "journaled"
         case .redis: "redis"
         case .null: "null"
         }
     }
 
-    /// - Throws: `RedisEngineError` when the Redis server cannot be reached.
-    func make(redis: RedisSettings) throws -> DrivenEngine {
+    /// - Throws: `RedisEngineError` when the Redis server cannot be reached, `JournalError` when the journal cannot
+    ///   be created.
+    func make(redis: RedisSettings, journal: JournalSettings) throws -> DrivenEngine {
         switch self {
         case .inProcess(let kind):
             if let engine = kind.makeNonBlocking() { .synchronous(engine) } else { .asynchronous(kind.make()) }
+        case .journaled:
+            .asynchronous(try JournaledEngine(journal: GroupCommitJournal.sqlite(
+                path: journal.path, durability: journal.durability, compactAfter: journal.compactAfter)))
         case .redis:   // validate() required --redis
             .batched(try RedisEngine(url: redis.url!, durability: redis.durability, recoveryTimeout: redis.recoveryTimeout),
                      size: redis.batch)
@@ -197,12 +237,67 @@ struct RedisSettings {
     var recoveryTimeout: Duration
 }
 
-/// The Redis engines a session made, to report the failovers they rode through after the run.
+/// The journaled engine's settings, from the options.
+struct JournalSettings {
+    var path: String
+    /// A file of bench's own, removed after the run.
+    var temporary: Bool
+    var durability: JournalDurability
+    var compactAfter: Int
+}
+
+/// `--journal-mode`.
+enum JournalMode: String, ExpressibleByArgument {
+    case durable, buffered
+}
+
+/// The engines a session made: the Redis engines, to report the failovers they rode through after the run; the
+/// journaled engine, to reopen its journal and check that recovery gives back the state it served.
 final class MadeEngines: @unchecked Sendable {   // used from the session's one thread
     private(set) var redis: [RedisEngine] = []
+    private var journaled: JournaledEngine?
+    private let journal: JournalSettings
+
+    init(journal: JournalSettings) { self.journal = journal }
 
     func keep(_ engine: DrivenEngine) -> DrivenEngine {
         if case .batched(let batched, _) = engine, let redis = batched as? RedisEngine { self.redis.append(redis) }
+        if case .asynchronous(let async) = engine, let journaled = async as? JournaledEngine { self.journaled = journaled }
         return engine
+    }
+
+    /// Closes the journaled engine, reopens its journal and compares the state recovered with the state it served
+    /// (every packet: amounts, winners in seq order, refunds); prints the journal's figures and the recovery's.
+    /// - Throws: `ExitCode(2)` if the states differ.
+    func checkRecovery(quiet: Bool) throws {
+        guard let engine = journaled else { return }
+        let served = engine.heldImages()
+        let figures = (engine.journal as? GroupCommitJournal)?.statistics
+        engine.close()
+        journaled = nil
+        let start = ContinuousClock.now
+        let reopened = try JournaledEngine(journal: GroupCommitJournal.sqlite(path: journal.path, durability: journal.durability,
+                                                                           compactAfter: journal.compactAfter))
+        let recovery = ContinuousClock.now - start
+        defer { reopened.close() }
+        let recovered = reopened.heldImages()
+        let seconds = Double(recovery.nanosecondsSaturated) / 1e9
+        if !quiet, let figures {
+            let perCommit = figures.commits > 0 ? figures.entries / figures.commits : 0
+            print("journal (\(journal.durability)): \(figures.entries.formatted()) entries in \(figures.commits.formatted()) group commits (\(perCommit.formatted()) a commit on average, \(figures.largestCommit.formatted()) at most), \(figures.snapshots) snapshots")
+            print("recovery: \(reopened.recoveredEntries.formatted()) entries replayed in \(String(format: "%.3f", seconds)) s (\(Int(Double(reopened.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s), \(recovered.count.formatted()) packets")
+        }
+        guard served == recovered else {
+            let differing = zip(served, recovered).first { $0 != $1 }.map { "\($0.0.id)" } ?? "the packet counts (\(served.count) served, \(recovered.count) recovered)"
+            FileHandle.standardError.write(Data("bench: FAIL: the journal recovered a state other than the one served: \(differing)\n".utf8))
+            throw ExitCode(2)
+        }
+        if !quiet { print("recovery: the state recovered from the journal is the state served (\(served.count.formatted()) packets compared)") }
+    }
+
+    func closeJournals() {
+        journaled?.close()
+        guard journal.temporary else { return }
+        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: journal.path + suffix) }
     }
 }

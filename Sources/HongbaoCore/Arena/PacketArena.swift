@@ -71,6 +71,14 @@ package final class PacketArena: @unchecked Sendable {
         var retiredSinceAdvance = 0
         var live = 0
         var bytes = 0
+        /// Every id issued so far (or restored) has a generation below this.
+        var issuedFloor: UInt32 = 0
+        /// New slots, and the free slots of a restored arena, start at this generation (see `finishRestore`).
+        var generationFloor: UInt32 = 0
+        /// While above 0, nothing is reclaimed (a journal's snapshot is reading every held packet).
+        var reclamationHolds = 0
+        /// Set by `finishRestore`: no more `restore`.
+        var restoreFinished = false
     }
 
     /// A group's members as stored: sorted, two 32-bit ids a word, shared by its packets.
@@ -154,32 +162,112 @@ package final class PacketArena: @unchecked Sendable {
             reclaim(upTo: 4, now: now, &growth)
             guard let slot = takeSlot(&growth) else { return nil }
             let id = PacketID(UInt64(growth.generations[slot]) << 32 | UInt64(slot))
-            let group = storedGroup(members, &growth)
-            group.packets += 1
-            growth.deadlines.push(plan.expiresAt, id)
-            growth.live += 1
-            growth.bytes += bytes
-            return (id, group.words)
+            return (id, account(id, expiresAt: plan.expiresAt, members: members, bytes: bytes, &growth))
         }
         guard let issued else {
             packet.deallocate()
             throw GrabEngineError(.capacityExhausted, "this engine already holds 2^32 live packets")
         }
-        let words = packet.assumingMemoryBound(to: Atomic<UInt64>.self)
-        PacketWords.initialize(words, layout: layout, plan: plan, id: issued.id, group: members,
-                               members: UInt64(UInt(bitPattern: issued.members)))
-        // release: the packet's words are written before its address is published
-        slotEntry(Int(issued.id.rawValue & 0xFFFF_FFFF)).pointee.store(UInt64(UInt(bitPattern: words)), ordering: .releasing)
+        publish(packet, layout: layout, plan: plan, id: issued.id, members: members, stored: issued.members)
         return issued.id
+    }
+
+    /// Books a new packet under the lock: its group, its deadline, the counts. - Returns: its group's stored members.
+    private func account(_ id: PacketID, expiresAt: Int64, members: Group, bytes: Int,
+                         _ growth: inout Growth) -> UnsafeMutablePointer<Atomic<UInt64>>
+    {
+        let group = storedGroup(members, &growth)
+        group.packets += 1
+        growth.deadlines.push(expiresAt, id)
+        growth.live += 1
+        growth.bytes += bytes
+        growth.issuedFloor = max(growth.issuedFloor, UInt32(truncatingIfNeeded: id.rawValue >> 32) + 1)
+        return group.words
+    }
+
+    /// Writes the packet's words and publishes its address in its slot.
+    private func publish(_ packet: UnsafeMutableRawPointer, layout: PacketLayout, plan: PacketPlan, id: PacketID,
+                         members: Group, stored: UnsafeMutablePointer<Atomic<UInt64>>)
+    {
+        let words = packet.assumingMemoryBound(to: Atomic<UInt64>.self)
+        PacketWords.initialize(words, layout: layout, plan: plan, id: id, group: members,
+                               members: UInt64(UInt(bitPattern: stored)))
+        // release: the packet's words are written before its address is published
+        slotEntry(Int(id.rawValue & 0xFFFF_FFFF)).pointee.store(UInt64(UInt(bitPattern: words)), ordering: .releasing)
+    }
+
+    // MARK: Restoring (a journaled engine's recovery)
+
+    /// Stores a packet for `plan` under the id it had before a restart, on an arena that has issued no id yet.
+    /// Slots up to the id's are created; the id's slot must be empty. - Throws: `JournalError.corrupt` for an
+    /// id that cannot have been issued, or a slot taken twice.
+    package func restore(_ plan: PacketPlan, as id: PacketID) throws(JournalError) {
+        let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
+        let generation = id.rawValue >> 32
+        guard generation < UInt64(Self.generationLimit) else { throw .corrupt("\(id): no id has generation \(generation)") }
+        guard slot < Self.maxPages * Self.slotsPerPage else { throw .corrupt("\(id): slot out of range") }
+        let members = plan.recipient.map { Group(CollectionOfOne($0)) } ?? plan.group
+        let layout = PacketLayout(plan)
+        let bytes = Self.roundedBytes(layout.words)
+        let stored: UnsafeMutablePointer<Atomic<UInt64>>? = withGrowth { growth in
+            guard !growth.restoreFinished else { return nil }
+            while growth.slotCount <= slot {
+                if growth.slotCount % Self.slotsPerPage == 0 { createPage(growth.slotCount >> Self.slotBits, &growth) }
+                growth.generations.append(0)
+                growth.slotCount += 1
+            }
+            guard slotEntry(slot).pointee.load(ordering: .relaxed) == 0 else { return nil }   // relaxed: under the lock
+            growth.generations[slot] = UInt32(generation)
+            return account(id, expiresAt: plan.expiresAt, members: members, bytes: bytes, &growth)
+        }
+        guard let stored else { throw .corrupt("\(id) restored twice (or after recovery)") }
+        publish(Self.allocateZeroed(bytes), layout: layout, plan: plan, id: id, members: members, stored: stored)
+    }
+
+    /// Ends a restore: every empty slot, and every slot created from now on, starts at generation
+    /// `max(floor, every restored id's generation + 1)`, so no id issued before the restart is issued again —
+    /// also ids whose packets have left the journal, which `floor` (a snapshot's) covers.
+    package func finishRestore(generationFloor floor: UInt32) {
+        withGrowth { growth in
+            growth.restoreFinished = true
+            growth.generationFloor = max(floor, growth.issuedFloor)
+            growth.issuedFloor = growth.generationFloor
+            for slot in 0 ..< growth.slotCount where slotEntry(slot).pointee.load(ordering: .relaxed) == 0 {
+                growth.generations[slot] = max(growth.generations[slot], growth.generationFloor)
+                if growth.generations[slot] < Self.generationLimit { growth.freeSlots.append(UInt32(slot)) }
+            }
+        }
+    }
+
+    /// The generation every id issued so far is below: what a snapshot records as its floor.
+    package var issuedGenerationFloor: UInt32 { withGrowth { $0.issuedFloor } }
+
+    /// The ids of every packet held now (live, or refunded and within its retention).
+    package func heldIDs() -> [PacketID] {
+        withGrowth { growth in
+            (0 ..< growth.slotCount).compactMap { slot in
+                // under the lock: nothing is unlinked or freed meanwhile
+                let address = slotEntry(slot).pointee.load(ordering: .acquiring)
+                guard let base = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(truncatingIfNeeded: address)) else { return nil }
+                return PacketWords(base: base).id
+            }
+        }
+    }
+
+    /// Runs `body` with reclamation held: every packet held when it starts is still held when it ends.
+    package func holdingReclamation<R>(_ body: () throws -> R) rethrows -> R {
+        withGrowth { $0.reclamationHolds += 1 }
+        defer { withGrowth { $0.reclamationHolds -= 1 } }
+        return try body()
     }
 
     /// A free slot (the longest free first), or a new one. Nil when 2^32 slots are in use.
     private func takeSlot(_ growth: inout Growth) -> Int? {
         if let slot = growth.freeSlots.popFirst() { return Int(slot) }
         let slot = growth.slotCount
-        guard slot < Self.maxPages * Self.slotsPerPage else { return nil }
+        guard slot < Self.maxPages * Self.slotsPerPage, growth.generationFloor < Self.generationLimit else { return nil }
         if slot % Self.slotsPerPage == 0 { createPage(slot >> Self.slotBits, &growth) }
-        growth.generations.append(0)
+        growth.generations.append(growth.generationFloor)
         growth.slotCount += 1
         return slot
     }
@@ -313,6 +401,7 @@ package final class PacketArena: @unchecked Sendable {
 
     /// Reclaims up to `limit` packets whose retention has passed by `now`, then frees what no grab can read.
     private func reclaim(upTo limit: Int, now: Int64, _ growth: inout Growth) {
+        guard growth.reclamationHolds == 0 else { return }
         let cutoff = now >= Int64.min + retention ? now - retention : Int64.min   // refunds at or before it are due
         var done = 0
         while done < limit, let next = growth.refunds.first, next.at <= cutoff {

@@ -123,6 +123,18 @@ struct PacketWords {
     @inline(__always) var shares: Int { Int(base[3].load(ordering: .relaxed) & 0xFFFF_FFFF) }
     @inline(__always) var memberCount: Int { Int(base[3].load(ordering: .relaxed) >> 32) }
     @inline(__always) var recordBase: Int { PacketLayout.claimBase + (memberCount + 63) / 64 }
+    /// The largest share its policy allowed.
+    var perShareCap: Fen { Fen(Int64(base[4].load(ordering: .relaxed))) }
+
+    /// The members who may grab, in order (a journal's image of the packet).
+    func memberList() -> [MemberID] {
+        (0 ..< memberCount).map { MemberID(memberID(at: $0)) }   // unchecked: index < memberCount
+    }
+
+    /// Every share's amount, in grab order (a journal's image of the packet).
+    func amountList() -> [Fen] {
+        (0 ..< shares).map { Fen(amount(ofShare: $0)) }   // unchecked: index < shares
+    }
 
     /// The member's dense index (its claim bit), or nil if it may not grab. Read-only. Interpolation search
     /// (one or two probes when ids are spread evenly, as in most groups), falling back to binary search after

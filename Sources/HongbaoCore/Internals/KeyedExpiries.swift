@@ -29,4 +29,10 @@ package final class KeyedExpiries: Sendable {
             }
         }
     }
+
+    /// The key of the expiry that refunded `packet`, if a keyed one did.
+    package func key(of packet: PacketID) -> IdempotencyKey? { book.withLock { $0.keys[packet] } }
+
+    /// Records that the expiry under `key` refunded `packet` (a journaled engine's keyed expiry, or its recovery).
+    package func record(_ packet: PacketID, key: IdempotencyKey) { book.withLock { $0.keys[packet] = key } }
 }

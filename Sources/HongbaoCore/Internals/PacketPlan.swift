@@ -36,6 +36,24 @@ package struct PacketPlan: Sendable {
         self.preSplit = spec.algorithm.computesAtGrab && recipient == nil ? [] : RedPacket.split(spec, seed: seed)
     }
 
+    /// The plan of a packet rebuilt from a journal's (validated) image: its members as stored — an exclusive
+    /// packet's recipient only, so everyone else is still not a member — and its amounts as drawn at send.
+    /// - Throws: `JournalError.corrupt` if no packet spec could have made it.
+    package init(restoring image: PacketImage) throws(JournalError) {
+        do {
+            spec = try PacketSpec(total: image.total, shares: image.amounts.count, kind: .lucky, algorithm: .doubleMean,
+                                  expiry: .seconds(1), policy: PacketPolicy(perShareCap: image.perShareCap, shareCountCap: image.amounts.count))
+        } catch {
+            throw .corrupt("\(image.id): \(error)")
+        }
+        id = image.id
+        group = Group(sortedUniqueUnchecked: image.members[...])
+        seed = 0
+        expiresAt = image.expiresAt
+        preSplit = image.amounts
+        recipient = nil
+    }
+
     /// The member's dense index for per-member state, or nil if it may not grab this packet.
     @inlinable
     package func grabberIndex(of member: MemberID) -> Int? {

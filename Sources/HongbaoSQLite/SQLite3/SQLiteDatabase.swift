@@ -196,6 +196,12 @@ package final class SQLiteStatement {
         precondition(status == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
 
+    /// Binds a blob (copied by SQLite before the call returns).
+    package func bind(_ bytes: [UInt8], at index: Int32) {
+        let status = bytes.withUnsafeBytes { hb_sqlite3_bind_blob_transient(statement, index, $0.baseAddress, Int32($0.count)) }
+        precondition(status == SQLITE_OK, "bind \(index) in `\(sql)`")
+    }
+
     package func bindNull(at index: Int32) {
         precondition(sqlite3_bind_null(statement, index) == SQLITE_OK, "bind \(index) in `\(sql)`")
     }
@@ -222,6 +228,13 @@ package final class SQLiteStatement {
     package func text(at column: Int32) -> String {
         guard let bytes = sqlite3_column_text(statement, column) else { return "" }
         return String(cString: bytes)
+    }
+
+    /// The column's bytes (a blob; empty for NULL or an empty blob).
+    package func blob(at column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let bytes = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
     }
 
     /// Runs the statement once with these integer arguments, expecting no rows (an insert or update).

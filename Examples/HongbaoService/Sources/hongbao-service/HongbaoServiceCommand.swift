@@ -1,6 +1,7 @@
 import ArgumentParser
 import HongbaoCore
 import HongbaoRedis
+import HongbaoSQLite
 import Hummingbird
 import RedPacketService
 
@@ -27,6 +28,15 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     @Option(help: "Seconds an in-process packet is kept after its refund (its verdict for late callers) before its memory is reused.")
     var retention: Int64 = 24 * 3600
 
+    @Option(help: "In process: journal every change to this SQLite file before answering, and recover from it on start (created if missing). Default: no journal (a restart loses every packet).")
+    var journal: String?
+
+    @Option(name: .customLong("journal-mode"), help: "With --journal: durable (answer after the fsync of a group commit: a crash loses nothing acknowledged) or buffered (answer at once, fsync every --sync-every ms: a crash can lose the last interval). Default: durable.")
+    var journalMode: String = "durable"
+
+    @Option(name: .customLong("sync-every"), help: "With --journal-mode buffered: milliseconds between fsyncs (default 1000).")
+    var syncEvery: Int64 = 1000
+
     @Option(name: .customLong("member-quota"), help: "Group members one client address may make the service store per minute (0: no limit).")
     var memberQuota: Int64 = RedPacketService.defaultMembersPerMinute
 
@@ -42,6 +52,9 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
         guard (1 ... 3600).contains(sweepInterval) else { throw ValidationError("--sweep-interval must be in 1 ... 3600 seconds, got \(sweepInterval)") }
         guard (0 ... 30 * 24 * 3600).contains(retention) else { throw ValidationError("--retention must be in 0 ... 2592000 seconds, got \(retention)") }
         if redis != nil && retention != 24 * 3600 { throw ValidationError("--retention is for the in-process engine; with --redis the Redis engine keeps its own") }
+        if journal != nil && redis != nil { throw ValidationError("--journal is for the in-process engine; with --redis, Redis persists the packets") }
+        guard ["durable", "buffered"].contains(journalMode) else { throw ValidationError("--journal-mode must be durable or buffered, got \(journalMode)") }
+        guard (1 ... 60_000).contains(syncEvery) else { throw ValidationError("--sync-every must be in 1 ... 60000 ms, got \(syncEvery)") }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
         }
@@ -49,11 +62,24 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine: any AsyncGrabEngine
+        var journaled: JournaledEngine?
         do {
-            engine = try redis.map { try RedisEngine(url: $0) } ?? LockFreeEngine(retention: .seconds(retention))
+            if let redis {
+                engine = try RedisEngine(url: redis)
+            } else if let journal {
+                let durability: JournalDurability = journalMode == "durable" ? .durable : .buffered(every: .milliseconds(syncEvery))
+                let start = ContinuousClock.now
+                let opened = try JournaledEngine(journal: GroupCommitJournal.sqlite(path: journal, durability: durability),
+                                                 retention: .seconds(retention))
+                print("hongbao-service: journal \(journal) (\(durability)): recovered \(opened.packetsHeld) packets from \(opened.recoveredEntries) entries in \((ContinuousClock.now - start).formatted(.units(allowed: [.milliseconds])))")
+                (engine, journaled) = (opened, opened)
+            } else {
+                engine = LockFreeEngine(retention: .seconds(retention))
+            }
         } catch {
             throw ValidationError("\(error)")
         }
+        defer { journaled?.close() }
         let service = RedPacketService(engine: engine, shared: redis != nil, quota: MemberQuota(perMinute: memberQuota))
         let app = Application(router: service.router(), server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
                               configuration: .init(address: .hostname(host, port: port), serverName: "hongbao-service"))
