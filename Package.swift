@@ -74,7 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [
-            "HongbaoReport", "HongbaoSQLite", "HongbaoCommandLine",
+            "HongbaoCore", "HongbaoReport", "HongbaoSQLite", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

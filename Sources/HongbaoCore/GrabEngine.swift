@@ -86,14 +86,14 @@ extension BatchGrabEngine {
 /// Implementations never block the cooperative thread pool.
 public protocol AsyncGrabEngine: AnyObject, Sendable {
     var name: String { get }
-    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID
-    func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome
+    nonisolated(nonsending) func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID
+    nonisolated(nonsending) func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome
     /// One grab, with the seq of the share the member holds (what an HTTP service answers).
-    func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt
-    func expire(_ packet: PacketID) async throws -> ExpiryOutcome
+    nonisolated(nonsending) func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt
+    nonisolated(nonsending) func expire(_ packet: PacketID) async throws -> ExpiryOutcome
     /// `expire(_:)` under the caller's idempotency key: a call retried with the key that refunded hears `.refunded`.
-    func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome
-    func summary(of packet: PacketID) async throws -> PacketSummary
+    nonisolated(nonsending) func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome
+    nonisolated(nonsending) func summary(of packet: PacketID) async throws -> PacketSummary
 }
 
 /// A `GrabEngine` that never blocks for I/O: its `async` side calls the synchronous path directly, with no

@@ -188,16 +188,19 @@ public struct Driver: Sendable {
 
     /// An async engine's worker: `inFlight` callers, each a task that takes chunks of attempts from the cursor
     /// and awaits its grabs one after another — `inFlight` calls in flight per worker thread, and no task made per
-    /// grab. Each caller keeps its own results. The thread blocks until its callers are done.
+    /// grab. The callers run on this thread, which serves as their task executor (`WorkerExecutor`); each keeps its
+    /// own results.
     private func workAsynchronously(_ shared: SharedRun, engine: any AsyncGrabEngine) -> [WorkerResult] {
         let start = shared.startInstant
         let deadline = timeLimit.map { start + $0 }
         let total = shared.attempts.count
         let chunkSize = 16
-        let results = try? blockingWait { [self] in
-            await withTaskGroup(of: WorkerResult.self) { callers in
+        let executor = WorkerExecutor()
+        let results = WriteOnce<[WorkerResult]>()
+        Task(executorPreference: executor) { [self] in
+            let all = await withTaskGroup(of: WorkerResult.self) { callers in
                 for _ in 0 ..< inFlight {
-                    callers.addTask {
+                    callers.addTask(executorPreference: executor) {
                         var result = WorkerResult(histogram: false)
                         while !shared.stop.load(ordering: .relaxed) {
                             let first = shared.cursor.add(chunkSize, ordering: .relaxed).oldValue  // relaxed: uniqueness
@@ -225,12 +228,15 @@ public struct Driver: Sendable {
                         return result
                     }
                 }
-                var results: [WorkerResult] = []
-                for await result in callers { results.append(result) }
-                return results
+                var all: [WorkerResult] = []
+                for await result in callers { all.append(result) }
+                return all
             }
+            results.publish(all)
+            executor.stop()
         }
-        return results ?? []
+        executor.run()
+        return results.value!
     }
 
     static let sendBatch = 256

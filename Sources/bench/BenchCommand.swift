@@ -247,7 +247,7 @@ struct JournalSettings {
 }
 
 /// `--journal-mode`.
-enum JournalMode: String, ExpressibleByArgument {
+enum JournalMode: String, CaseIterable, ExpressibleByArgument {
     case durable, buffered
 }
 
@@ -288,7 +288,11 @@ final class MadeEngines: @unchecked Sendable {   // used from the session's one 
             print("recovery: \(reopened.recoveredEntries.formatted()) entries replayed in \(String(format: "%.3f", seconds)) s (\(Int(Double(reopened.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s), \(recovered.count.formatted()) packets")
         }
         guard served == recovered else {
-            let differing = zip(served, recovered).first { $0 != $1 }.map { "\($0.0.id)" } ?? "the packet counts (\(served.count) served, \(recovered.count) recovered)"
+            func describe(_ image: PacketImage) -> String {
+                "\(image.id): \(image.winners.count) of \(image.amounts.count) shares won, refund \(image.refund.map { "\($0.amount) at \($0.at)\($0.key.map { " key \($0)" } ?? "")" } ?? "none")"
+            }
+            let differing = zip(served, recovered).first { $0 != $1 }.map { "served \(describe($0.0)); recovered \(describe($0.1))" }
+                ?? "the packet counts (\(served.count) served, \(recovered.count) recovered)"
             FileHandle.standardError.write(Data("bench: FAIL: the journal recovered a state other than the one served: \(differing)\n".utf8))
             throw ExitCode(2)
         }

@@ -12,7 +12,7 @@ struct HongbaoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hongbao",
         abstract: "Hongbao tools.",
-        subcommands: [Report.self, Merge.self])
+        subcommands: [Report.self, Merge.self, Journal.self])
 }
 
 /// `hongbao report [DB] [--run ID …] [--html FILE]`

@@ -76,7 +76,12 @@ struct BenchEndToEndTests {
         (["--packets=-5"], "--packets must be at least 1, got -5"),
         (["--packets", "-5"], "bench: error: Missing value for '--packets <packets>'"),
         (["--threads", "0"], "--threads must be in 1 ... 256, got 0"),
-        (["--engine", "warp"], "Please provide one of the following: lock-free, mutex, actor, racy, redis, null"),
+        (["--engine", "warp"], "Please provide one of the following: lock-free, mutex, actor, racy, journaled, redis, null"),
+        (["--in-flight", "0"], "--in-flight must be in 1 ... 65536, got 0"),
+        (["--sync-every", "0"], "--sync-every must be in 1 ... 60000 ms, got 0"),
+        (["--journal-mode", "fast"], "Please provide one of 'durable' and 'buffered'"),
+        (["--journal", "/etc/hostname"], "--journal /etc/hostname exists: a bench run starts from an empty journal"),
+        (["--engine", "journaled", "--journal", "/nonexistent-hongbao-dir/j.db"], "cannot open database /nonexistent-hongbao-dir/j.db"),
         (["--redis", "redis://127.0.0.1:1", "--engine", "lock-free"], "--redis runs the Redis engine, and --engine lock-free runs in process"),
         (["--shard-timeout", "0"], "--shard-timeout must be in (0, 86400] seconds, got 0.0"),
         (["--algorithm", "coin-flip"], "coin-flip"),
@@ -116,6 +121,24 @@ struct BenchEndToEndTests {
 
     /// The racy engine oversells on purpose at any size with two threads: its verdict fails (exit 2), also on a
     /// small festival where, without its window, the threads rarely collided.
+    @Test("bench --engine journaled: the verdict passes, the journal recovers the state served, hongbao journal reads it")
+    func theJournaledEngineEndToEnd() throws {
+        let directory = Self.temporaryDirectory()
+        let journal = directory.appendingPathComponent("bench.journal").path
+        let run = try Executable("bench").run(Self.tiny + ["--engine", "journaled", "--in-flight", "32", "--compact-after", "500",
+                                                           "--journal", journal, "--db", directory.appendingPathComponent("j.db").path])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("recovery: the state recovered from the journal is the state served (400 packets compared)"))
+        let read = try Executable("hongbao").run(["journal", journal])
+        #expect(read.status == 0, "\(read.standardError)")
+        #expect(read.standardOutput.contains("400 packets held (0 not refunded)"))
+        let missing = try Executable("hongbao").run(["journal", directory.appendingPathComponent("none.journal").path])
+        #expect(missing.status != 0 && missing.standardError.contains("no journal at"))
+        let foreign = try Executable("hongbao").run(["journal", directory.appendingPathComponent("j.db").path])
+        #expect(foreign.status != 0 && foreign.standardError.contains("is not a Hongbao journal (an SQLite database of another program)"),
+                "\(foreign.standardError)")
+    }
+
     @Test func theRacyEngineFailsItsVerdictAtSmallSizes() throws {
         let db = Self.temporaryDirectory().appendingPathComponent("racy.db").path
         let run = try Executable("bench").run(["--engine", "racy", "--members", "20000", "--packets", "2000", "--threads", "2",

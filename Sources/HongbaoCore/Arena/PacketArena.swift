@@ -173,10 +173,10 @@ package final class PacketArena: @unchecked Sendable {
     }
 
     /// Books a new packet under the lock: its group, its deadline, the counts. - Returns: its group's stored members.
-    private func account(_ id: PacketID, expiresAt: Int64, members: Group, bytes: Int,
+    private func account(_ id: PacketID, expiresAt: Int64, members: Group, bytes: Int, cached: Bool = true,
                          _ growth: inout Growth) -> UnsafeMutablePointer<Atomic<UInt64>>
     {
-        let group = storedGroup(members, &growth)
+        let group = storedGroup(members, cached: cached, &growth)
         group.packets += 1
         growth.deadlines.push(expiresAt, id)
         growth.live += 1
@@ -199,8 +199,9 @@ package final class PacketArena: @unchecked Sendable {
     // MARK: Restoring (a journaled engine's recovery)
 
     /// Stores a packet for `plan` under the id it had before a restart, on an arena that has issued no id yet.
-    /// Slots up to the id's are created; the id's slot must be empty. - Throws: `JournalError.corrupt` for an
-    /// id that cannot have been issued, or a slot taken twice.
+    /// Slots up to the id's are created; a packet of an older generation in the id's slot is evicted (it was
+    /// reclaimed before this id was issued). - Throws: `JournalError.corrupt` for an id that cannot have been
+    /// issued, or a slot whose packet is of this generation or a newer one.
     package func restore(_ plan: PacketPlan, as id: PacketID) throws(JournalError) {
         let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
         let generation = id.rawValue >> 32
@@ -216,9 +217,15 @@ package final class PacketArena: @unchecked Sendable {
                 growth.generations.append(0)
                 growth.slotCount += 1
             }
-            guard slotEntry(slot).pointee.load(ordering: .relaxed) == 0 else { return nil }   // relaxed: under the lock
+            if let occupant = words(of: slot) {
+                // An older generation in the slot was reclaimed before this id was issued (a slot's ids rise): a
+                // snapshot read it before its reclamation, the journal after it has this id's send. Evict it.
+                guard UInt64(growth.generations[slot]) < generation else { return nil }
+                unlink(occupant.id, &growth)   // (its slot goes to the free list: `finishRestore` rebuilds that)
+            }
             growth.generations[slot] = UInt32(generation)
-            return account(id, expiresAt: plan.expiresAt, members: members, bytes: bytes, &growth)
+            // Not cached by identity: every restored packet's members are an array of their own, read from the journal.
+            return account(id, expiresAt: plan.expiresAt, members: members, bytes: bytes, cached: false, &growth)
         }
         guard let stored else { throw .corrupt("\(id) restored twice (or after recovery)") }
         publish(Self.allocateZeroed(bytes), layout: layout, plan: plan, id: id, members: members, stored: stored)
@@ -232,6 +239,7 @@ package final class PacketArena: @unchecked Sendable {
             growth.restoreFinished = true
             growth.generationFloor = max(floor, growth.issuedFloor)
             growth.issuedFloor = growth.generationFloor
+            growth.freeSlots = FIFO()
             for slot in 0 ..< growth.slotCount where slotEntry(slot).pointee.load(ordering: .relaxed) == 0 {
                 growth.generations[slot] = max(growth.generations[slot], growth.generationFloor)
                 if growth.generations[slot] < Self.generationLimit { growth.freeSlots.append(UInt32(slot)) }
@@ -254,12 +262,15 @@ package final class PacketArena: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with reclamation held: every packet held when it starts is still held when it ends.
-    package func holdingReclamation<R>(_ body: () throws -> R) rethrows -> R {
-        withGrowth { $0.reclamationHolds += 1 }
-        defer { withGrowth { $0.reclamationHolds -= 1 } }
-        return try body()
-    }
+    /// Holds reclamation back until `releaseReclamation`: every packet held now is still held then (a journal's
+    /// snapshot, from the position it covers until it has read every packet).
+    package func holdReclamation() { withGrowth { $0.reclamationHolds += 1 } }
+
+    /// Ends one `holdReclamation`.
+    package func releaseReclamation() { withGrowth { $0.reclamationHolds -= 1 } }
+
+    /// Reclaims every packet whose retention has passed by `now` (a journaled engine, once it has recovered).
+    package func reclaimDue(now: Int64) { withGrowth { reclaim(upTo: .max, now: now, &$0) } }
 
     /// A free slot (the longest free first), or a new one. Nil when 2^32 slots are in use.
     private func takeSlot(_ growth: inout Growth) -> Int? {
@@ -273,11 +284,11 @@ package final class PacketArena: @unchecked Sendable {
     }
 
     /// The stored copy of `group`'s members: the cached one for the same storage, an equal one, or a new copy.
-    private func storedGroup(_ group: Group, _ growth: inout Growth) -> StoredGroup {
+    private func storedGroup(_ group: Group, cached: Bool = true, _ growth: inout Growth) -> StoredGroup {
         let identity = group.members.withUnsafeBufferPointer {
             GroupIdentity(address: UInt(bitPattern: $0.baseAddress), count: $0.count)
         }
-        if let recent = growth.recentGroups[identity] { return recent.stored }
+        if cached, let recent = growth.recentGroups[identity] { return recent.stored }
         var hasher = Hasher()
         hasher.combine(group.count)
         group.members.withUnsafeBufferPointer { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
@@ -292,6 +303,7 @@ package final class PacketArena: @unchecked Sendable {
             growth.bytes += Self.roundedBytes(PacketLayout.memberWords(group.count))
             return stored
         }()
+        guard cached else { return stored }
         if growth.recentGroups.count >= 1024 {
             for entry in growth.recentGroups.values { entry.stored.identity = nil }
             growth.recentGroups.removeAll(keepingCapacity: true)
@@ -375,8 +387,20 @@ package final class PacketArena: @unchecked Sendable {
     package func noteRefunded(_ id: PacketID, at now: Int64) {
         withGrowth { growth in
             growth.refunds.append((now, id))
+            words(of: id)?.storeRefundedAt(now)   // under the lock: the packet cannot be reclaimed meanwhile
             reclaim(upTo: 4, now: now, &growth)
         }
+    }
+
+    /// Packet `id`'s refund time as the arena keeps it (0 before `noteRefunded`; nil once reclaimed).
+    package func refundTime(of id: PacketID) -> Int64? {
+        try? withPacket(id) { $0.refundedAt }
+    }
+
+    /// Corrects packet `id`'s refund time to `at` (a journal's entry, replayed over a snapshot that read the
+    /// packet before its time was noted). Its retention still counts from the time first noted.
+    package func correctRefundTime(_ id: PacketID, to at: Int64) {
+        withGrowth { _ in words(of: id)?.storeRefundedAt(at) }
     }
 
     /// The packets whose deadline is ≤ `now`, each handed out once over the arena's life, and every packet whose
@@ -422,6 +446,12 @@ package final class PacketArena: @unchecked Sendable {
         if growth.deadlines.count > 2 * growth.live + 1024 {
             growth.deadlines.keepOnly { words(of: $0) != nil }   // under the lock: the memory is valid
         }
+    }
+
+    /// The packet in `slot`, if any. Under the lock.
+    private func words(of slot: Int) -> PacketWords? {
+        let address = slotEntry(slot).pointee.load(ordering: .relaxed)   // relaxed: under the lock
+        return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(truncatingIfNeeded: address)).map(PacketWords.init(base:))
     }
 
     /// Clears packet `id`'s slot, retires its memory (and its group's, if it was the group's last packet), and frees

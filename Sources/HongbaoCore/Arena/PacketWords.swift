@@ -13,6 +13,7 @@ import Synchronization
 ///                               different cores — are written to different cache lines
 ///              then ⌈n / 2⌉     the shares' amounts in grab order, two 32-bit amounts a word, drawn at send
 ///                               (split at send, or double mean share after share from the seed)
+///              last word        when the refund was recorded (0 until then): a journal's snapshot keeps it
 ///
 /// The header and the amounts never change after publication, so their lines stay shared in every core's cache;
 /// the ticket word and, for groups of up to 448 members, every claim word share one line, so on a hot packet a
@@ -34,7 +35,7 @@ struct PacketLayout {
         claimWords = (memberCount + 63) / 64
         recordBase = Self.claimBase + claimWords
         amountBase = recordBase + Self.recordWords(shares)
-        words = amountBase + (shares + 1) / 2
+        words = amountBase + (shares + 1) / 2 + 1
     }
 
     init(_ plan: PacketPlan) {
@@ -129,6 +130,18 @@ struct PacketWords {
     /// The members who may grab, in order (a journal's image of the packet).
     func memberList() -> [MemberID] {
         (0 ..< memberCount).map { MemberID(memberID(at: $0)) }   // unchecked: index < memberCount
+    }
+
+    /// When the refund was recorded on the engine's clock, 0 until `storeRefundedAt`. Relaxed: a reader that finds
+    /// 0 for a refunded packet uses a later time (its snapshot's), which only keeps the packet longer.
+    var refundedAt: Int64 {
+        // unchecked: the last word of the packet's layout
+        Int64(bitPattern: base[PacketLayout(memberCount: memberCount, shares: shares).words - 1].load(ordering: .relaxed))
+    }
+
+    /// Under the arena's lock, once, when the refund is recorded.
+    func storeRefundedAt(_ time: Int64) {
+        base[PacketLayout(memberCount: memberCount, shares: shares).words - 1].store(UInt64(bitPattern: time), ordering: .relaxed)
     }
 
     /// Every share's amount, in grab order (a journal's image of the packet).

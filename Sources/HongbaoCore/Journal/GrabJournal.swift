@@ -29,12 +29,13 @@ public protocol GrabJournal: AnyObject, Sendable {
 
     /// Suspends until `position` is durable (at once in a buffered mode); never blocks a thread.
     /// - Throws: `JournalError.failed` if the write that carried it failed.
-    func durable(_ position: JournalPosition) async throws
+    nonisolated(nonsending) func durable(_ position: JournalPosition) async throws
 
     /// Hands the journal a way to read the engine's state, for the snapshots that keep recovery proportional to
-    /// the packets held rather than to history. Called once, after recovery. `read` runs on the journal's own
-    /// thread while the engine serves calls.
-    func takeSnapshots(with read: @escaping @Sendable () -> JournalSnapshot)
+    /// the packets held rather than to history. Called once, after recovery. The journal calls `start` once every
+    /// entry up to the position the snapshot will cover is durable, and runs the read it returns — on a thread of
+    /// its own, while the engine serves calls — to get the packets.
+    func takeSnapshots(with start: @escaping @Sendable () -> @Sendable () -> JournalSnapshot)
 
     /// Writes what is appended, stops the journal's thread and releases the journal (its lock on the file).
     /// Calls after it throw `JournalError.closed`.

@@ -50,7 +50,8 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
         }
         recoveredEntries = replayed
         inner.arena.finishRestore(generationFloor: floor)
-        journal.takeSnapshots { [inner, clock] in inner.snapshot(now: clock.nanoseconds) }
+        inner.arena.reclaimDue(now: clock.nanoseconds)   // what passed its retention before the restart
+        journal.takeSnapshots { [inner, clock] in inner.startSnapshot(clock: clock) }
         self.inner = inner
         self.journal = journal
         self.clock = clock
@@ -96,7 +97,7 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
                 switch outcome {
                 case .refunded(let amount):
                     if let key { inner.keyedExpiries.record(packet, key: key) }
-                    entries.append(.refunded(packet, JournaledRefund(amount: amount, at: clock.nanoseconds, key: key)))
+                    entries.append(.refunded(packet, JournaledRefund(amount: amount, at: refundTime(of: packet), key: key)))
                 case .alreadyRefunded(let amount):
                     if let key, inner.keyedExpiries.key(of: packet) == key { outcome = .refunded(amount) }
                 }
@@ -110,10 +111,16 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
         var refunds: [DueRefund] = []
         let position = try journal.serially { entries in
             refunds = inner.expireDue()
-            let now = clock.nanoseconds
-            for refund in refunds { entries.append(.refunded(refund.packet, JournaledRefund(amount: refund.refund, at: now, key: nil))) }
+            for refund in refunds {
+                entries.append(.refunded(refund.packet, JournaledRefund(amount: refund.refund, at: refundTime(of: refund.packet), key: nil)))
+            }
         }
         return (refunds, position)
+    }
+
+    /// When the arena noted the refund just made (under the journal's lock: the packet is still held).
+    private func refundTime(of packet: PacketID) -> Int64 {
+        inner.arena.refundTime(of: packet) ?? clock.nanoseconds
     }
 
     private func summariesInMemory(_ packets: [PacketID]) throws -> ([PacketSummary], JournalPosition) {
@@ -184,7 +191,9 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
     }
     /// One grab; returns once its grant (or what it saw) is durable, suspended meanwhile.
     public func grab(_ packet: PacketID, for member: MemberID) async throws -> GrabOutcome {
-        try await grabReceipt(packet, for: member).outcome
+        let (receipts, position) = try grabInMemory(CollectionOfOne(GrabRequest(packet: packet, member: member)))
+        try await journal.durable(position)
+        return receipts[0].outcome
     }
     /// One grab with the seq of the share held, suspended until durable.
     public func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt {

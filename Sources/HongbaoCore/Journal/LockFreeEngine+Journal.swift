@@ -2,8 +2,8 @@
 /// from images and entries on recovery — every value checked against what the engine already holds.
 extension LockFreeEngine {
     /// The packet as it stands, or nil once reclaimed. A grab that has taken a share but not yet written its
-    /// record is waited for, as `summary` does. A refund's time is not kept per packet: it is given as
-    /// `refundedAt` (a snapshot gives its own time, so a restored packet is kept at most that much longer).
+    /// record is waited for, as `summary` does. A refund's time is the one the arena kept with the packet, or
+    /// `refundedAt` if the refund is so recent that it is not there yet (a later time: the packet is kept longer).
     package func image(of id: PacketID, refundedAt: Int64) -> PacketImage? {
         try? arena.withPacket(id) { packet in
             let state = packet.ticketsAcquiring
@@ -15,19 +15,28 @@ extension LockFreeEngine {
                 }
             }
             let refund = state.refunded
-                ? JournaledRefund(amount: Fen(packet.balance(afterTaking: taken)), at: refundedAt, key: keyedExpiries.key(of: id))
+                ? JournaledRefund(amount: Fen(packet.balance(afterTaking: taken)),
+                                  at: packet.refundedAt != 0 ? packet.refundedAt : refundedAt, key: keyedExpiries.key(of: id))
                 : nil
             return PacketImage(id: id, expiresAt: packet.expiresAt, total: packet.total, perShareCap: packet.perShareCap,
                                members: packet.memberList(), amounts: packet.amountList(), winners: winners, refund: refund)
         }
     }
 
-    /// Every packet held, each as it stands when read, and the generation floor of the ids issued: a journal's
-    /// snapshot. Nothing is reclaimed while it reads, so every packet held when it starts is in it.
+    /// Every packet held, each as it stands when read, and the generation floor of the ids issued.
     package func snapshot(now: Int64) -> JournalSnapshot {
-        arena.holdingReclamation {
-            let packets = arena.heldIDs().compactMap { image(of: $0, refundedAt: now) }
-            return JournalSnapshot(packets: packets, generationFloor: arena.issuedGenerationFloor)
+        let packets = arena.heldIDs().compactMap { image(of: $0, refundedAt: now) }
+        return JournalSnapshot(packets: packets, generationFloor: arena.issuedGenerationFloor)
+    }
+
+    /// Starts a journal's snapshot at the position it will cover: from now until the returned read has run,
+    /// nothing is reclaimed, so every packet held now — and so every packet an entry after the position can
+    /// name — is in the snapshot. The read may run on another thread, later.
+    package func startSnapshot(clock: any PacketClock) -> @Sendable () -> JournalSnapshot {
+        arena.holdReclamation()
+        return { [self] in
+            defer { arena.releaseReclamation() }
+            return snapshot(now: clock.nanoseconds)
         }
     }
 
@@ -57,8 +66,11 @@ extension LockFreeEngine {
     }
 
     private func held<R>(_ id: PacketID, _ body: (PacketWords) throws -> R) throws -> R {
-        guard arena.contains(id) else { throw JournalError.corrupt("an entry for \(id), which the journal never sent") }
-        return try arena.withPacket(id, body)
+        do {
+            return try arena.withPacket(id, body)
+        } catch let error as GrabEngineError where error.code == .unknownPacket {
+            throw JournalError.corrupt("an entry for \(id), which the journal never sent")
+        }
     }
 
     private func replayGrant(_ id: PacketID, share: Int, member: MemberID, amount: Fen) throws {
@@ -100,7 +112,10 @@ extension LockFreeEngine {
             }
             return false
         }
-        guard made else { return }
+        guard made else {   // a snapshot holds the refund already: the entry has its exact time
+            if arena.refundTime(of: id) != refund.at { arena.correctRefundTime(id, to: refund.at) }
+            return
+        }
         arena.noteRefunded(id, at: refund.at)
         if let key = refund.key { keyedExpiries.record(id, key: key) }
     }

@@ -9,6 +9,8 @@ package final class MemoryJournalStore: JournalStore, @unchecked Sendable {
     private let lock = NSLock()
     private var batches: [(first: JournalPosition, entries: [JournalEntry])] = []
     private var snapshot: (JournalSnapshot, through: JournalPosition)?
+    private var next: (generation: Int64, packets: [PacketImage])?
+    private var generation: Int64 = 0
     private var writesLeft = Int.max
 
     package init() {}
@@ -16,7 +18,7 @@ package final class MemoryJournalStore: JournalStore, @unchecked Sendable {
     /// A store holding what this one has written so far (its batches and its snapshot), as a crash leaves it.
     package func survivor() -> MemoryJournalStore {
         let copy = MemoryJournalStore()
-        lock.withLock { (copy.batches, copy.snapshot) = (batches, snapshot) }
+        lock.withLock { (copy.batches, copy.snapshot, copy.next, copy.generation) = (batches, snapshot, next, generation) }
         return copy
     }
 
@@ -39,17 +41,28 @@ package final class MemoryJournalStore: JournalStore, @unchecked Sendable {
         return (last, snapshot?.0.generationFloor ?? 0)
     }
 
-    package func append(_ entries: [JournalEntry], first: JournalPosition) throws {
+    package func append(_ entries: [JournalEntry], first: JournalPosition, snapshotPart: SnapshotPart?) throws {
         try lock.withLock {
             guard writesLeft > 0 else { throw JournalError.failed("no space left on device (injected)") }
             writesLeft -= 1
-            batches.append((first, entries))
+            if !entries.isEmpty { batches.append((first, entries)) }
+            if let snapshotPart, snapshotPart.generation == next?.generation { next!.packets += snapshotPart.packets }
         }
     }
 
-    package func replaceSnapshot(_ snapshot: JournalSnapshot, through position: JournalPosition) throws {
+    package func beginSnapshot() throws -> Int64 {
         lock.withLock {
-            self.snapshot = (snapshot, position)
+            next = (generation + 1, [])
+            return generation + 1
+        }
+    }
+
+    package func finishSnapshot(_ generation: Int64, through position: JournalPosition, generationFloor: UInt32) throws {
+        try lock.withLock {
+            guard let next, next.generation == generation else { throw JournalError.failed("no snapshot \(generation) begun") }
+            snapshot = (JournalSnapshot(packets: next.packets, generationFloor: generationFloor), position)
+            self.generation = generation
+            self.next = nil
             batches.removeAll { $0.first <= position }
         }
     }

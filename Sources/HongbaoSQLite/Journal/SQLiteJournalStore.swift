@@ -1,8 +1,9 @@
 import HongbaoCore
 
 /// A journal in one SQLite file: `log` holds one row per group commit (its first position and its entries as one
-/// blob: one insert, not one per entry), `snapshot` the latest snapshot's packets in parts, `meta` the position the
-/// snapshot covers and its generation floor.
+/// blob: one insert, not one per entry), `snapshot` the snapshots' packets in parts (by generation: the one in
+/// force, and the parts of the next one as they are written), `meta` which snapshot is in force, the position it
+/// covers and its generation floor.
 ///
 /// Why SQLite, measured on this machine (Benchmarks/README.md, "The journal"): an insert per entry ran at
 /// 2.9 M rows/s at best, in SQLite's own shell, before any binding from Swift; one blob per commit at 8 M
@@ -18,6 +19,14 @@ final class SQLiteJournalStore: JournalStore {
 
     private var database: SQLiteDatabase!   // nil once closed
     private var insertBatch: SQLiteStatement!
+    private var insertPart: SQLiteStatement!
+    private var dropParts: SQLiteStatement!
+    private var dropBatches: SQLiteStatement!
+    private var partIndex: Int64 = 0
+    /// The snapshot in force and the position it covers; rows of older snapshots and batches it covers are garbage.
+    private var generationInForce: Int64 = 0
+    private var coveredBySnapshot: JournalPosition = 0
+    private var hasGarbage = true
     private let path: String
 
     init(path: String) throws {
@@ -43,7 +52,8 @@ final class SQLiteJournalStore: JournalStore {
                     PRAGMA application_id = \(Self.applicationID);
                     PRAGMA user_version = \(Self.format);
                     CREATE TABLE log (first INTEGER PRIMARY KEY, entries BLOB NOT NULL);
-                    CREATE TABLE snapshot (part INTEGER PRIMARY KEY, packets BLOB NOT NULL);
+                    CREATE TABLE snapshot (generation INTEGER NOT NULL, part INTEGER NOT NULL, packets BLOB NOT NULL,
+                                           PRIMARY KEY (generation, part));
                     CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                     """)
             } else {
@@ -57,6 +67,13 @@ final class SQLiteJournalStore: JournalStore {
             }
             try database.execute("PRAGMA synchronous = FULL")
             insertBatch = try database.prepare("INSERT INTO log (first, entries) VALUES (?, ?)")
+            insertPart = try database.prepare("INSERT INTO snapshot (generation, part, packets) VALUES (?, ?, ?)")
+            dropParts = try database.prepare(
+                "DELETE FROM snapshot WHERE rowid IN (SELECT rowid FROM snapshot WHERE generation < ? LIMIT 1)")
+            dropBatches = try database.prepare(
+                "DELETE FROM log WHERE first IN (SELECT first FROM log WHERE first <= ? ORDER BY first LIMIT 64)")
+            generationInForce = try meta("snapshot_generation")
+            coveredBySnapshot = JournalPosition(max(0, try meta("snapshot_through")))
         } catch let error as SQLiteError {
             throw JournalError.failed("\(error)")
         }
@@ -74,7 +91,8 @@ final class SQLiteJournalStore: JournalStore {
         guard covered >= 0, (0 ..< Int64(UInt32.max)).contains(floor) else {
             throw JournalError.corrupt("\(path): snapshot position \(covered), generation floor \(floor)")
         }
-        let parts = try database.prepare("SELECT part, packets FROM snapshot ORDER BY part")
+        let parts = try database.prepare("SELECT part, packets FROM snapshot WHERE generation = ? ORDER BY part")
+        parts.bind(try meta("snapshot_generation"), at: 1)
         while try parts.step() {
             try JournalCodec.decode(parts.blob(at: 1), what: "\(path), snapshot part \(parts.int64(at: 0))") { entry in
                 guard case .packet = entry else { throw JournalError.corrupt("\(path): a snapshot holds packets only") }
@@ -110,50 +128,62 @@ final class SQLiteJournalStore: JournalStore {
         return try statement.step() ? statement.int64(at: 0) : 0
     }
 
-    func append(_ entries: [JournalEntry], first: JournalPosition) throws {
-        insertBatch.bind(Int64(first), at: 1)
-        insertBatch.bind(JournalCodec.encode(entries), at: 2)
-        defer { insertBatch.reset() }
-        try insertBatch.step()   // autocommit: one transaction, synced (synchronous = FULL)
+    func append(_ entries: [JournalEntry], first: JournalPosition, snapshotPart: SnapshotPart?) throws {
+        func insertEntries() throws {
+            guard !entries.isEmpty else { return }
+            insertBatch.bind(Int64(first), at: 1)
+            insertBatch.bind(JournalCodec.encode(entries), at: 2)
+            defer { insertBatch.reset() }
+            try insertBatch.step()
+        }
+        guard snapshotPart != nil || hasGarbage else { return try insertEntries() }   // autocommit: one transaction, synced
+        try database.transaction {
+            try insertEntries()
+            if let snapshotPart {
+                insertPart.bind(snapshotPart.generation, at: 1)
+                insertPart.bind(partIndex, at: 2)
+                insertPart.bind(JournalCodec.encode(snapshotPart.packets.map { .packet($0) }), at: 3)
+                defer { insertPart.reset() }
+                try insertPart.step()
+                partIndex += 1
+            }
+            if hasGarbage {   // a replaced snapshot's part and a few covered batches a commit, never all at once
+                try dropParts.run(generationInForce)
+                let parts = database.changes
+                try dropBatches.run(Int64(coveredBySnapshot))
+                hasGarbage = parts + database.changes > 0
+            }
+        }
     }
 
-    func replaceSnapshot(_ snapshot: JournalSnapshot, through position: JournalPosition) throws {
+    func beginSnapshot() throws -> Int64 {
+        let current = try meta("snapshot_generation")
+        let drop = try database.prepare("DELETE FROM snapshot WHERE generation > ?")   // an unfinished one's parts
+        try drop.run(current)
+        partIndex = 0
+        return current + 1
+    }
+
+    func finishSnapshot(_ generation: Int64, through position: JournalPosition, generationFloor: UInt32) throws {
         try database.transaction {
-            try database.execute("DELETE FROM snapshot")
-            let insert = try database.prepare("INSERT INTO snapshot (part, packets) VALUES (?, ?)")
-            var part: Int64 = 0
-            var start = 0
-            var bytes = 0
-            func flush(upTo end: Int) throws {
-                guard end > start else { return }
-                insert.bind(part, at: 1)
-                insert.bind(JournalCodec.encode(snapshot.packets[start ..< end].map { .packet($0) }), at: 2)
-                try insert.step()
-                insert.reset()
-                part += 1
-                start = end
-                bytes = 0
-            }
-            for (index, packet) in snapshot.packets.enumerated() {
-                bytes += 64 + 4 * (packet.members.count + 2 * packet.amounts.count)
-                if bytes >= Self.snapshotPartBytes { try flush(upTo: index + 1) }
-            }
-            try flush(upTo: snapshot.packets.count)
             let upsert = try database.prepare("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-            for (name, value) in [("snapshot_through", Int64(position)), ("generation_floor", Int64(snapshot.generationFloor))] {
+            for (name, value) in [("snapshot_generation", generation), ("snapshot_through", Int64(position)),
+                                  ("generation_floor", Int64(generationFloor))] {
                 upsert.bind(name, at: 1)
                 upsert.bind(value, at: 2)
                 try upsert.step()
                 upsert.reset()
             }
-            let drop = try database.prepare("DELETE FROM log WHERE first <= ?")
-            try drop.run(Int64(position))
         }
+        (generationInForce, coveredBySnapshot, hasGarbage) = (generation, position, true)
     }
 
     /// Closes the connection, which unlocks the file.
     func close() {
         insertBatch = nil
+        insertPart = nil
+        dropParts = nil
+        dropBatches = nil
         database = nil
     }
 }

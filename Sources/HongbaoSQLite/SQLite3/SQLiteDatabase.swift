@@ -135,6 +135,9 @@ package final class SQLiteDatabase {
     /// The rowid of the last row inserted on this connection.
     package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Rows the last INSERT, UPDATE or DELETE on this connection changed.
+    package var changes: Int { Int(sqlite3_changes(handle)) }
+
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     package func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
