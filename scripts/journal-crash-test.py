@@ -9,7 +9,13 @@ amount and seq; every acknowledged refund with the same amount; no member holds 
 seqs are 1..n. A call in flight at the kill may or may not have happened, but never half and never twice — which
 the same checks catch (a half grant breaks conservation, a twice-paid member shows twice).
 
-Usage: scripts/journal-crash-test.py SERVICE_BIN WORK_DIR [--kills N] [--seed S]
+With --full-disk (as root): the journal on a 2 MB tmpfs; packets are sent until the disk is full. The call that
+finds it full and every call after it must fail with 503 and say why ("disk full"), none acknowledged; the
+tmpfs is then grown, the service restarted on the same journal, and every packet acknowledged before is there.
+
+A second service opening a journal the first has open must refuse with one line and a non-zero exit.
+
+Usage: scripts/journal-crash-test.py SERVICE_BIN WORK_DIR [--kills N] [--seed S] [--full-disk]
 """
 import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
 
@@ -145,6 +151,55 @@ def check(port, ledger, members):
             fail(f"packet {packet}: refund told {refunds[packet]}, after the restart {account.get('refund_fen')}")
     return len(sent), checked, len(refunds)
 
+def second_opener_refused(binary, journal, log):
+    """A second process on the same journal exits non-zero with one line saying the journal is in use."""
+    done = subprocess.run([binary, "--port", str(free_port()), "--journal", journal], capture_output=True, text=True, timeout=30)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if done.returncode == 0 or not any("in use by another process" in line for line in lines):
+        fail(f"a second service on {journal} did not refuse it: exit {done.returncode}, {done.stderr[-300:]}")
+    print(f"journal-crash-test: a second service on the same journal refused: {lines[-1][:160]}")
+
+def full_disk(binary, work):
+    mount = os.path.join(work, "small-disk")
+    os.makedirs(mount, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount], check=True)
+    try:
+        journal = os.path.join(mount, "journal.db")
+        service = Service(binary, journal, os.path.join(work, "full-disk-service.log"), [])
+        service.start()
+        second_opener_refused(binary, journal, os.path.join(work, "second.log"))
+        connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+        members = list(range(1, 501))
+        sent, failed = {}, None
+        for index in range(100000):
+            status, body = request(service.port, "POST", "/packets", {"total_fen": 10000 + index, "shares": 50,
+                                   "members": members, "seed": index}, connection)
+            if status == 201:
+                sent[body["id"]] = 10000 + index
+                continue
+            failed = (status, body)
+            break
+        if failed is None:
+            fail("the 2 MB disk never filled")
+        status, body = failed
+        if status != 503 or "disk full" not in body.get("error", ""):
+            fail(f"the call that found the disk full answered {status} {body}, not 503 naming the full disk")
+        after = request(service.port, "POST", "/packets", {"total_fen": 100, "shares": 1, "members": [1]}, connection)
+        if after[0] != 503:
+            fail(f"a call after the failed write answered {after}: the engine must stop until it is reopened")
+        print(f"journal-crash-test: disk full after {len(sent)} packets: 503 \"{body['error'][:120]}\"; later calls 503 too")
+        service.kill()
+        subprocess.run(["mount", "-o", "remount,size=64m", mount], check=True)
+        service.start()
+        for packet, total in sent.items():
+            status, account = request(service.port, "GET", f"/packets/{packet}")
+            if status != 200 or account["total_fen"] != total:
+                fail(f"acknowledged packet {packet} after the disk was full and the service restarted: {status} {account}")
+        service.kill()
+        print(f"journal-crash-test: after the restart on a larger disk, all {len(sent)} acknowledged packets are there")
+    finally:
+        subprocess.run(["umount", "-l", mount])
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("service")
@@ -152,8 +207,13 @@ def main():
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--full-disk", action="store_true", help="the full-disk scenario (needs root: a tmpfs)")
     parser.add_argument("--service-args", default="", help="more arguments for the service (e.g. a buffered journal, which this test must catch losing acknowledged grants)")
     args = parser.parse_args()
+    if args.full_disk:
+        full_disk(args.service, args.work)
+        print("journal-crash-test: pass")
+        return
     rng = random.Random(args.seed)
     journal = os.path.join(args.work, "crash-journal.db")
     for suffix in ("", "-wal", "-shm"):

@@ -145,6 +145,8 @@ twins = {
         [lambda: sh(f"/usr/bin/time -v {B}/bench --members 30000 --packets 3000 --engine lock-free --quiet --db big.db")],
     "swift run -c release bench --engine journaled --in-flight 1024":
         [lambda: sh(f"{B}/bench --engine journaled --in-flight 64 {tiny} --db journaled.db")],
+    "swift run -c release bench --engine journaled --journal-batch 64 --threads 16":
+        [lambda: sh(f"{B}/bench --engine journaled --journal-batch 16 --threads 4 --members 3000 --packets 300 --quiet --db batched.db")],
     "Benchmarks/journal-side-by-side.sh":
         (LONG, "a release build and six festival runs (one against a redis-server with appendfsync always); its "
                "journaled step runs above as the twin of `bench --engine journaled`"),

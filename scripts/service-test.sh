@@ -113,3 +113,10 @@ if python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" 
 fi
 grep -q "FAIL" "$work/buffered-crash.txt" || fatal "the buffered crash test failed for another reason: $(cat "$work/buffered-crash.txt")"
 log "journal: the buffered journal's losses are caught ($(grep FAIL "$work/buffered-crash.txt" | head -1))"
+if [[ $(id -u) == 0 ]]; then
+  log "journal: a full disk (a 2 MB tmpfs) fails its calls plainly and loses nothing acknowledged; a second opener is refused"
+  python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" "$work" --full-disk \
+    || fatal "the journaled service on a full disk"
+else
+  log "journal: not root, the full-disk test (a tmpfs) is skipped"
+fi

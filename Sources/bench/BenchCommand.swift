@@ -65,6 +65,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("in-flight"), help: "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer (default 1024).")
     var inFlight = 1024
 
+    @Option(name: .customLong("journal-batch"), help: "The journaled engine: 1 (the default) for --in-flight async callers a thread, each awaiting one grab at a time; N > 1 for grabs handed N at a time by each of --threads threads, each call blocking until its group commit (as the Redis engine's --batch).")
+    var journalBatch = 1
+
     @Option(name: .customLong("compact-after"), help: "The journaled engine: entries written between snapshots of its journal (default 1000000).")
     var compactAfter = 1_000_000
 
@@ -83,6 +86,7 @@ struct BenchCommand: ParsableCommand {
         if durable && redis == nil { throw ValidationError("--durable applies to the Redis engine: give --redis URL") }
         guard (1 ... 65_536).contains(inFlight) else { throw ValidationError("--in-flight must be in 1 ... 65536, got \(inFlight)") }
         guard (1 ... 60_000).contains(syncEvery) else { throw ValidationError("--sync-every must be in 1 ... 60000 ms, got \(syncEvery)") }
+        guard (1 ... 4096).contains(journalBatch) else { throw ValidationError("--journal-batch must be in 1 ... 4096, got \(journalBatch)") }
         guard compactAfter >= 1 else { throw ValidationError("--compact-after must be at least 1, got \(compactAfter)") }
         if let journal, FileManager.default.fileExists(atPath: journal) {
             throw ValidationError("--journal \(journal) exists: a bench run starts from an empty journal (remove it, or give a new path)")
@@ -117,11 +121,15 @@ struct BenchCommand: ParsableCommand {
                 .appendingPathComponent(".bench-journal-\(ProcessInfo.processInfo.processIdentifier).db").path,
             temporary: journal == nil,
             durability: journalMode == .durable ? .durable : .buffered(every: .milliseconds(syncEvery)),
-            compactAfter: compactAfter)
+            compactAfter: compactAfter, batch: journalBatch)
         if engines.contains(.journaled) {
             options.settings["journal"] = "\(journalSettings.durability)"
-            options.settings["in_flight"] = "\(inFlight)"
-            options.inFlightPerThread = inFlight
+            if journalBatch > 1 {
+                options.settings["journal_batch"] = "\(journalBatch)"
+            } else {
+                options.settings["in_flight"] = "\(inFlight)"
+                options.inFlightPerThread = inFlight
+            }
         }
         let made = MadeEngines(journal: journalSettings)
         defer { made.closeJournals() }
@@ -198,8 +206,11 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
         case .inProcess(let kind):
             if let engine = kind.makeNonBlocking() { .synchronous(engine) } else { .asynchronous(kind.make()) }
         case .journaled:
-            .asynchronous(try JournaledEngine(journal: GroupCommitJournal.sqlite(
-                path: journal.path, durability: journal.durability, compactAfter: journal.compactAfter)))
+            try { () throws -> DrivenEngine in
+                let engine = try JournaledEngine(journal: GroupCommitJournal.sqlite(
+                    path: journal.path, durability: journal.durability, compactAfter: journal.compactAfter))
+                return journal.batch > 1 ? .batched(engine, size: journal.batch) : .asynchronous(engine)
+            }()
         case .redis:   // validate() required --redis
             .batched(try RedisEngine(url: redis.url!, durability: redis.durability, recoveryTimeout: redis.recoveryTimeout),
                      size: redis.batch)
@@ -244,6 +255,8 @@ struct JournalSettings {
     var temporary: Bool
     var durability: JournalDurability
     var compactAfter: Int
+    /// Grabs a call (1: one grab per async call).
+    var batch: Int
 }
 
 /// `--journal-mode`.
@@ -263,6 +276,7 @@ final class MadeEngines: @unchecked Sendable {   // used from the session's one 
     func keep(_ engine: DrivenEngine) -> DrivenEngine {
         if case .batched(let batched, _) = engine, let redis = batched as? RedisEngine { self.redis.append(redis) }
         if case .asynchronous(let async) = engine, let journaled = async as? JournaledEngine { self.journaled = journaled }
+        if case .batched(let batched, _) = engine, let journaled = batched as? JournaledEngine { self.journaled = journaled }
         return engine
     }
 

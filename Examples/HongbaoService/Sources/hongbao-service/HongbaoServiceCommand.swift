@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HongbaoCore
 import HongbaoRedis
 import HongbaoSQLite
@@ -77,7 +78,10 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
                 engine = LockFreeEngine(retention: .seconds(retention))
             }
         } catch {
-            throw ValidationError("\(error)")
+            // One line and exit 1: the Redis server cannot be reached, the journal is another process's, foreign,
+            // newer, corrupt or on a disk that fails.
+            FileHandle.standardError.write(Data("hongbao-service: error: \(error)\n".utf8))
+            throw ExitCode.failure
         }
         defer { journaled?.close() }
         let service = RedPacketService(engine: engine, shared: redis != nil, quota: MemberQuota(perMinute: memberQuota))
