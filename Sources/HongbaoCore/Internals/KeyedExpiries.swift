@@ -33,6 +33,15 @@ package final class KeyedExpiries: Sendable {
     /// The key of the expiry that refunded `packet`, if a keyed one did.
     package func key(of packet: PacketID) -> IdempotencyKey? { book.withLock { $0.keys[packet] } }
 
-    /// Records that the expiry under `key` refunded `packet` (a journaled engine's keyed expiry, or its recovery).
-    package func record(_ packet: PacketID, key: IdempotencyKey) { book.withLock { $0.keys[packet] = key } }
+    /// Records that the expiry under `key` refunded `packet` (a journaled engine's keyed expiry, or its recovery);
+    /// keys of packets the engine no longer holds are dropped as in `expire`.
+    package func record(_ packet: PacketID, key: IdempotencyKey, isKnown: (PacketID) -> Bool) {
+        book.withLock { book in
+            book.keys[packet] = key
+            if book.keys.count >= book.pruneAt {
+                book.keys = book.keys.filter { isKnown($0.key) }
+                book.pruneAt = max(1024, 2 * book.keys.count)
+            }
+        }
+    }
 }

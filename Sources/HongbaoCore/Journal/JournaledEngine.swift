@@ -96,7 +96,7 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
                 var outcome = try inner.expire(packet)
                 switch outcome {
                 case .refunded(let amount):
-                    if let key { inner.keyedExpiries.record(packet, key: key) }
+                    if let key { inner.keyedExpiries.record(packet, key: key, isKnown: inner.arena.contains) }
                     entries.append(.refunded(packet, JournaledRefund(amount: amount, at: refundTime(of: packet), key: key)))
                 case .alreadyRefunded(let amount):
                     if let key, inner.keyedExpiries.key(of: packet) == key { outcome = .refunded(amount) }

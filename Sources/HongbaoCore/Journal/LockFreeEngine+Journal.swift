@@ -117,6 +117,6 @@ extension LockFreeEngine {
             return
         }
         arena.noteRefunded(id, at: refund.at)
-        if let key = refund.key { keyedExpiries.record(id, key: key) }
+        if let key = refund.key { keyedExpiries.record(id, key: key, isKnown: arena.contains) }
     }
 }
