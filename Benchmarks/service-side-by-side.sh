@@ -7,6 +7,8 @@
 # then 4. the same grab endpoint and bench-http against three services sharing one redis-server.
 # Usage: Benchmarks/service-side-by-side.sh [CONNECTIONS] [SECONDS]   (defaults 64 and 10)
 source "$(dirname "$0")/../scripts/lib.sh"
+# wrk's scripts send no tokens: every service here runs with --insecure-dev, and bench-http then signs none.
+unset HONGBAO_JWT_SECRET
 connections=${1:-64}
 seconds=${2:-10}
 cd "$HONGBAO_ROOT/Examples/HongbaoService"
@@ -18,7 +20,7 @@ trap 'stop_pids "${pids[@]}"; rm -rf "$work"' EXIT
 
 start_service() {
   local port=$1; shift
-  "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  "$bin/hongbao-service" --port "$port" --insecure-dev "$@" >"$work/service-$port.log" 2>&1 &
   pids+=("$!")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0; sleep 0.1; done
   fatal "hongbao-service on port $port did not start: $(tail -3 "$work/service-$port.log")"

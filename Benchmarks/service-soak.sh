@@ -15,7 +15,8 @@ work=$(mktemp -d)
 pids=()
 trap 'stop_pids "${pids[@]}"; rm -rf "$work"' EXIT
 port=$(free_port 18280)
-"$bin/hongbao-service" --port "$port" --retention 1 --sweep-interval 1 --member-quota 0 >"$work/service.log" 2>&1 &
+env -u HONGBAO_JWT_SECRET "$bin/hongbao-service" --port "$port" --insecure-dev --retention 1 --sweep-interval 1 --member-quota 0 \
+  >"$work/service.log" 2>&1 &   # wrk-cycle.lua sends no tokens
 service=$!
 pids+=("$service")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

@@ -35,8 +35,10 @@ class Service:
 
     def start(self):
         self.port = free_port()
-        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--journal", self.journal] + self.extra,
-                                        stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        # The journal is under test here, not the tokens: the service runs without them (--insecure-dev).
+        env = {k: v for k, v in os.environ.items() if k != "HONGBAO_JWT_SECRET"}
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--journal", self.journal, "--insecure-dev"]
+                                        + self.extra, stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
         for _ in range(200):
             if self.process.poll() is not None:
                 fail(f"hongbao-service exited on start: {open(self.log).read()[-400:]}")
@@ -49,9 +51,14 @@ class Service:
             time.sleep(0.05)
         fail("hongbao-service did not answer within 10 s")
 
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+    def kill(self, how=signal.SIGKILL):
+        self.process.send_signal(how)
+        code = self.process.wait()
+        if how == signal.SIGTERM:
+            # A graceful stop: requests in flight drained, the journal closed (its pending writes made), exit 0.
+            log = open(self.log).read()
+            if code != 0 or "stopped" not in log.splitlines()[-1]:
+                fail(f"SIGTERM: exit {code}, last log line: {log.splitlines()[-1] if log else ''}")
 
 def request(port, method, path, body=None, connection=None):
     own = connection is None
@@ -208,6 +215,8 @@ def main():
     parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--full-disk", action="store_true", help="the full-disk scenario (needs root: a tmpfs)")
+    parser.add_argument("--signal", choices=["kill", "term"], default="kill",
+                        help="SIGKILL (a crash) or SIGTERM (a graceful stop, which must exit 0 and keep everything, also buffered)")
     parser.add_argument("--service-args", default="", help="more arguments for the service (e.g. a buffered journal, which this test must catch losing acknowledged grants)")
     args = parser.parse_args()
     if args.full_disk:
@@ -222,7 +231,8 @@ def main():
     service = Service(args.service, journal, os.path.join(args.work, "crash-service.log"), args.service_args.split())
     ledger = Ledger()
     members = list(range(1, 61))
-    print(f"journal-crash-test: seed {args.seed}, {args.kills} kills, {args.clients} clients")
+    how = signal.SIGTERM if args.signal == "term" else signal.SIGKILL
+    print(f"journal-crash-test: seed {args.seed}, {args.kills} × SIG{args.signal.upper()}, {args.clients} clients")
     service.start()
     for kill in range(1, args.kills + 1):
         stop = threading.Event()
@@ -231,7 +241,7 @@ def main():
         for thread in clients:
             thread.start()
         time.sleep(rng.uniform(0.4, 2.0))
-        service.kill()   # SIGKILL, mid-load
+        service.kill(how)   # mid-load
         stop.set()
         for thread in clients:
             thread.join()

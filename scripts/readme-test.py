@@ -105,6 +105,11 @@ twins = {
          lambda: sh(f"for i in $(seq 50); do redis-cli -p {state['redis']} ping && exit 0; sleep 0.1; done; exit 1"),
          lambda: sh(f"redis-cli -p {state['redis']} shutdown nosave; true")],
     "cd Examples/HongbaoService": [],   # the lines below name the example's files from its folder
+    "export HONGBAO_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')":
+        [lambda: os.environ.update(HONGBAO_JWT_SECRET=sh("python3 -c 'import secrets; print(secrets.token_hex(32))'").strip())],
+    "swift run -c release hongbao-service --port 8085 --insecure-dev":
+        [lambda: start(f"env -u HONGBAO_JWT_SECRET {S}/hongbao-service --port {state.setdefault('insecure', free_port(18395))} --insecure-dev",
+                       f"http://127.0.0.1:{state['insecure']}/health")],
     "swift run -c release hongbao-service --port 8080":
         [lambda: start(f"{S}/hongbao-service --port {services[0]}", f"http://127.0.0.1:{services[0]}/health")],
     "swift run -c release hongbao-service --port 8081 --redis redis://127.0.0.1:6379":
@@ -118,12 +123,12 @@ twins = {
     "swift run -c release hongbao-service --port 8084 --journal packets.journal":
         [lambda: start(f"{S}/hongbao-service --port {state.setdefault('journaled', free_port(18391))} --journal packets.journal",
                        f"http://127.0.0.1:{state['journaled']}/health")],
-    "./make-packets.sh http://127.0.0.1:8080 200 > ids.txt":
-        [lambda: sh(f"{R}/Examples/HongbaoService/make-packets.sh http://127.0.0.1:{services[1]} 20 > ids.txt")],
-    "wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8080 -- ids.txt 500":
-        [lambda: sh(f"wrk -t1 -c4 -d1s -s {R}/Examples/HongbaoService/wrk-grab.lua http://127.0.0.1:{services[2]} -- ids.txt 500")],
-    "wrk -t2 -c2 -d10s -s wrk-cycle.lua http://127.0.0.1:8080 -- 1000":
-        [lambda: sh(f"wrk -t1 -c1 -d3s -s {R}/Examples/HongbaoService/wrk-cycle.lua http://127.0.0.1:{services[0]} -- 20")],
+    "./make-packets.sh http://127.0.0.1:8085 200 > ids.txt":
+        [lambda: sh(f"{R}/Examples/HongbaoService/make-packets.sh http://127.0.0.1:{state['insecure']} 20 > ids.txt")],
+    "wrk -t2 -c64 -d10s -s wrk-grab.lua http://127.0.0.1:8085 -- ids.txt 500":
+        [lambda: sh(f"wrk -t1 -c4 -d1s -s {R}/Examples/HongbaoService/wrk-grab.lua http://127.0.0.1:{state['insecure']} -- ids.txt 500")],
+    "wrk -t2 -c2 -d10s -s wrk-cycle.lua http://127.0.0.1:8085 -- 1000":
+        [lambda: sh(f"wrk -t1 -c1 -d3s -s {R}/Examples/HongbaoService/wrk-cycle.lua http://127.0.0.1:{state['insecure']} -- 20")],
     "../../Benchmarks/service-side-by-side.sh":
         (LONG, "release builds of the example and minutes of load; its steps run above as the hongbao-service, "
                "bench-http, make-packets.sh and wrk twins"),

@@ -16,10 +16,18 @@ pids=()
 work=$(mktemp -d /tmp/hongbao-service.XXXXXX)
 trap 'stop_pids "${pids[@]}"; rm -rf "$work"' EXIT
 
+# The services check HS256 bearer tokens signed with this secret, and bench-http signs its callers' with it; a
+# service started with --insecure-dev runs without (and without the variable, which it would refuse beside it).
+export HONGBAO_JWT_SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+
 # start_service PORT [ARGS…]: starts hongbao-service on 127.0.0.1:PORT and waits until GET /health answers.
 start_service() {
   local port=$1; shift
-  "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  if [[ " $* " == *" --insecure-dev "* ]]; then
+    env -u HONGBAO_JWT_SECRET "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  else
+    "$bin/hongbao-service" --port "$port" "$@" >"$work/service-$port.log" 2>&1 &
+  fi
   pids+=("$!")
   local i
   for i in $(seq 100); do
@@ -43,12 +51,33 @@ bench_http() {
 
 port=$(free_port 18080)
 start_service "$port"
-bench_http "http://127.0.0.1:$port" "one in-process service"
+bench_http "http://127.0.0.1:$port" "one in-process service (bearer tokens: each caller's own)"
+
+# Without a valid token nothing is done: 401 with a JSON error; a member naming another member is a 403.
+log "tokens: a missing or forged token is a 401, a grab for another member a 403"
+status=$(curl -s -o "$work/401.json" -w '%{http_code}' -X POST -d '{"total_fen":100,"shares":1,"members":[1]}' "http://127.0.0.1:$port/packets")
+[[ $status == 401 ]] && grep -q '"error"' "$work/401.json" || fatal "a send without a token answered $status: $(cat "$work/401.json")"
+forged=$(HONGBAO_JWT_SECRET=$(printf 'x%.0s' {1..40}) python3 "$HONGBAO_ROOT/scripts/sign-token.py" 1)
+status=$(curl -s -o "$work/401.json" -w '%{http_code}' -H "Authorization: Bearer $forged" -X POST \
+  -d '{"total_fen":100,"shares":1,"members":[1]}' "http://127.0.0.1:$port/packets")
+[[ $status == 401 ]] || fatal "a send with a token signed by another secret answered $status: $(cat "$work/401.json")"
+alice=$(python3 "$HONGBAO_ROOT/scripts/sign-token.py" 1)
+id=$(curl -sf -H "Authorization: Bearer $alice" -X POST -d '{"total_fen":100,"shares":1,"members":[1,2]}' "http://127.0.0.1:$port/packets" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fatal "a send with a valid token failed"
+status=$(curl -s -o "$work/403.json" -w '%{http_code}' -H "Authorization: Bearer $alice" -X POST -d '{"member":2}' "http://127.0.0.1:$port/packets/$id/grab")
+[[ $status == 403 ]] || fatal "member 1 grabbing for member 2 answered $status: $(cat "$work/403.json")"
+log "tokens: 401 and 403 as specified"
+
+# No secret and no --insecure-dev: the service refuses to start, with one line.
+if env -u HONGBAO_JWT_SECRET "$bin/hongbao-service" --port "$(free_port $((port + 30)))" >"$work/nosecret.txt" 2>&1; then
+  fatal "hongbao-service started without HONGBAO_JWT_SECRET or --insecure-dev"
+fi
+grep -q "HONGBAO_JWT_SECRET" "$work/nosecret.txt" || fatal "no secret: $(cat "$work/nosecret.txt")"
 
 # Slow clients: 200 connections that send half a request and then nothing are closed after --idle-timeout, and the
 # service still answers.
 slow=$(free_port $((port + 20)))
-start_service "$slow" --idle-timeout 1
+start_service "$slow" --idle-timeout 1 --insecure-dev
 log "slow clients: 200 half-sent requests against --idle-timeout 1"
 python3 - "$slow" <<'PY' || fatal "half-sent requests were not closed by --idle-timeout"
 import socket, sys, time
@@ -83,16 +112,18 @@ if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
   start_service "$first" --redis "$HONGBAO_REDIS_URL"
   second=$(free_port $((first + 1)))
   start_service "$second" --redis "$HONGBAO_REDIS_URL"
+  wrk_service=$(free_port $((second + 1)))
+  start_service "$wrk_service" --redis "$HONGBAO_REDIS_URL" --insecure-dev
   bench_http "http://127.0.0.1:$first,http://127.0.0.1:$second" "two services sharing Redis"
   # The README's wrk step, as written, on a Redis-backed service (64-bit ids): every answer is a 200 grab answer;
   # and the script fails when answers are errors (ids that name no packet).
   log "wrk-grab.lua on a Redis-backed service (ids above 2^53)"
-  ./make-packets.sh "http://127.0.0.1:$first" 20 >"$work/ids.txt"
-  wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$second" -- "$work/ids.txt" 500 >"$work/wrk.txt" \
+  ./make-packets.sh "http://127.0.0.1:$wrk_service" 20 >"$work/ids.txt"
+  wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$wrk_service" -- "$work/ids.txt" 500 >"$work/wrk.txt" \
     || fatal "wrk-grab.lua on valid ids failed: $(cat "$work/wrk.txt")"
   grep -q ", 0 not a 200 grab answer" "$work/wrk.txt" || fatal "wrk-grab.lua: $(cat "$work/wrk.txt")"
   echo 12345678901234567 >"$work/bad-ids.txt"
-  if wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$second" -- "$work/bad-ids.txt" 500 >"$work/wrk-bad.txt"; then
+  if wrk -t1 -c4 -d1s -s wrk-grab.lua "http://127.0.0.1:$wrk_service" -- "$work/bad-ids.txt" 500 >"$work/wrk-bad.txt"; then
     fatal "wrk-grab.lua passed a run of 404 answers: $(cat "$work/wrk-bad.txt")"
   fi
   log "wrk-grab.lua: every answer checked"
@@ -113,6 +144,11 @@ if python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" 
 fi
 grep -q "FAIL" "$work/buffered-crash.txt" || fatal "the buffered crash test failed for another reason: $(cat "$work/buffered-crash.txt")"
 log "journal: the buffered journal's losses are caught ($(grep FAIL "$work/buffered-crash.txt" | head -1))"
+log "lifecycle: SIGTERM under load, 3 times: exit 0, requests drained, every acknowledgement kept — buffered journal too"
+python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" "$work" --kills 3 --signal term \
+  || fatal "a graceful stop of the durable journaled service"
+python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" "$work" --kills 3 --signal term \
+  --service-args "--journal-mode buffered --sync-every 5000" || fatal "a graceful stop of the buffered journaled service lost acknowledgements"
 if [[ $(id -u) == 0 ]]; then
   log "journal: a full disk (a 2 MB tmpfs) fails its calls plainly and loses nothing acknowledged; a second opener is refused"
   python3 "$HONGBAO_ROOT/scripts/journal-crash-test.py" "$bin/hongbao-service" "$work" --full-disk \

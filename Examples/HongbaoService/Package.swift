@@ -18,13 +18,21 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // The API's JSON bodies, shared by the service and its clients.
-        .target(name: "RedPacketAPI", dependencies: [.product(name: "HongbaoCore", package: "Hongbao")]),
-        // The routes: the engine behind an HTTP API, with metrics.
+        // The API's JSON bodies and its bearer tokens' claims, shared by the service and its clients.
+        .target(name: "RedPacketAPI", dependencies: [
+            .product(name: "HongbaoCore", package: "Hongbao"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ]),
+        // The routes: the engine behind an HTTP API, with metrics, bearer tokens and logs.
         .target(name: "RedPacketService", dependencies: [
             "RedPacketAPI",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "HongbaoCore", package: "Hongbao"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -37,10 +45,13 @@ let package = Package(
             .product(name: "HongbaoSQLite", package: "Hongbao"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Any service that speaks the API, seen as an engine.
         .target(name: "HTTPGrabEngine", dependencies: [
             "RedPacketAPI",
+            .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "HongbaoCore", package: "Hongbao"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -48,14 +59,16 @@ let package = Package(
         ]),
         .executableTarget(name: "bench-http", dependencies: [
             "HTTPGrabEngine",
+            "RedPacketAPI",
             .product(name: "HongbaoBench", package: "Hongbao"),
             .product(name: "HongbaoCommandLine", package: "Hongbao"),
             .product(name: "HongbaoSimulator", package: "Hongbao"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "RedPacketServiceTests", dependencies: [
-            "RedPacketService", "HTTPGrabEngine",
+            "RedPacketService", "HTTPGrabEngine", "RedPacketAPI",
             .product(name: "HongbaoSimulator", package: "Hongbao"),
+            .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ]

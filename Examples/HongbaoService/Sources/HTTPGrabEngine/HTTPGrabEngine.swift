@@ -11,6 +11,9 @@ import RedPacketAPI
 /// Packets are numbered locally, in send order, and remember which service created them. Services that share
 /// their packets (they say so in `GET /health`: a Redis engine behind them) get every call spread round-robin;
 /// otherwise each packet's calls go to the service that created it.
+///
+/// With `tokens` every call carries a bearer token signed with them, as the service expects: a grab its member's,
+/// a send its group's first member's (the sender), an expiry and an account read an operator's (member 0).
 public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
     // @unchecked Sendable: `packets` is guarded by `lock`; everything else is immutable or thread-safe.
     public let name: String
@@ -20,13 +23,15 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
     private let lock = NSLock()
     private var packets: [(service: Int, remote: UInt64)] = []
     private let next = ManagedCounter()
+    private let tokens: TokenCache?
     static let timeout = TimeAmount.seconds(30)
 
     /// Connects to the services at `urls` (`http://host:port`) and asks each for its health; up to `connections`
     /// keep-alive connections per service.
     /// - Throws: `HTTPGrabEngineError` when a service does not answer or is not this API.
-    public init(urls: [String], connections: Int) async throws {
+    public init(urls: [String], connections: Int, tokens: TokenKeys? = nil) async throws {
         self.urls = urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.tokens = tokens.map(TokenCache.init)
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -59,7 +64,8 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         case .equal: body.kind = "equal"
         case .exclusive(let recipient): (body.kind, body.recipient) = ("exclusive", recipient.rawValue)
         }
-        let created = try await Self.call(client, .POST, urls[service] + "/packets", body: body, as: CreatedPacket.self)
+        let created = try await Self.call(client, .POST, urls[service] + "/packets", body: body,
+                                          headers: try await authorization(group.members.first ?? MemberID(0)), as: CreatedPacket.self)
         return lock.withLock {
             packets.append((service, created.id))
             return PacketID(UInt64(packets.count - 1))
@@ -76,27 +82,29 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         let (url, remote) = try route(packet)
         // The hot path: the body is written by hand (JSONEncoder costs more than the rest of the request here).
         return try await Self.call(client, .POST, "\(url)/packets/\(remote)/grab", json: #"{"member":\#(member.rawValue)}"#,
-                                   as: GrabAnswer.self).receipt()
+                                   headers: try await authorization(member), as: GrabAnswer.self).receipt()
     }
 
     /// `POST /packets/{id}/expire`.
     public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         let (url, remote) = try route(packet)
         return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", body: Optional<GrabBody>.none,
-                                   as: ExpireAnswer.self).expiryOutcome()
+                                   headers: try await authorization(nil), as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `POST /packets/{id}/expire` with an `Idempotency-Key` header: a retry with the key hears `refunded` again.
     public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
         let (url, remote) = try route(packet)
-        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", json: nil, headers: [("Idempotency-Key", idempotencyKey.rawValue)],
+        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", json: nil,
+                                   headers: [("Idempotency-Key", idempotencyKey.rawValue)] + (try await authorization(nil)),
                                    as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `GET /packets/{id}`: the service's own account of the packet, as the audit compares with what callers heard.
     public func summary(of packet: PacketID) async throws -> PacketSummary {
         let (url, remote) = try route(packet)
-        let account = try await Self.call(client, .GET, "\(url)/packets/\(remote)", body: Optional<GrabBody>.none, as: PacketAccount.self)
+        let account = try await Self.call(client, .GET, "\(url)/packets/\(remote)", body: Optional<GrabBody>.none,
+                                          headers: try await authorization(nil), as: PacketAccount.self)
         let summary = account.summary
         return PacketSummary(packet: packet, total: summary.total, shares: summary.shares, grabs: summary.grabs,
                              balance: summary.balance, refund: summary.refund)
@@ -109,10 +117,17 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         return (urls[shared ? next.take() % urls.count : service], remote)
     }
 
+    /// The `Authorization` header of `member`'s calls (an operator's for nil), or none without tokens.
+    private func authorization(_ member: MemberID?) async throws -> [(String, String)] {
+        guard let tokens else { return [] }
+        return [("Authorization", "Bearer " + (try await tokens.token(for: member)))]
+    }
+
     static func call<Body: Encodable, Answer: Decodable>(_ client: HTTPClient, _ method: HTTPMethod, _ url: String,
-                                                         body: Body?, as: Answer.Type) async throws -> Answer
+                                                         body: Body?, headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
     {
-        try await call(client, method, url, json: try body.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }, as: Answer.self)
+        try await call(client, method, url, json: try body.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
+                       headers: headers, as: Answer.self)
     }
 
     static func call<Answer: Decodable>(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, json: String?,
@@ -143,6 +158,35 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         } catch {
             throw GrabEngineError(.backend, "\(method) \(url): an answer outside the API: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
+    }
+}
+
+/// Signed tokens, kept for reuse: signing costs more than the rest of a grab's client side. At most `capacity`
+/// are kept (a run with more members signs again after the cache is emptied).
+final class TokenCache: @unchecked Sendable {
+    // @unchecked Sendable: `signed` is guarded by `lock`.
+    private let keys: TokenKeys
+    private let lock = NSLock()
+    private var signed: [UInt32?: String] = [:]
+    static let capacity = 1 << 20
+    /// Long enough for any run: a token is signed once per member.
+    static let lifetime = Duration.seconds(24 * 3600)
+
+    init(_ keys: TokenKeys) { self.keys = keys }
+
+    /// `member`'s token, or an operator's (member 0) for nil.
+    func token(for member: MemberID?) async throws -> String {
+        if let token = lock.withLock({ signed[member?.rawValue] }) { return token }
+        let token = if let member {
+            try await keys.token(for: member, lifetime: Self.lifetime)
+        } else {
+            try await keys.token(for: MemberID(0), role: .operator, lifetime: Self.lifetime)
+        }
+        lock.withLock {
+            if signed.count >= Self.capacity { signed.removeAll(keepingCapacity: true) }
+            signed[member?.rawValue] = token
+        }
+        return token
     }
 }
 

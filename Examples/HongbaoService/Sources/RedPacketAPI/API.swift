@@ -42,10 +42,11 @@ public struct CreatedPacket: Codable, Sendable {
     public init(id: UInt64) { self.id = id }
 }
 
-/// `POST /packets/{id}/grab`.
+/// `POST /packets/{id}/grab`: with a bearer token the grab is the token's member's (a `member` that names another
+/// is refused, and the body may be `{}` or empty); without tokens (`--insecure-dev`) `member` is required.
 public struct GrabBody: Codable, Sendable {
-    public var member: UInt32
-    public init(member: UInt32) { self.member = member }
+    public var member: UInt32?
+    public init(member: UInt32?) { self.member = member }
 }
 
 /// `200` of `POST /packets/{id}/grab`: `amount_fen` and `seq` are present when the member holds a share.

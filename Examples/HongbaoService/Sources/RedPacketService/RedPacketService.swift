@@ -12,8 +12,15 @@ import RedPacketAPI
 /// I/O threads (combined into batches) and its other calls to a Dispatch queue. Bad input changes nothing and gets
 /// one JSON error: 400 for malformed JSON or wrong types, 413 for a body over `bodyLimit`, 422 for a packet the
 /// rules refuse (with `PacketSpec`'s message), 404 for an unknown packet, 503 when the backend fails.
+///
+/// Who may do what (with `.tokens`): every `/packets` call carries a bearer token (401 without a valid one); a
+/// member sends packets and grabs for itself only (a body naming another member is a 403); expiring a packet
+/// early and reading its account are an operator's calls (403 for a member: the engines do not record senders
+/// yet, so "its sender may" cannot be checked). `/health` and `/metrics` are open.
 public struct RedPacketService: Sendable {
     public let engine: any AsyncGrabEngine
+    /// How callers are known: bearer tokens, or none (`--insecure-dev`).
+    public let authentication: Authentication
     /// True when other processes serve the same packets (a Redis engine).
     public let shared: Bool
     public let metrics: ServiceMetrics
@@ -29,9 +36,10 @@ public struct RedPacketService: Sendable {
     /// 40 MB a minute of sets in Redis, more in process), which a `bench-http` festival stays well under.
     public static let defaultMembersPerMinute: Int64 = 10_000_000
 
-    public init(engine: any AsyncGrabEngine, shared: Bool, metrics: ServiceMetrics = ServiceMetrics(),
+    public init(engine: any AsyncGrabEngine, shared: Bool, authentication: Authentication, metrics: ServiceMetrics = ServiceMetrics(),
                 quota: MemberQuota = MemberQuota(perMinute: defaultMembersPerMinute)) {
         self.engine = engine
+        self.authentication = authentication
         self.shared = shared
         self.metrics = metrics
         self.quota = quota
@@ -43,15 +51,20 @@ public struct RedPacketService: Sendable {
         router.add(middleware: UnmatchedRoutes(routes: Self.routes) { status, message in
             (try? json(ErrorBody(error: message), status: status)) ?? Response(status: status)
         })
-        router.post("packets") { request, context in await answer { try await create(request, context) } }
-        router.post("packets/:id/grab") { request, context in await answer { try await grab(request, context) } }
-        router.post("packets/:id/expire") { request, context in
-            await answer { try await expire(request, context) }
+        let api = router.group()
+        if case .tokens(let keys) = authentication { api.add(middleware: BearerTokens(keys: keys)) }
+        api.post("packets") { request, context in await answer(context) { try await create(request, context) } }
+        api.post("packets/:id/grab") { request, context in await answer(context) { try await grab(request, context) } }
+        api.post("packets/:id/expire") { request, context in
+            await answer(context) { try await expire(request, context) }
         }
-        router.get("packets/:id") { _, context in
-            await answer { try json(PacketAccount(try await engine.summary(of: try packetID(context)))) }
+        api.get("packets/:id") { _, context in
+            await answer(context) {
+                try requireOperator(context, "reading a packet's account")
+                return try json(PacketAccount(try await engine.summary(of: try packetID(context))))
+            }
         }
-        router.get("health") { _, _ in await answer { try json(Health(engine: engine.name, shared: shared)) } }
+        router.get("health") { _, context in await answer(context) { try json(Health(engine: engine.name, shared: shared)) } }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
@@ -82,9 +95,20 @@ public struct RedPacketService: Sendable {
 
     func grab(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let packet = try packetID(context)
-        let body = try await decode(GrabBody.self, from: request)
+        let body = try await decode(GrabBody.self, from: request, emptyAs: GrabBody(member: nil))
+        let member: MemberID
+        switch (context.caller, body.member) {
+        case (let caller?, nil): member = caller.member
+        case (let caller?, let named?):
+            guard named == caller.member.rawValue else {
+                throw ServiceError(.forbidden, "member \(caller.member.rawValue) may grab for itself only, not for member \(named)")
+            }
+            member = caller.member
+        case (nil, let named?): member = MemberID(named)
+        case (nil, nil): throw ServiceError(.badRequest, "missing field \"member\" (without tokens the body names the member)")
+        }
         let start = ContinuousClock.now
-        let receipt = try await engine.grabReceipt(packet, for: MemberID(body.member))
+        let receipt = try await engine.grabReceipt(packet, for: member)
         metrics.grabLatency.recordNanoseconds((ContinuousClock.now - start).nanosecondsSaturated)
         let answer = GrabAnswer(receipt)
         metrics.grabs[answer.outcome]?.increment()
@@ -95,6 +119,7 @@ public struct RedPacketService: Sendable {
     /// after a timeout or a 503 with the same key hears `refunded` and the amount again — so a service that pays
     /// senders on `refunded` pays exactly once — where a retry without one would hear `already_refunded`.
     func expire(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        try requireOperator(context, "expiring a packet before its deadline")
         let packet = try packetID(context)
         guard let header = request.headers[.init("Idempotency-Key")!] else {
             return try json(ExpireAnswer(try await engine.expire(packet)))
@@ -144,6 +169,14 @@ public struct RedPacketService: Sendable {
 
     // MARK: Plumbing
 
+    /// Refuses (403) a call only an operator may make, when callers are known.
+    func requireOperator(_ context: ServiceRequestContext, _ what: String) throws {
+        guard case .tokens = authentication else { return }
+        guard let caller = context.caller, caller.isOperator else {
+            throw ServiceError(.forbidden, "\(what) is an operator's call; member \(context.caller?.member.rawValue ?? 0) is not an operator")
+        }
+    }
+
     func packetID(_ context: ServiceRequestContext) throws -> PacketID {
         guard let raw = context.parameters.get("id", as: UInt64.self) else {
             throw ServiceError(.badRequest, "a packet id is a non-negative integer, got \"\(context.parameters.get("id") ?? "")\"")
@@ -151,8 +184,9 @@ public struct RedPacketService: Sendable {
         return PacketID(raw)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, from request: Request, emptyAs empty: T? = nil) async throws -> T {
         let buffer = try await request.body.collect(upTo: Self.bodyLimit)
+        if let empty, buffer.readableBytes == 0 { return empty }
         if let key = DuplicateKeys.first(in: buffer.readableBytesView) {
             throw ServiceError(.badRequest, "the key \"\(key)\" appears twice in one object")
         }
@@ -170,12 +204,13 @@ public struct RedPacketService: Sendable {
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
-    /// Runs a handler; every failure becomes one JSON error with its status.
-    func answer(_ handler: () async throws -> Response) async -> Response {
+    /// Runs a handler; every failure becomes one JSON error with its status, and a backend failure one log line.
+    func answer(_ context: ServiceRequestContext, _ handler: () async throws -> Response) async -> Response {
         do {
             return try await handler()
         } catch {
             let (status, message) = Self.status(of: error)
+            if status == .serviceUnavailable { context.logger.error("backend failure", metadata: ["error": "\(message)"]) }
             return (try? json(ErrorBody(error: message), status: status)) ?? Response(status: status)
         }
     }
@@ -210,13 +245,21 @@ public struct RedPacketService: Sendable {
     }
 }
 
-/// A refusal with its HTTP status.
-struct ServiceError: Error {
+/// A refusal with its HTTP status; thrown from a middleware (401) it is answered as every other error, one JSON
+/// object, with `WWW-Authenticate: Bearer` on a 401.
+struct ServiceError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
     init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status
         self.message = message
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(ErrorBody(error: message))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 

@@ -1,13 +1,15 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of the service's routes: Hummingbird's basic context and the caller's address, which the
-/// send quota counts by.
+/// The request context of the service's routes: Hummingbird's basic context, the caller's address (which the send
+/// quota counts by) and, once its token is checked, who is calling.
 public struct ServiceRequestContext: RequestContext, RemoteAddressRequestContext {
     /// Hummingbird's per-request storage.
     public var coreContext: CoreRequestContextStorage
     /// The peer's address (nil in router tests, which have no socket).
     public let remoteAddress: SocketAddress?
+    /// The member the request's bearer token names; nil without tokens (`--insecure-dev`) and before the check.
+    public var caller: Caller?
 
     /// The context of a request that arrived on `source`'s channel.
     public init(source: ApplicationRequestContextSource) {
@@ -15,6 +17,6 @@ public struct ServiceRequestContext: RequestContext, RemoteAddressRequestContext
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// Who the quota counts this request against: the peer's IP address.
-    var client: String { remoteAddress?.ipAddress ?? "local" }
+    /// Who the quota counts this request against: the caller's member with tokens, else the peer's IP address.
+    var client: String { caller.map { "member \($0.member.rawValue)" } ?? remoteAddress?.ipAddress ?? "local" }
 }

@@ -5,11 +5,13 @@ import HongbaoCommandLine
 import HongbaoCore
 import HongbaoSimulator
 import HTTPGrabEngine
+import RedPacketAPI
 
 /// `bench-http --http URL[,URL…]`: `bench`'s population, workload, schedule, latency ladder, SQLite rows and verdict,
 /// against any service that speaks the red-packet API. The verdict compares what each caller was told with the
 /// service's own `GET /packets/{id}` accounts: a service that oversells, pays twice, loses an acknowledged grant or
-/// loses money fails — whoever wrote it.
+/// loses money fails — whoever wrote it. With `HONGBAO_JWT_SECRET` in the environment it signs each caller's bearer
+/// token with it, as `hongbao-service` expects; without, it sends none (a service run with `--insecure-dev`).
 @main
 struct BenchHTTPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +38,8 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     func run() async throws {
         let engine: HTTPGrabEngine
         do {
-            engine = try await HTTPGrabEngine(urls: urls, connections: connections * workload.threads)
+            engine = try await HTTPGrabEngine(urls: urls, connections: connections * workload.threads,
+                                              tokens: try await TokenKeys.fromEnvironment())
         } catch {
             FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
             throw ExitCode.failure

@@ -4,15 +4,26 @@ import HongbaoCore
 import HongbaoRedis
 import HongbaoSQLite
 import Hummingbird
+import Logging
+import RedPacketAPI
 import RedPacketService
+import ServiceLifecycle
 
 /// `hongbao-service --port 8080 [--redis URL]`: the red-packet API on the lock-free engine, or on Redis so that
-/// several processes serve the same packets.
+/// several processes serve the same packets. Callers present HS256 bearer tokens signed with the environment's
+/// `HONGBAO_JWT_SECRET`; `--insecure-dev` runs without. SIGTERM or SIGINT stops accepting, lets the requests in
+/// flight finish, closes the engine and exits 0.
 @main
 struct HongbaoServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hongbao-service",
-        abstract: "A red-packet HTTP service: POST /packets, POST /packets/{id}/grab, POST /packets/{id}/expire, GET /packets/{id}, GET /health, GET /metrics.")
+        abstract: "A red-packet HTTP service: POST /packets, POST /packets/{id}/grab, POST /packets/{id}/expire, GET /packets/{id}, GET /health, GET /metrics.",
+        discussion: """
+            Callers authenticate with `Authorization: Bearer <token>`: an HS256 JWT signed with the secret in the \
+            environment variable HONGBAO_JWT_SECRET (at least 32 bytes), whose sub is the member id in decimal, with \
+            exp, and "role": "operator" for operators. Without the variable the service refuses to start, unless \
+            --insecure-dev says to run without tokens.
+            """)
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -41,6 +52,9 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("member-quota"), help: "Group members one client address may make the service store per minute (0: no limit).")
     var memberQuota: Int64 = RedPacketService.defaultMembersPerMinute
 
+    @Flag(name: .customLong("insecure-dev"), help: "INSECURE: no tokens; any client may grab for any member, expire any packet and read every account. For classrooms and local tries only.")
+    var insecureDev = false
+
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (mid-request or between requests) before it is closed.")
     var idleTimeout: Int64 = 30
 
@@ -62,9 +76,20 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "hongbao-service")
+        logger.logLevel = .info
         let engine: any AsyncGrabEngine
         var journaled: JournaledEngine?
+        let authentication: Authentication
         do {
+            switch (try await TokenKeys.fromEnvironment(), insecureDev) {
+            case (let keys?, false): authentication = .tokens(keys)
+            case (nil, true): authentication = .insecureDevelopment
+            case (_?, true): throw APIError("--insecure-dev and \(TokenKeys.environmentVariable) together: choose one")
+            case (nil, false):
+                throw APIError("set \(TokenKeys.environmentVariable) (the HS256 secret of the callers' tokens, e.g. `export \(TokenKeys.environmentVariable)=$(openssl rand -hex 32)`), or pass --insecure-dev to run without tokens")
+            }
             if let redis {
                 engine = try RedisEngine(url: redis)
             } else if let journal {
@@ -72,7 +97,11 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 let opened = try JournaledEngine(journal: GroupCommitJournal.sqlite(path: journal, durability: durability),
                                                  retention: .seconds(retention))
-                print("hongbao-service: journal \(journal) (\(durability)): recovered \(opened.packetsHeld) packets from \(opened.recoveredEntries) entries in \((ContinuousClock.now - start).formatted(.units(allowed: [.milliseconds])))")
+                logger.info("journal recovered", metadata: [
+                    "journal": "\(journal)", "durability": "\(durability)", "packets": "\(opened.packetsHeld)",
+                    "entries": "\(opened.recoveredEntries)",
+                    "took": "\(ContinuousClock.now - start)",
+                ])
                 (engine, journaled) = (opened, opened)
             } else {
                 engine = LockFreeEngine(retention: .seconds(retention))
@@ -83,21 +112,40 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("hongbao-service: error: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        defer { journaled?.close() }
-        let service = RedPacketService(engine: engine, shared: redis != nil, quota: MemberQuota(perMinute: memberQuota))
+        if case .insecureDevelopment = authentication {
+            logger.warning("INSECURE: --insecure-dev: no tokens; any client may grab for any member, expire any packet and read every account")
+        }
+        let service = RedPacketService(engine: engine, shared: redis != nil, authentication: authentication,
+                                       quota: MemberQuota(perMinute: memberQuota))
         let app = Application(router: service.router(), server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
-                              configuration: .init(address: .hostname(host, port: port), serverName: "hongbao-service"))
-        let interval = Duration.seconds(sweepInterval)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await app.runService() }
-            tasks.addTask {   // refunds what is past its deadline; ends with the service
-                while !Task.isCancelled {
-                    try await Task.sleep(for: interval)
-                    await service.sweepDue()
-                }
-            }
-            try await tasks.next()
-            tasks.cancelAll()
+                              configuration: .init(address: .hostname(host, port: port), serverName: "hongbao-service"),
+                              logger: logger)
+        // Shut down in reverse order: the server stops accepting and drains its requests, then the sweeper stops.
+        let services: [any Service] = [DueSweeper(service: service, interval: .seconds(sweepInterval)), app]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        logger.info("serving", metadata: ["address": "\(host):\(port)", "engine": "\(engine.name)",
+                                          "tokens": "\(insecureDev ? "none (--insecure-dev)" : "HS256")"])
+        do {
+            try await group.run()
+        } catch {
+            logger.error("stopped on a failure", metadata: ["error": "\(error)"])
+            journaled?.close()
+            throw ExitCode.failure
+        }
+        journaled?.close()   // writes what is pending and unlocks the file (a Redis engine closes its connections when released)
+        logger.info("stopped", metadata: ["reason": "signal: requests in flight drained, engine closed"])
+    }
+}
+
+/// Refunds the in-process packets past their deadline every `interval`, until a graceful shutdown.
+struct DueSweeper: Service {
+    let service: RedPacketService
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            guard (try? await cancelWhenGracefulShutdown({ [interval] in try await Task.sleep(for: interval) })) != nil else { return }
+            await service.sweepDue()
         }
     }
 }

@@ -12,7 +12,7 @@ import Testing
 @Suite("Red-packet service")
 struct RedPacketServiceTests {
     static func app(quota: MemberQuota = MemberQuota(perMinute: RedPacketService.defaultMembersPerMinute)) -> (some ApplicationProtocol, RedPacketService) {
-        let service = RedPacketService(engine: LockFreeEngine(), shared: false, quota: quota)
+        let service = RedPacketService(engine: LockFreeEngine(), shared: false, authentication: .insecureDevelopment, quota: quota)
         return (Application(router: service.router()), service)
     }
 
@@ -67,7 +67,7 @@ struct RedPacketServiceTests {
     /// runs — and counts the refund and its fen in `/metrics`; the packet's account then shows the refund.
     @Test func theSweeperRefundsPacketsPastTheirDeadlineOnce() async throws {
         let clock = MovableClock()
-        let service = RedPacketService(engine: LockFreeEngine(clock: clock), shared: false,
+        let service = RedPacketService(engine: LockFreeEngine(clock: clock), shared: false, authentication: .insecureDevelopment,
                                        quota: MemberQuota(perMinute: RedPacketService.defaultMembersPerMinute))
         try await Application(router: service.router()).test(.router) { client in
             let created = try await client.execute(uri: "/packets", method: .post, body: Self.body(
@@ -150,6 +150,7 @@ struct RedPacketServiceTests {
         ("POST", "/packets/-1/grab", #"{"member": 1}"#, 400, "a packet id is a non-negative integer"),
         ("POST", "/packets/77/grab", #"{"member": 1}"#, 404, "no packet 77"),
         ("POST", "/packets/0/grab", #"{"member": "one"}"#, 400, "wrong type for \"member\""),
+        ("POST", "/packets/0/grab", "{}", 400, "missing field \"member\" (without tokens"),
         ("GET", "/packets/77", "", 404, "no packet 77"),
         ("POST", "/packets/77/expire", "", 404, "no packet 77"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "total_fen": 9}"#, 400, "the key \"total_fen\" appears twice"),

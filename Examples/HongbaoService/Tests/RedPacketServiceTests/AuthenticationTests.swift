@@ -1,0 +1,105 @@
+import Foundation
+import HongbaoCore
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import RedPacketAPI
+@testable import RedPacketService
+import Testing
+
+/// Who may do what, with bearer tokens: through the router, on the in-process engine.
+@Suite("Bearer tokens")
+struct AuthenticationTests {
+    static let secret = String(repeating: "k", count: 40)
+
+    static func app() async throws -> (some ApplicationProtocol, TokenKeys) {
+        let keys = try await TokenKeys(secret: secret)
+        let service = RedPacketService(engine: LockFreeEngine(), shared: false, authentication: .tokens(keys))
+        return (Application(router: service.router()), keys)
+    }
+
+    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer " + token] }
+
+    static func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    static func error(_ response: TestResponse) -> String {
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView)).error) ?? "not a JSON error"
+    }
+
+    @Test func aMemberGrabsForItselfOnlyAndOperatorsExpireAndRead() async throws {
+        let (app, keys) = try await Self.app()
+        let alice = Self.bearer(try await keys.token(for: MemberID(1)))
+        let bob = Self.bearer(try await keys.token(for: MemberID(2)))
+        let staff = Self.bearer(try await keys.token(for: MemberID(99), role: .operator))
+        try await app.test(.router) { client in
+            let created = try await client.execute(uri: "/packets", method: .post, headers: alice,
+                                                   body: Self.body(#"{"total_fen": 300, "shares": 3, "members": [1, 2, 3]}"#))
+            #expect(created.status == .created)
+            let id = try JSONDecoder().decode(CreatedPacket.self, from: Data(created.body.readableBytesView)).id
+
+            // Bob names Alice: refused, and nothing is granted to anyone.
+            let forged = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob, body: Self.body(#"{"member": 1}"#))
+            #expect(forged.status == .forbidden, "\(Self.error(forged))")
+            // Bob for himself: by naming himself, by an empty object, or with no body at all — one share, once.
+            let named = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob, body: Self.body(#"{"member": 2}"#))
+            let empty = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob, body: Self.body("{}"))
+            let bare = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob)
+            let outcomes = try [named, empty, bare].map { try JSONDecoder().decode(GrabAnswer.self, from: Data($0.body.readableBytesView)).outcome }
+            #expect(outcomes == ["granted", "already_grabbed", "already_grabbed"])
+
+            // Reading the account and expiring early are an operator's.
+            for (method, uri) in [(HTTPRequest.Method.get, "/packets/\(id)"), (.post, "/packets/\(id)/expire")] {
+                let member = try await client.execute(uri: uri, method: method, headers: alice)
+                #expect(member.status == .forbidden, "\(method) \(uri) by a member: \(Self.error(member))")
+            }
+            let account = try JSONDecoder().decode(PacketAccount.self, from: Data(
+                try await client.execute(uri: "/packets/\(id)", method: .get, headers: staff).body.readableBytesView))
+            #expect(account.grabs.map(\.member) == [2], "Bob's grab only: the forged one granted nothing")
+            let expired = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: staff)
+            #expect(expired.status == .ok)
+        }
+    }
+
+    @Test func missingMalformedForgedExpiredAndUnsignedTokensAre401() async throws {
+        let (app, keys) = try await Self.app()
+        let other = try await TokenKeys(secret: String(repeating: "x", count: 40))
+        let forged = try await other.token(for: MemberID(1))
+        let expired = try await keys.keys.sign(MemberToken(member: MemberID(1), expires: Date().addingTimeInterval(-60)))
+        let notAMember = try await keys.keys.sign(TestClaims(sub: "007", exp: .init(value: Date().addingTimeInterval(60))))
+        let valid = try await keys.token(for: MemberID(1))
+        // alg "none": the valid token's claims, unsigned.
+        let parts = valid.split(separator: ".")
+        let none = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64EncodedString()
+            .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let unsigned = none + "." + parts[1] + "."
+        let cases: [(String, HTTPFields)] = [
+            ("missing", [:]), ("not bearer", [.authorization: "Basic dXNlcjpwYXNz"]), ("garbage", Self.bearer("a.b.c")),
+            ("forged", Self.bearer(forged)), ("expired", Self.bearer(expired)), ("sub not canonical", Self.bearer(notAMember)),
+            ("alg none", Self.bearer(unsigned)), ("tampered", Self.bearer(parts[0] + "." + parts[1] + "x." + parts[2])),
+        ]
+        try await app.test(.router) { client in
+            for (name, headers) in cases {
+                let response = try await client.execute(uri: "/packets", method: .post, headers: headers,
+                                                        body: Self.body(#"{"total_fen": 100, "shares": 1, "members": [1]}"#))
+                #expect(response.status == .unauthorized, "\(name): \(response.status)")
+                #expect(response.headers[.wwwAuthenticate] == "Bearer", "\(name)")
+                #expect(Self.error(response).contains("token") || Self.error(response).contains("Authorization"), "\(name): \(Self.error(response))")
+            }
+            // Nothing was sent by any of them; health and metrics stay open.
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(!metrics.contains("hongbao_packets_sent_total 1"), "\(metrics)")
+        }
+    }
+
+    @Test func aShortSecretIsRefused() async throws {
+        await #expect(throws: APIError.self) { try await TokenKeys(secret: "short") }
+    }
+}
+
+/// Claims with any `sub`, to sign tokens the service must refuse.
+struct TestClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
