@@ -23,6 +23,24 @@ ensure_system_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# The Python packages the tests need, pinned: schemathesis (property-based tests of the example service from its
+# openapi.yaml).
+HONGBAO_PIP_PACKAGES=(schemathesis==4.32.5)
+
+# Installs whatever of HONGBAO_PIP_PACKAGES is missing (pip, for the current user when not root).
+ensure_python_packages() {
+  local missing=() spec
+  for spec in "${HONGBAO_PIP_PACKAGES[@]}"; do
+    [[ $(python3 -m pip show "${spec%%==*}" 2>/dev/null | awk '/^Version:/ {print $2}') == "${spec##*==}" ]] || missing+=("$spec")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing ${missing[*]} (pip)"
+  local user=""
+  [[ $(id -u) == 0 ]] || user="--user"
+  python3 -m pip install -q $user "${missing[@]}" 2>&1 | grep -v "as the 'root' user" >&2 || true
+  python3 -m schemathesis.cli --version >/dev/null || fatal "pip could not install ${missing[*]}"
+}
+
 # Picks a TCP port at or above $1 that nothing listens on at address $2 (default loopback).
 free_port() {
   local port=$1 host=${2:-127.0.0.1}

@@ -74,6 +74,19 @@ if env -u HONGBAO_JWT_SECRET "$bin/hongbao-service" --port "$(free_port $((port 
 fi
 grep -q "HONGBAO_JWT_SECRET" "$work/nosecret.txt" || fatal "no secret: $(cat "$work/nosecret.txt")"
 
+# schemathesis: property-based requests from openapi.yaml, every check and every phase (schemathesis.toml beside
+# the spec), with an operator's token (every call allowed); the spec and the server must agree on every answer.
+schemathesis_run() {
+  local token
+  token=$(python3 "$HONGBAO_ROOT/scripts/sign-token.py" 1 --operator)
+  log "schemathesis against $2"
+  python3 -m schemathesis.cli run openapi.yaml --url "$1" --checks all -H "Authorization: Bearer $token" \
+    --max-examples 60 --seed 11 >"$work/schemathesis.txt" 2>&1 \
+    || fatal "schemathesis against $2: $(grep -A12 -E '^- ST|^Failures' "$work/schemathesis.txt" | head -40)"
+  log "schemathesis against $2: $(grep -E 'generated' "$work/schemathesis.txt" | xargs)"
+}
+schemathesis_run "http://127.0.0.1:$port" "the in-process service"
+
 # Slow clients: 200 connections that send half a request and then nothing are closed after --idle-timeout, and the
 # service still answers.
 slow=$(free_port $((port + 20)))
@@ -115,6 +128,7 @@ if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
   wrk_service=$(free_port $((second + 1)))
   start_service "$wrk_service" --redis "$HONGBAO_REDIS_URL" --insecure-dev
   bench_http "http://127.0.0.1:$first,http://127.0.0.1:$second" "two services sharing Redis"
+  schemathesis_run "http://127.0.0.1:$first" "a Redis-backed service"
   # The README's wrk step, as written, on a Redis-backed service (64-bit ids): every answer is a 200 grab answer;
   # and the script fails when answers are errors (ids that name no packet).
   log "wrk-grab.lua on a Redis-backed service (ids above 2^53)"

@@ -4,8 +4,14 @@ import HongbaoCore
 // The JSON bodies of the red-packet API (openapi.yaml beside the package), shared by the service and its clients.
 // Keys are snake_case; money is integer fen.
 
+/// A request body: its fields are the only keys it may have (the service refuses others).
+public protocol APIRequestBody: Decodable {
+    /// Every key the body may have.
+    static var fields: Set<String> { get }
+}
+
 /// `POST /packets`.
-public struct CreatePacket: Codable, Sendable {
+public struct CreatePacket: Codable, Sendable, APIRequestBody {
     public var totalFen: Int64
     public var shares: Int
     public var members: [UInt32]
@@ -31,9 +37,10 @@ public struct CreatePacket: Codable, Sendable {
         self.expiresInS = expiresInS
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case totalFen = "total_fen", shares, members, kind, recipient, algorithm, seed, expiresInS = "expires_in_s"
     }
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
 }
 
 /// `201` of `POST /packets`.
@@ -44,9 +51,10 @@ public struct CreatedPacket: Codable, Sendable {
 
 /// `POST /packets/{id}/grab`: with a bearer token the grab is the token's member's (a `member` that names another
 /// is refused, and the body may be `{}` or empty); without tokens (`--insecure-dev`) `member` is required.
-public struct GrabBody: Codable, Sendable {
+public struct GrabBody: Codable, Sendable, APIRequestBody {
     public var member: UInt32?
     public init(member: UInt32?) { self.member = member }
+    public static let fields: Set<String> = ["member"]
 }
 
 /// `200` of `POST /packets/{id}/grab`: `amount_fen` and `seq` are present when the member holds a share.

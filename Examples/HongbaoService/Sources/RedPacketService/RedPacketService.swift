@@ -28,6 +28,8 @@ public struct RedPacketService: Sendable {
     public static let bodyLimit = 1 << 20
     /// The largest group a packet may be sent to.
     public static let maxMembers = 100_000
+    /// The longest a packet may stay open: 30 days (WeChat's packets stay 24 hours).
+    public static let maxExpirySeconds: Int64 = 30 * 24 * 3600
 
     /// How many group members one client address may make the service store per minute.
     public let quota: MemberQuota
@@ -80,6 +82,9 @@ public struct RedPacketService: Sendable {
 
     func create(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let body = try await decode(CreatePacket.self, from: request)
+        if let expiresInS = body.expiresInS, !(1 ... Self.maxExpirySeconds).contains(expiresInS) {
+            throw ServiceError(.unprocessableContent, "expires_in_s is in 1 ... \(Self.maxExpirySeconds) (30 days), got \(expiresInS)")
+        }
         guard body.members.count <= Self.maxMembers else {
             throw ServiceError(.unprocessableContent, "a packet's group has at most \(Self.maxMembers) members, got \(body.members.count)")
         }
@@ -184,15 +189,26 @@ public struct RedPacketService: Sendable {
         return PacketID(raw)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from request: Request, emptyAs empty: T? = nil) async throws -> T {
+    func decode<T: APIRequestBody>(_ type: T.Type, from request: Request, emptyAs empty: T? = nil) async throws -> T {
         let buffer = try await request.body.collect(upTo: Self.bodyLimit)
         if let empty, buffer.readableBytes == 0 { return empty }
-        if let key = DuplicateKeys.first(in: buffer.readableBytesView) {
+        let keys = JSONKeys(scanning: buffer.readableBytesView)
+        if let key = keys.duplicate {
             throw ServiceError(.badRequest, "the key \"\(key)\" appears twice in one object")
         }
+        if let unknown = keys.topLevel.first(where: { !T.fields.contains($0) }) {
+            throw ServiceError(.badRequest, "unknown field \"\(unknown)\": the body takes \(T.fields.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
+        }
+        let data = Data(buffer.readableBytesView)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            // Foundation reports a number out of its type's range (a negative member, say) as corrupt data at the
+            // top: say what it is rather than "malformed JSON" when the JSON itself parses.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               (try? JSONSerialization.jsonObject(with: data)) != nil {
+                throw ServiceError(.badRequest, "a value out of range: \(context.debugDescription)")
+            }
             throw ServiceError(.badRequest, Self.describe(error))
         }
     }
