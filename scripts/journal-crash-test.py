@@ -60,13 +60,15 @@ class Service:
             if code != 0 or "stopped" not in log.splitlines()[-1]:
                 fail(f"SIGTERM: exit {code}, last log line: {log.splitlines()[-1] if log else ''}")
 
-def request(port, method, path, body=None, connection=None):
+def request(port, method, path, body=None, connection=None, headers=None, replayed=None):
     own = connection is None
     connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request(method, path, body=None if body is None else json.dumps(body),
-                           headers={"Content-Type": "application/json"})
+                           headers={"Content-Type": "application/json", **(headers or {})})
         response = connection.getresponse()
+        if replayed is not None:
+            replayed.append(response.getheader("Idempotent-Replayed") == "true")
         return response.status, json.loads(response.read() or b"null")
     finally:
         if own:
@@ -79,6 +81,7 @@ class Ledger:
         self.sent = {}      # id -> total
         self.grants = {}    # (id, member) -> (amount, seq)
         self.refunds = {}   # id -> amount
+        self.keyed = {}     # Idempotency-Key -> (body, id): every send carries a key
 
     def grant(self, packet, member, amount, seq):
         with self.lock:
@@ -102,12 +105,14 @@ def client(port, ledger, stop, seed, members):
             choice = rng.random()
             if choice < 0.05 or not packets:
                 total, shares = rng.randint(500, 20000), rng.randint(1, 40)
-                status, body = request(port, "POST", "/packets", {"total_fen": total, "shares": shares,
-                                       "members": members, "seed": rng.getrandbits(48)}, connection)
+                sent = {"total_fen": total, "shares": shares, "members": members, "seed": rng.getrandbits(48)}
+                key = f"send-{rng.getrandbits(64):016x}"
+                status, body = request(port, "POST", "/packets", sent, connection, headers={"Idempotency-Key": key})
                 if status != 201:
                     fail(f"send answered {status}: {body}")
                 with ledger.lock:
                     ledger.sent[body["id"]] = total
+                    ledger.keyed[key] = (sent, body["id"])
             elif choice < 0.08:
                 packet = rng.choice(packets)
                 status, body = request(port, "POST", f"/packets/{packet}/expire", {}, connection)
@@ -128,7 +133,13 @@ def client(port, ledger, stop, seed, members):
 
 def check(port, ledger, members):
     with ledger.lock:
-        sent, grants, refunds = dict(ledger.sent), dict(ledger.grants), dict(ledger.refunds)
+        sent, grants, refunds, keyed = dict(ledger.sent), dict(ledger.grants), dict(ledger.refunds), dict(ledger.keyed)
+    # A send retried with its key after the restart gets the packet it made, told it is a replay; never a second.
+    for key, (body, packet) in list(keyed.items())[-40:]:
+        replayed = []
+        status, answer = request(port, "POST", "/packets", body, headers={"Idempotency-Key": key}, replayed=replayed)
+        if status != 201 or answer.get("id") != packet or replayed != [True]:
+            fail(f"send retried with key {key} after the restart: {status} {answer}, replayed {replayed}; it made {packet}")
     checked = 0
     for packet, total in sent.items():
         status, account = request(port, "GET", f"/packets/{packet}")
@@ -248,7 +259,7 @@ def main():
         service.start()
         packets, grants, refunds = check(service.port, ledger, members)
         print(f"journal-crash-test: kill {kill}: after the restart, {packets} packets, {grants} acknowledged grants "
-              f"and {refunds} refunds are all there, exactly; money conserved in every packet")
+              f"and {refunds} refunds are all there, exactly; money conserved in every packet; keyed sends retried: the same packets")
     service.kill()
     print("journal-crash-test: pass")
 

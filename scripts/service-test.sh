@@ -129,6 +129,21 @@ if [[ -n ${HONGBAO_REDIS_URL:-} ]]; then
   start_service "$wrk_service" --redis "$HONGBAO_REDIS_URL" --insecure-dev
   bench_http "http://127.0.0.1:$first,http://127.0.0.1:$second" "two services sharing Redis"
   schemathesis_run "http://127.0.0.1:$first" "a Redis-backed service"
+  # A send retried with its Idempotency-Key at another process sharing the Redis: the same packet, a replay.
+  log "keyed sends: a retry at another service process gets the packet the first made"
+  sender=$(python3 "$HONGBAO_ROOT/scripts/sign-token.py" 5)
+  key="retry-$RANDOM$RANDOM"
+  body='{"total_fen":500,"shares":5,"members":[1,2,3,4,5,6]}'
+  made=$(curl -sf -H "Authorization: Bearer $sender" -H "Idempotency-Key: $key" -X POST -d "$body" "http://127.0.0.1:$first/packets") \
+    || fatal "a keyed send failed"
+  again=$(curl -sf -D "$work/replay-headers.txt" -H "Authorization: Bearer $sender" -H "Idempotency-Key: $key" -X POST -d "$body" \
+    "http://127.0.0.1:$second/packets") || fatal "a keyed send retried at the second service failed"
+  [[ $made == "$again" ]] && grep -qi '^idempotent-replayed: true' "$work/replay-headers.txt" \
+    || fatal "a keyed send retried at the second service made $again (the first made $made)"
+  status=$(curl -s -o "$work/422.json" -w '%{http_code}' -H "Authorization: Bearer $sender" -H "Idempotency-Key: $key" -X POST \
+    -d '{"total_fen":900,"shares":5,"members":[1,2,3,4,5,6]}' "http://127.0.0.1:$second/packets")
+  [[ $status == 422 ]] || fatal "the key with another body answered $status: $(cat "$work/422.json")"
+  log "keyed sends: one packet across processes ($made), another body under the key a 422"
   # The README's wrk step, as written, on a Redis-backed service (64-bit ids): every answer is a 200 grab answer;
   # and the script fails when answers are errors (ids that name no packet).
   log "wrk-grab.lua on a Redis-backed service (ids above 2^53)"

@@ -134,7 +134,7 @@ extension NonBlockingGrabEngine {
 public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend, invalidArgument }
+        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend, invalidArgument, idempotencyConflict }
         private let storage: Storage
         /// No packet with this id (never sent, or gone).
         public static let unknownPacket = Code(storage: .unknownPacket)
@@ -148,6 +148,8 @@ public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let backend = Code(storage: .backend)
         /// An argument the engine cannot take (e.g. a malformed idempotency key).
         public static let invalidArgument = Code(storage: .invalidArgument)
+        /// A send's idempotency key that its sender already used for another request.
+        public static let idempotencyConflict = Code(storage: .idempotencyConflict)
         public var description: String {
             switch storage {
             case .unknownPacket: "unknown packet"
@@ -156,6 +158,7 @@ public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertibl
             case .capacity: "capacity exhausted"
             case .backend: "backend failure"
             case .invalidArgument: "invalid argument"
+            case .idempotencyConflict: "idempotency conflict"
             }
         }
     }

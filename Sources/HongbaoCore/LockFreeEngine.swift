@@ -39,6 +39,8 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// How long a refunded packet is kept (late callers hear its verdict) before its memory is reclaimed.
     public let retention: Duration
     let keyedExpiries = KeyedExpiries()
+    /// Who sent which packet, and the packets keyed sends made.
+    let sendOrigins = SendOrigins()
     /// The system clock is read directly, without the existential call (the common case, on every grab).
     private let usesSystemClock: Bool
 
@@ -59,6 +61,24 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let now = clock.nanoseconds
         return try arena.insert(try PacketPlan(id: PacketID(0), spec: spec, group: group, seed: seed, sentAt: now), now: now)
+    }
+
+    /// Sends a packet from `origin.sender`; a keyed send the sender already made answers with that packet.
+    /// - Throws: as `send(_:to:seed:)`, and `GrabEngineError(.idempotencyConflict)` for a key reused with another
+    ///   request.
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) throws -> SentPacket {
+        try sendOrigins.send(origin, isKnown: arena.contains) { try send(spec, to: group, seed: seed) }
+    }
+
+    /// Whether `member` may grab `packet` (an exclusive packet's recipient only). - Throws: `unknownPacket`.
+    public func isMember(_ member: MemberID, of packet: PacketID) throws -> Bool {
+        try arena.withPacket(packet) { $0.grabberIndex(of: member) != nil }
+    }
+
+    /// The sender of `packet`, or nil if it was sent without one. - Throws: `GrabEngineError.unknownPacket`.
+    public func sender(of packet: PacketID) throws -> MemberID? {
+        guard arena.contains(packet) else { throw GrabEngineError(.unknownPacket, "no \(packet) in this engine") }
+        return sendOrigins.origin(of: packet)?.sender
     }
 
     /// One grab, with the seq of the share the member holds (`grab(_:for:)` is its outcome). Wait-free: a
@@ -191,4 +211,21 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     /// Bytes of packet memory allocated (packets held, each group's members stored once per content, and memory
     /// retired but not yet freed).
     public var bytesInUse: Int { arena.bytesUsed }
+}
+
+extension LockFreeEngine: SenderTrackingGrabEngine {
+    /// `send(_:to:seed:origin:)`, on the calling task (it never blocks for more than a short critical section).
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) async throws -> SentPacket {
+        try { try self.send(spec, to: group, seed: seed, origin: origin) }()
+    }
+
+    /// `isMember(_:of:)`, on the calling task.
+    public func isMember(_ member: MemberID, of packet: PacketID) async throws -> Bool {
+        try { try self.isMember(member, of: packet) }()
+    }
+
+    /// `sender(of:)`, on the calling task.
+    public func sender(of packet: PacketID) async throws -> MemberID? {
+        try { try self.sender(of: packet) }()
+    }
 }

@@ -192,6 +192,23 @@ enum GrabScript {
     /// group's size (0: a small group, written into the hash), m members passed, s share items, the s items, the m
     /// members, then the account's field/value pairs. Returns 0 created, 1 created before by this token, -1 id
     /// taken, -2 the group's set is missing, -3 the group's set differs from the group.
+    /// Every script, loaded on each node's first use.
+    static var all: [String] { [grab, expire, send, claim] }
+
+    /// Claims a keyed send, or swaps its claim. KEYS: the claim. ARGV: the value, its TTL in ms, and the value it
+    /// must hold to be replaced ('' to claim). Claiming: nil if this call claimed, else the value already there.
+    /// Swapping: nil if swapped, else the value there (someone else's).
+    static let claim = """
+        local held = redis.call('GET', KEYS[1])
+        if ARGV[3] ~= '' then
+          if held == ARGV[3] then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') return false end
+          return held
+        end
+        if held then return held end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return false
+        """
+
     static let send = """
         local chunk = 2000
         local packet, shares, token = KEYS[1], KEYS[2], ARGV[1]

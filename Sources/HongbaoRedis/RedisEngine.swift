@@ -29,7 +29,7 @@ import Synchronization
 /// Randomness: a packet computed at grab time takes the 48-bit random of each share index from its own seed, as the
 /// in-process engines do (the sender pushes them with the packet), so the same seed pays the same amount at each
 /// seq on every engine.
-public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine {
+public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine, SenderTrackingGrabEngine {
     /// `redis`, or `redis-cluster`.
     public let name: String
     let topology: RedisTopology
@@ -124,6 +124,21 @@ public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine {
     /// Async keyed `expire`, off the cooperative pool.
     public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
         try await offPool { try self.expire(packet, idempotencyKey: idempotencyKey) }
+    }
+
+    /// `send(_:to:seed:origin:)` off the cooperative pool.
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) async throws -> SentPacket {
+        try await offPool { try self.send(spec, to: group, seed: seed, origin: origin) }
+    }
+
+    /// `isMember(_:of:)` off the cooperative pool.
+    public func isMember(_ member: MemberID, of packet: PacketID) async throws -> Bool {
+        try await offPool { try self.isMember(member, of: packet) }
+    }
+
+    /// `sender(of:)` off the cooperative pool.
+    public func sender(of packet: PacketID) async throws -> MemberID? {
+        try await offPool { try self.sender(of: packet) }
     }
 
     /// Async `summary`, off the cooperative pool.

@@ -1,3 +1,4 @@
+import Crypto
 import HongbaoCore
 
 /// Every key Hongbao uses, built in this one place. A packet's keys share the hash tag `{id}`, so in a cluster
@@ -21,6 +22,21 @@ struct RedisKey: RawRepresentable, Hashable, Sendable {
     /// Hash: how many open packets use a group's set (`n`), and until when it must stay after they close
     /// (`until_ms`). The scripts derive it from the set's name (`group .. ':life'`).
     static func groupLife(_ group: RedisKey) -> RedisKey { RedisKey(rawValue: group.rawValue + ":life") }
+
+    /// String: a keyed send's claim (`SentClaim`): named by the SHA-256 of the sender and the key, under a hash
+    /// tag of the digest's, so claims spread over the slots.
+    static func sentKey(sender: MemberID, key: IdempotencyKey) -> RedisKey {
+        var hasher = SHA256()
+        hasher.update(data: (0 ..< 4).map { UInt8(truncatingIfNeeded: sender.rawValue >> (8 * $0)) })
+        hasher.update(data: Array(key.rawValue.utf8))
+        let digest = Array(hasher.finalize())
+        let hex = digest.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+        let tag = (UInt64(digest[0]) << 8 | UInt64(digest[1])) >> (16 - tagBits)
+        return RedisKey(rawValue: "hb:{\(tagString(tag))}:k:\(hex)")
+    }
+
+    /// The slot of any key (its hash tag's).
+    static func slot(of key: RedisKey) -> Int { ClusterSlot.of(key: key.rawValue) }
 
     /// The keys the scripts take for one packet, in their order.
     static func scriptKeys(of packet: PacketID) -> [RedisKey] { [Self.packet(packet), shares(of: packet)] }

@@ -62,7 +62,8 @@ final class RedisNode: @unchecked Sendable {
     func sha(of script: String) throws -> String {
         if let sha = scripts[script] { return sha }
         try loadScripts(on: connected())
-        return scripts[script]!
+        guard let sha = scripts[script] else { throw RedisEngineError(.protocolError, "a script outside GrabScript.all was asked for") }
+        return sha
     }
 
     /// The open connection, or a new one if there is none or it failed (a timeout leaves it unusable).
@@ -74,7 +75,7 @@ final class RedisNode: @unchecked Sendable {
     }
 
     private func loadScripts(on connection: RedisConnection) throws {
-        for script in [GrabScript.grab, GrabScript.expire, GrabScript.send] {
+        for script in GrabScript.all {
             let reply = try connection.command(RedisCommand("SCRIPT", "LOAD", script)).check()
             guard let sha = reply.text else { throw RedisEngineError(.protocolError, "SCRIPT LOAD returned \(reply)") }
             scripts[script] = sha

@@ -300,3 +300,67 @@ struct JournalTests {
         #expect(throws: JournalError.self) { try JournalCodec.decode(huge, what: "test") { _ in } }
     }
 }
+
+/// Senders and keyed sends, journaled: who sent a packet and the packet a key made survive a restart — from the
+/// log and from a snapshot — so a send retried after a crash gets the packet it made, not a second one.
+@Suite("Journal: senders and keyed sends")
+struct JournaledSendersTests {
+    static func fingerprint(_ byte: UInt8) throws -> RequestFingerprint { try RequestFingerprint([UInt8](repeating: byte, count: 32)) }
+
+    @Test("a keyed send retried after a crash gets its packet; another body under the key is refused; senders kept")
+    func keyedSendsSurviveACrash() throws {
+        let store = MemoryJournalStore()
+        let engine = try JournalTests.open(store)
+        let spec = try PacketSpec(total: 500, shares: 5)
+        let key = try IdempotencyKey("order-1")
+        let origin = SendOrigin(sender: MemberID(7), request: KeyedSend(key: key, fingerprint: try Self.fingerprint(1)))
+        let first = try engine.send(spec, to: JournalTests.group, seed: 1, origin: origin)
+        let plain = try engine.send(spec, to: JournalTests.group, seed: 2, origin: SendOrigin(sender: MemberID(8)))
+        let anonymous = try engine.send(spec, to: JournalTests.group, seed: 3)
+        #expect(!first.replayed && !plain.replayed)
+        #expect(try engine.send(spec, to: JournalTests.group, seed: 9, origin: origin) == SentPacket(id: first.id, replayed: true))
+
+        for survivor in [store.survivor()] {   // a crash: what was written, nothing pending
+            let recovered = try JournalTests.open(survivor)
+            #expect(recovered.packetsHeld == 3, "the replay made no packet")
+            #expect(try recovered.send(spec, to: JournalTests.group, seed: 5, origin: origin) == SentPacket(id: first.id, replayed: true))
+            #expect(recovered.packetsHeld == 3)
+            let other = SendOrigin(sender: MemberID(7), request: KeyedSend(key: key, fingerprint: try Self.fingerprint(2)))
+            #expect { try recovered.send(spec, to: JournalTests.group, seed: 5, origin: other) } throws: { error in
+                (error as? GrabEngineError)?.code == .idempotencyConflict
+            }
+            // Another sender's equal key is another send.
+            let someoneElse = SendOrigin(sender: MemberID(9), request: KeyedSend(key: key, fingerprint: try Self.fingerprint(1)))
+            #expect(try recovered.send(spec, to: JournalTests.group, seed: 5, origin: someoneElse).replayed == false)
+            #expect(try recovered.sender(of: first.id) == MemberID(7))
+            #expect(try recovered.sender(of: plain.id) == MemberID(8))
+            #expect(try recovered.sender(of: anonymous) == nil)
+            #expect(throws: GrabEngineError.self) { try recovered.sender(of: PacketID(123_456_789)) }
+        }
+    }
+
+    @Test("senders and keys come back from a snapshot too")
+    func originsSurviveASnapshot() async throws {
+        let store = MemoryJournalStore()
+        let clock = ManualClock()
+        let engine = try JournalTests.open(store, clock: clock, compactAfter: 20)
+        let spec = try PacketSpec(total: 100, shares: 1)
+        var sent: [(SentPacket, SendOrigin)] = []
+        for index in 0 ..< 60 {
+            let origin = SendOrigin(sender: MemberID(UInt32(index)),
+                                    request: index % 2 == 0 ? KeyedSend(key: try IdempotencyKey("k\(index)"), fingerprint: try Self.fingerprint(UInt8(index))) : nil)
+            sent.append((try await engine.send(spec, to: JournalTests.group, seed: UInt64(index), origin: origin), origin))
+        }
+        for _ in 0 ..< 5000 where store.counts.snapshotPackets == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(store.counts.snapshotPackets > 0, "a snapshot was taken")
+        engine.close()
+        let reopened = try JournalTests.open(store, clock: clock, compactAfter: 20)
+        for (packet, origin) in sent {
+            #expect(try await reopened.sender(of: packet.id) == origin.sender)
+            if origin.request != nil {
+                let again = try await reopened.send(spec, to: JournalTests.group, seed: 0, origin: origin)
+                #expect(again == SentPacket(id: packet.id, replayed: true))
+            }
+        }
+    }
+}

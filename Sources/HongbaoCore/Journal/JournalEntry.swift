@@ -22,11 +22,14 @@ public struct PacketImage: Sendable, Hashable {
     public var winners: [MemberID]
     /// The refund, once recorded.
     public var refund: JournaledRefund?
+    /// Who sent it, and the keyed request it answered (`SenderTrackingGrabEngine`); nil if sent without.
+    public var origin: SendOrigin?
 
     /// A packet image; `validated()` checks it.
     public init(id: PacketID, expiresAt: Int64, total: Fen, perShareCap: Fen, members: [MemberID], amounts: [Fen],
-                winners: [MemberID] = [], refund: JournaledRefund? = nil)
+                winners: [MemberID] = [], refund: JournaledRefund? = nil, origin: SendOrigin? = nil)
     {
+        self.origin = origin
         self.id = id
         self.expiresAt = expiresAt
         self.total = total
@@ -39,7 +42,8 @@ public struct PacketImage: Sendable, Hashable {
 
     /// The same packet as sent: no winner, no refund.
     public var asSent: PacketImage {
-        PacketImage(id: id, expiresAt: expiresAt, total: total, perShareCap: perShareCap, members: members, amounts: amounts)
+        PacketImage(id: id, expiresAt: expiresAt, total: total, perShareCap: perShareCap, members: members, amounts: amounts,
+                    origin: origin)
     }
 
     /// Checks every value an engine relies on (a journal is a file: its contents are untrusted): members sorted and

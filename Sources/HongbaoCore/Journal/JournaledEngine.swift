@@ -21,7 +21,7 @@
 ///
 /// The synchronous API (`GrabEngine`, `BatchGrabEngine`) blocks its thread until its group commit; in Swift
 /// concurrency use the `async` API, which suspends instead.
-public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
+public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine, SenderTrackingGrabEngine {
     public let name = "journaled"
     private let inner: LockFreeEngine
     /// The journal it writes to.
@@ -73,6 +73,23 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
             }
         }
         return (ids, position)
+    }
+
+    /// A send from `origin` under the journal's lock: a keyed send its sender already made answers with that
+    /// packet and journals nothing (the position returned covers the entry that made it).
+    private func sendInMemory(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) throws -> (SentPacket, JournalPosition) {
+        var sent: SentPacket?
+        let position = try journal.serially { entries in
+            if let replayed = try inner.sendOrigins.replay(of: origin, isKnown: inner.arena.contains) {
+                sent = replayed
+                return
+            }
+            let id = try inner.send(spec, to: group, seed: seed)
+            inner.sendOrigins.record(id, origin, isKnown: inner.arena.contains)
+            entries.append(.sent(inner.image(of: id, refundedAt: 0)!))   // just sent: held; the image has its origin
+            sent = SentPacket(id: id, replayed: false)
+        }
+        return (sent!, position)
     }
 
     private func grabInMemory(_ requests: some Sequence<GrabRequest>) throws -> ([GrabReceipt], JournalPosition) {
@@ -219,6 +236,36 @@ public final class JournaledEngine: BatchGrabEngine, DueSweepingGrabEngine {
         try await journal.durable(position)
         return summaries[0]
     }
+
+    // MARK: Senders
+
+    /// Sends a packet from `origin.sender`, journaled with its origin (a restart keeps who sent it and the key);
+    /// a keyed send the sender already made answers with that packet. Returns once durable.
+    /// - Throws: as `send(_:to:seed:)`, and `GrabEngineError(.idempotencyConflict)`.
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) throws -> SentPacket {
+        let (sent, position) = try sendInMemory(spec, to: group, seed: seed, origin: origin)
+        try journal.waitUntilDurable(position)
+        return sent
+    }
+
+    /// `send(_:to:seed:origin:)`, suspended until durable.
+    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64, origin: SendOrigin) async throws -> SentPacket {
+        let (sent, position) = try sendInMemory(spec, to: group, seed: seed, origin: origin)
+        try await journal.durable(position)
+        return sent
+    }
+
+    /// The sender of `packet`, or nil if it was sent without one. - Throws: `GrabEngineError.unknownPacket`.
+    public func sender(of packet: PacketID) throws -> MemberID? { try inner.sender(of: packet) }
+
+    /// Whether `member` may grab `packet`. - Throws: `GrabEngineError.unknownPacket`.
+    public func isMember(_ member: MemberID, of packet: PacketID) throws -> Bool { try inner.isMember(member, of: packet) }
+
+    /// `isMember(_:of:)` (a packet's members never change).
+    public func isMember(_ member: MemberID, of packet: PacketID) async throws -> Bool { try { try inner.isMember(member, of: packet) }() }
+
+    /// `sender(of:)`: a send is answered only once durable, so whatever it reads is.
+    public func sender(of packet: PacketID) async throws -> MemberID? { try { try inner.sender(of: packet) }() }
 
     // MARK: Deadlines and memory
 

@@ -19,7 +19,8 @@ extension LockFreeEngine {
                                   at: packet.refundedAt != 0 ? packet.refundedAt : refundedAt, key: keyedExpiries.key(of: id))
                 : nil
             return PacketImage(id: id, expiresAt: packet.expiresAt, total: packet.total, perShareCap: packet.perShareCap,
-                               members: packet.memberList(), amounts: packet.amountList(), winners: winners, refund: refund)
+                               members: packet.memberList(), amounts: packet.amountList(), winners: winners, refund: refund,
+                               origin: sendOrigins.origin(of: id))
         }
     }
 
@@ -54,6 +55,7 @@ extension LockFreeEngine {
                 return
             }
             try arena.restore(try PacketPlan(restoring: image), as: image.id)
+            if let origin = image.origin { sendOrigins.record(image.id, origin, isKnown: arena.contains) }
             for (share, winner) in image.winners.enumerated() {
                 try replayGrant(image.id, share: share, member: winner, amount: image.amounts[share])
             }

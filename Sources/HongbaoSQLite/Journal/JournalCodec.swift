@@ -7,9 +7,11 @@ import HongbaoCore
 ///     batch    u32 count, then count entries
 ///     sent     1, image (no winners, no refund)     granted  2, id u64, share u32, member u32, amount u32
 ///     refunded 3, id u64, refund                     packet   4, image
+///     sent     5, image, origin                      packet   6, image, origin   (a packet with its sender)
 ///     image    id u64, expiresAt i64, total u64, cap u64, u32 n, n × member u32, u32 s, s × amount u32,
 ///              u32 w, w × winner u32, u8 0 | 1 then refund
 ///     refund   amount u64, at i64, u8 key length (0: none), key bytes (printable ASCII)
+///     origin   sender u32, u8 key length (0: unkeyed), key bytes, and if keyed: 32 fingerprint bytes
 enum JournalCodec {
     static func encode(_ entries: [JournalEntry]) -> [UInt8] {
         var writer = ByteWriter()
@@ -18,7 +20,7 @@ enum JournalCodec {
         for entry in entries {
             switch entry {
             case .sent(let image):
-                writer.u8(1)
+                writer.u8(image.origin == nil ? 1 : 5)
                 writer.image(image)
             case .granted(let id, let share, let member, let amount):
                 writer.u8(2)
@@ -31,7 +33,7 @@ enum JournalCodec {
                 writer.u64(id.rawValue)
                 writer.refund(refund)
             case .packet(let image):
-                writer.u8(4)
+                writer.u8(image.origin == nil ? 4 : 6)
                 writer.image(image)
             }
         }
@@ -55,6 +57,10 @@ enum JournalCodec {
                 try each(.granted(id, share: share, member: member, amount: amount))
             case 3: try each(.refunded(PacketID(try reader.u64()), try reader.refund()))
             case 4: try each(.packet(try reader.image()))
+            case 5, 6:
+                var image = try reader.image()
+                image.origin = try reader.origin()
+                try each(tag == 5 ? .sent(image) : .packet(image))
             default: throw reader.corrupt("entry tag \(tag)")
             }
         }
@@ -90,6 +96,15 @@ private struct ByteWriter {
         } else {
             u8(0)
         }
+        if let origin = image.origin { self.origin(origin) }
+    }
+
+    mutating func origin(_ origin: SendOrigin) {
+        u32(origin.sender.rawValue)
+        let key = Array((origin.request?.key.rawValue ?? "").utf8)
+        u8(UInt8(key.count))   // an IdempotencyKey is at most 255 bytes
+        bytes.append(contentsOf: key)
+        if let request = origin.request { bytes.append(contentsOf: request.fingerprint.bytes) }
     }
 
     mutating func refund(_ refund: JournaledRefund) {
@@ -153,6 +168,19 @@ private struct ByteReader {
         }
         return PacketImage(id: id, expiresAt: expiresAt, total: total, perShareCap: cap, members: members,
                            amounts: amounts, winners: winners, refund: refund)
+    }
+
+    mutating func origin() throws -> SendOrigin {
+        let sender = MemberID(try u32())
+        let length = Int(try u8())
+        guard length > 0 else { return SendOrigin(sender: sender) }
+        let key = String(decoding: try take(length), as: UTF8.self)
+        let fingerprint = try take(RequestFingerprint.byteCount)
+        do {
+            return SendOrigin(sender: sender, request: KeyedSend(key: try IdempotencyKey(key), fingerprint: try RequestFingerprint(fingerprint)))
+        } catch {
+            throw corrupt("a send's idempotency key not printable ASCII")
+        }
     }
 
     mutating func refund() throws -> JournaledRefund {

@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import HongbaoCore
+import HTTPTypes
 import Hummingbird
 import Metrics
 import Prometheus
@@ -14,9 +16,14 @@ import RedPacketAPI
 /// rules refuse (with `PacketSpec`'s message), 404 for an unknown packet, 503 when the backend fails.
 ///
 /// Who may do what (with `.tokens`): every `/packets` call carries a bearer token (401 without a valid one); a
-/// member sends packets and grabs for itself only (a body naming another member is a 403); expiring a packet
-/// early and reading its account are an operator's calls (403 for a member: the engines do not record senders
-/// yet, so "its sender may" cannot be checked). `/health` and `/metrics` are open.
+/// member sends packets (as their sender) and grabs for itself only (a body naming another member is a 403); a
+/// packet is expired early by its sender or an operator; its account is read by its sender, its members and
+/// operators (403 for anyone else). `/health` and `/metrics` are open. Senders are the engine's to keep
+/// (`SenderTrackingGrabEngine`: in process, in the journal, in Redis); with an engine that keeps none, only
+/// operators expire and read accounts.
+///
+/// A send with an `Idempotency-Key` header is made once: the same sender's same key with the same body answers
+/// 201 with the packet the first call made (and `Idempotent-Replayed: true`); with another body, 422.
 public struct RedPacketService: Sendable {
     public let engine: any AsyncGrabEngine
     /// How callers are known: bearer tokens, or none (`--insecure-dev`).
@@ -62,8 +69,9 @@ public struct RedPacketService: Sendable {
         }
         api.get("packets/:id") { _, context in
             await answer(context) {
-                try requireOperator(context, "reading a packet's account")
-                return try json(PacketAccount(try await engine.summary(of: try packetID(context))))
+                let packet = try packetID(context)
+                try await authorize(context, packet, "reading the account of", membersToo: true)
+                return try json(PacketAccount(try await engine.summary(of: packet)))
             }
         }
         router.get("health") { _, context in await answer(context) { try json(Health(engine: engine.name, shared: shared)) } }
@@ -92,10 +100,23 @@ public struct RedPacketService: Sendable {
         if let wait = quota.take(body.members.count, from: context.client) {
             throw ServiceError(.tooManyRequests, "this client may store \(quota.perMinute) group members a minute: try again in \(wait) s")
         }
-        let id = try await engine.send(spec, to: Group(body.members.map(MemberID.init(rawValue:))),
-                                       seed: body.seed ?? UInt64.random(in: .min ... .max))
-        metrics.packetsSent.increment()
-        return try json(CreatedPacket(id: id.rawValue), status: .created)
+        let group = Group(body.members.map(MemberID.init(rawValue:)))
+        let seed = body.seed ?? UInt64.random(in: .min ... .max)
+        guard let tracking = engine as? any SenderTrackingGrabEngine else {
+            guard request.headers[Self.idempotencyKey] == nil else {
+                throw ServiceError(.unprocessableContent, "this engine keeps no senders: it cannot honour Idempotency-Key on a send")
+            }
+            let id = try await engine.send(spec, to: group, seed: seed)
+            metrics.packetsSent.increment()
+            return try json(CreatedPacket(id: id.rawValue), status: .created)
+        }
+        // Without tokens every send is the anonymous member 0's (its keys are shared by every client).
+        let origin = SendOrigin(sender: context.caller?.member ?? MemberID(0), request: try keyedSend(request, body))
+        let sent = try await tracking.send(spec, to: group, seed: seed, origin: origin)
+        if !sent.replayed { metrics.packetsSent.increment() }
+        var response = try json(CreatedPacket(id: sent.id.rawValue), status: .created)
+        if sent.replayed { response.headers[Self.idempotentReplayed] = "true" }
+        return response
     }
 
     func grab(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
@@ -124,9 +145,9 @@ public struct RedPacketService: Sendable {
     /// after a timeout or a 503 with the same key hears `refunded` and the amount again — so a service that pays
     /// senders on `refunded` pays exactly once — where a retry without one would hear `already_refunded`.
     func expire(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
-        try requireOperator(context, "expiring a packet before its deadline")
         let packet = try packetID(context)
-        guard let header = request.headers[.init("Idempotency-Key")!] else {
+        try await authorize(context, packet, "expiring", membersToo: false)
+        guard let header = request.headers[Self.idempotencyKey] else {
             return try json(ExpireAnswer(try await engine.expire(packet)))
         }
         let key: IdempotencyKey
@@ -174,12 +195,36 @@ public struct RedPacketService: Sendable {
 
     // MARK: Plumbing
 
-    /// Refuses (403) a call only an operator may make, when callers are known.
-    func requireOperator(_ context: ServiceRequestContext, _ what: String) throws {
-        guard case .tokens = authentication else { return }
-        guard let caller = context.caller, caller.isOperator else {
-            throw ServiceError(.forbidden, "\(what) is an operator's call; member \(context.caller?.member.rawValue ?? 0) is not an operator")
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+
+    /// Refuses (403) a call on `packet` by anyone but an operator, its sender, or (`membersToo`) one of its
+    /// members, when callers are known. An unknown packet is a 404 for anyone.
+    func authorize(_ context: ServiceRequestContext, _ packet: PacketID, _ what: String, membersToo: Bool) async throws {
+        guard case .tokens = authentication, let caller = context.caller else { return }
+        if caller.isOperator {
+            return
         }
+        if let tracking = engine as? any SenderTrackingGrabEngine {
+            if try await tracking.sender(of: packet) == caller.member { return }
+            if membersToo, try await tracking.isMember(caller.member, of: packet) { return }
+        }
+        let who = membersToo ? "its sender, its members and operators" : "its sender and operators"
+        throw ServiceError(.forbidden, "member \(caller.member.rawValue) may not do this: \(what) \(packet) is for \(who)")
+    }
+
+    /// The send's key and fingerprint from its `Idempotency-Key` header, or nil without one. The fingerprint is
+    /// the SHA-256 of the body as decoded, re-encoded with sorted keys: spacing and key order do not make
+    /// another request, any value does (a retry without a seed is the same request; the first call's seed stands).
+    func keyedSend(_ request: Request, _ body: CreatePacket) throws -> KeyedSend? {
+        guard let header = request.headers[Self.idempotencyKey] else { return nil }
+        let key: IdempotencyKey
+        do { key = try IdempotencyKey(header) } catch let error as GrabEngineError {
+            throw ServiceError(.badRequest, "Idempotency-Key: \(error.detail)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return KeyedSend(key: key, fingerprint: try RequestFingerprint(Array(SHA256.hash(data: try encoder.encode(body)))))
     }
 
     func packetID(_ context: ServiceRequestContext) throws -> PacketID {
@@ -236,7 +281,8 @@ public struct RedPacketService: Sendable {
         case let error as ServiceError: (error.status, error.message)
         case let error as PacketSpecError: (.unprocessableContent, error.description)
         case let error as GrabEngineError where error.code == .unknownPacket: (.notFound, error.detail)
-        case let error as GrabEngineError where error.code == .recipientNotInGroup || error.code == .emptyGroup:
+        case let error as GrabEngineError where error.code == .recipientNotInGroup || error.code == .emptyGroup
+            || error.code == .idempotencyConflict:
             (.unprocessableContent, error.detail)
         case let error as GrabEngineError: (.serviceUnavailable, "\(error)")
         case let error as any HTTPResponseError where error.status == .contentTooLarge:

@@ -1,5 +1,6 @@
 import Foundation
 import HongbaoCore
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
@@ -26,10 +27,11 @@ struct AuthenticationTests {
         (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView)).error) ?? "not a JSON error"
     }
 
-    @Test func aMemberGrabsForItselfOnlyAndOperatorsExpireAndRead() async throws {
+    @Test func aMemberGrabsForItselfOnlyAndOnlyTheSenderMembersAndOperatorsSeeTheAccount() async throws {
         let (app, keys) = try await Self.app()
-        let alice = Self.bearer(try await keys.token(for: MemberID(1)))
-        let bob = Self.bearer(try await keys.token(for: MemberID(2)))
+        let alice = Self.bearer(try await keys.token(for: MemberID(1)))   // the sender, a member too
+        let bob = Self.bearer(try await keys.token(for: MemberID(2)))     // a member
+        let carol = Self.bearer(try await keys.token(for: MemberID(50)))  // not a member
         let staff = Self.bearer(try await keys.token(for: MemberID(99), role: .operator))
         try await app.test(.router) { client in
             let created = try await client.execute(uri: "/packets", method: .post, headers: alice,
@@ -47,16 +49,60 @@ struct AuthenticationTests {
             let outcomes = try [named, empty, bare].map { try JSONDecoder().decode(GrabAnswer.self, from: Data($0.body.readableBytesView)).outcome }
             #expect(outcomes == ["granted", "already_grabbed", "already_grabbed"])
 
-            // Reading the account and expiring early are an operator's.
-            for (method, uri) in [(HTTPRequest.Method.get, "/packets/\(id)"), (.post, "/packets/\(id)/expire")] {
-                let member = try await client.execute(uri: uri, method: method, headers: alice)
-                #expect(member.status == .forbidden, "\(method) \(uri) by a member: \(Self.error(member))")
+            // The account: the sender, a member and an operator read it; an outsider may not.
+            for (who, headers, status) in [("sender", alice, HTTPResponse.Status.ok), ("member", bob, .ok), ("operator", staff, .ok), ("outsider", carol, .forbidden)] {
+                let response = try await client.execute(uri: "/packets/\(id)", method: .get, headers: headers)
+                #expect(response.status == status, "\(who): \(Self.error(response))")
             }
             let account = try JSONDecoder().decode(PacketAccount.self, from: Data(
                 try await client.execute(uri: "/packets/\(id)", method: .get, headers: staff).body.readableBytesView))
             #expect(account.grabs.map(\.member) == [2], "Bob's grab only: the forged one granted nothing")
-            let expired = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: staff)
+            // Expiring early: a member or an outsider may not; the sender may.
+            for (who, headers) in [("member", bob), ("outsider", carol)] {
+                let response = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: headers)
+                #expect(response.status == .forbidden, "\(who): \(Self.error(response))")
+            }
+            let expired = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: alice)
             #expect(expired.status == .ok)
+            #expect(try JSONDecoder().decode(ExpireAnswer.self, from: Data(expired.body.readableBytesView)).outcome == "refunded")
+            // An operator may expire anyone's packet; an unknown packet is a 404 for everyone.
+            let other = try await client.execute(uri: "/packets", method: .post, headers: bob,
+                                                 body: Self.body(#"{"total_fen": 100, "shares": 1, "members": [1, 2]}"#))
+            let otherID = try JSONDecoder().decode(CreatedPacket.self, from: Data(other.body.readableBytesView)).id
+            #expect(try await client.execute(uri: "/packets/\(otherID)/expire", method: .post, headers: staff).status == .ok)
+            #expect(try await client.execute(uri: "/packets/424242/expire", method: .post, headers: carol).status == .notFound)
+        }
+    }
+
+    @Test func aRetriedSendWithItsKeyMakesOnePacketAndTheKeyWithAnotherBodyIs422() async throws {
+        let (app, keys) = try await Self.app()
+        let alice = Self.bearer(try await keys.token(for: MemberID(1)))
+        let bob = Self.bearer(try await keys.token(for: MemberID(2)))
+        @Sendable func keyed(_ headers: HTTPFields, _ key: String) -> HTTPFields {
+            var headers = headers
+            headers[HTTPField.Name("Idempotency-Key")!] = key
+            return headers
+        }
+        try await app.test(.router) { client in
+            let body = #"{"total_fen": 300, "shares": 3, "members": [1, 2, 3]}"#
+            let first = try await client.execute(uri: "/packets", method: .post, headers: keyed(alice, "order-77"), body: Self.body(body))
+            // The same request, spaced and ordered differently: the same packet, told it is a replay.
+            let retry = try await client.execute(uri: "/packets", method: .post, headers: keyed(alice, "order-77"),
+                                                 body: Self.body(#"{ "members": [1, 2, 3], "shares": 3, "total_fen": 300 }"#))
+            #expect(first.status == .created && retry.status == .created)
+            #expect(String(buffer: first.body) == String(buffer: retry.body))
+            #expect(first.headers[HTTPField.Name("Idempotent-Replayed")!] == nil && retry.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            // Another body under the key: 422, nothing sent.
+            let other = try await client.execute(uri: "/packets", method: .post, headers: keyed(alice, "order-77"),
+                                                 body: Self.body(#"{"total_fen": 900, "shares": 3, "members": [1, 2, 3]}"#))
+            #expect(other.status == .unprocessableContent, "\(Self.error(other))")
+            // Bob's key of the same name is Bob's own send; a malformed key is a 400.
+            let bobs = try await client.execute(uri: "/packets", method: .post, headers: keyed(bob, "order-77"), body: Self.body(body))
+            #expect(bobs.status == .created && String(buffer: bobs.body) != String(buffer: first.body))
+            let bad = try await client.execute(uri: "/packets", method: .post, headers: keyed(bob, "has space"), body: Self.body(body))
+            #expect(bad.status == .badRequest)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("hongbao_packets_sent_total 2"), "two packets made, not three: \(metrics)")
         }
     }
 
