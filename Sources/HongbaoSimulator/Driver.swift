@@ -81,7 +81,7 @@ public struct Driver: Sendable {
             Thread { [self] in
                 barrier.arriveAndWait()
                 let result = if case .asynchronous(let engine) = target {
-                    workAsynchronously(shared, engine: engine)
+                    workAsynchronously(shared, engine: engine, worker: worker)
                 } else {
                     [work(shared, target: target)]
                 }
@@ -189,13 +189,14 @@ public struct Driver: Sendable {
     /// An async engine's worker: `inFlight` callers, each a task that takes chunks of attempts from the cursor
     /// and awaits its grabs one after another — `inFlight` calls in flight per worker thread, and no task made per
     /// grab. The callers run on this thread, which serves as their task executor (`WorkerExecutor`); each keeps its
-    /// own results.
-    private func workAsynchronously(_ shared: SharedRun, engine: any AsyncGrabEngine) -> [WorkerResult] {
+    /// own results. An `ExecutorAffineGrabEngine` names the executor instead, and this thread waits.
+    private func workAsynchronously(_ shared: SharedRun, engine: any AsyncGrabEngine, worker: Int) -> [WorkerResult] {
         let start = shared.startInstant
         let deadline = timeLimit.map { start + $0 }
         let total = shared.attempts.count
         let chunkSize = 16
-        let executor = WorkerExecutor()
+        let workerExecutor = WorkerExecutor()
+        let executor = (engine as? any ExecutorAffineGrabEngine)?.callerExecutor(forWorker: worker) ?? workerExecutor
         let results = WriteOnce<[WorkerResult]>()
         Task(executorPreference: executor) { [self] in
             let all = await withTaskGroup(of: WorkerResult.self) { callers in
@@ -233,9 +234,9 @@ public struct Driver: Sendable {
                 return all
             }
             results.publish(all)
-            executor.stop()
+            workerExecutor.stop()
         }
-        executor.run()
+        workerExecutor.run()   // runs the callers, or (when they run on the engine's executor) waits for their end
         return results.value!
     }
 

@@ -1,12 +1,15 @@
-import AsyncHTTPClient
 import Foundation
 import HongbaoCore
+import HongbaoSimulator
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import RedPacketAPI
 
 /// Any service that speaks the red-packet API (openapi.yaml), seen as an engine: what `bench-http` drives and
-/// audits. Requests go over keep-alive connections (AsyncHTTPClient's pool, up to `connections` per service).
+/// audits. Requests go over keep-alive HTTP/1.1 connections on SwiftNIO's event loops (`HTTPConnections`), one
+/// loop per driver worker: the driver runs each worker's callers on its loop (`ExecutorAffineGrabEngine`), so a
+/// grab is written, answered and recorded on one thread, with no hand-off.
 ///
 /// Packets are numbered locally, in send order, and remember which service created them. Services that share
 /// their packets (they say so in `GET /health`: a Redis engine behind them) get every call spread round-robin;
@@ -14,44 +17,59 @@ import RedPacketAPI
 ///
 /// With `tokens` every call carries a bearer token signed with them, as the service expects: a grab its member's,
 /// a send its group's first member's (the sender), an expiry and an account read an operator's (member 0).
-public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
+public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable {
     // @unchecked Sendable: `packets` is guarded by `lock`; everything else is immutable or thread-safe.
     public let name: String
     public let urls: [String]
     public let shared: Bool
-    private let client: HTTPClient
+    private let group: MultiThreadedEventLoopGroup
+    private let services: [HTTPConnections]
+    private let executors: [EventLoopTaskExecutor]
     private let lock = NSLock()
     private var packets: [(service: Int, remote: UInt64)] = []
     private let next = ManagedCounter()
     private let tokens: TokenCache?
-    static let timeout = TimeAmount.seconds(30)
 
-    /// Connects to the services at `urls` (`http://host:port`) and asks each for its health; up to `connections`
-    /// keep-alive connections per service.
-    /// - Throws: `HTTPGrabEngineError` when a service does not answer or is not this API.
-    public init(urls: [String], connections: Int, tokens: TokenKeys? = nil) async throws {
+    /// Connects to the services at `urls` (`http://host:port`) and asks each for its health: `loops` event loops
+    /// (one per driver worker), `connectionsPerLoop` keep-alive connections on each loop to each service.
+    /// - Throws: `GrabEngineError` when a service cannot be reached, does not answer or is not this API.
+    public init(urls: [String], loops: Int, connectionsPerLoop: Int, tokens: TokenKeys? = nil) async throws {
         self.urls = urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.tokens = tokens.map(TokenCache.init)
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        var healths: [Health] = []
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        self.group = group
+        executors = group.makeIterator().map(EventLoopTaskExecutor.init)
+        var services: [HTTPConnections] = [], healths: [Health] = []
         do {
             for url in self.urls {
-                healths.append(try await Self.call(client, .GET, url + "/health", body: Optional<GrabBody>.none, as: Health.self))
+                guard let parsed = URL(string: url), let host = parsed.host, parsed.scheme == "http" else {
+                    throw GrabEngineError(.invalidArgument, "\(url) is not an http://host:port URL")
+                }
+                do {
+                    services.append(try await HTTPConnections(host: host, port: parsed.port ?? 80, group: group, perLoop: connectionsPerLoop))
+                } catch {
+                    throw GrabEngineError(.backend, "\(url): cannot connect: \(error)")
+                }
+                healths.append(try await Self.call(services.last!, .GET, "/health", body: Optional<GrabBody>.none, as: Health.self))
             }
         } catch {
-            try? await client.shutdown()
+            for service in services { await service.close() }
+            try? await group.shutdownGracefully()
             throw error
         }
+        self.services = services
         shared = healths.allSatisfy(\.shared)
         name = "http (\(healths.first?.engine ?? "?")\(urls.count > 1 ? " ×\(urls.count)" : ""))"
     }
 
-    deinit { try? client.syncShutdown() }
+    /// Closes the connections and stops the event loops.
+    public func shutdown() async throws {
+        for service in services { await service.close() }
+        try await group.shutdownGracefully()
+    }
 
-    /// Closes the connections.
-    public func shutdown() async throws { try await client.shutdown() }
+    /// Worker `index`'s callers run on event loop `index` (modulo the loops), beside their connections.
+    public func callerExecutor(forWorker index: Int) -> any TaskExecutor { executors[index % executors.count] }
 
     /// `POST /packets` on the next service. - Returns: the packet's local id.
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
@@ -64,7 +82,7 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         case .equal: body.kind = "equal"
         case .exclusive(let recipient): (body.kind, body.recipient) = ("exclusive", recipient.rawValue)
         }
-        let created = try await Self.call(client, .POST, urls[service] + "/packets", body: body,
+        let created = try await Self.call(services[service], .POST, "/packets", body: body,
                                           headers: try await authorization(group.members.first ?? MemberID(0)), as: CreatedPacket.self)
         return lock.withLock {
             packets.append((service, created.id))
@@ -79,42 +97,42 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
 
     /// `POST /packets/{id}/grab`, with the seq the service answers.
     public func grabReceipt(_ packet: PacketID, for member: MemberID) async throws -> GrabReceipt {
-        let (url, remote) = try route(packet)
+        let (service, remote) = try route(packet)
         // The hot path: the body is written by hand (JSONEncoder costs more than the rest of the request here).
-        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/grab", json: #"{"member":\#(member.rawValue)}"#,
+        return try await Self.call(service, .POST, "/packets/\(remote)/grab", json: #"{"member":\#(member.rawValue)}"#,
                                    headers: try await authorization(member), as: GrabAnswer.self).receipt()
     }
 
     /// `POST /packets/{id}/expire`.
     public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
-        let (url, remote) = try route(packet)
-        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", body: Optional<GrabBody>.none,
+        let (service, remote) = try route(packet)
+        return try await Self.call(service, .POST, "/packets/\(remote)/expire", body: Optional<GrabBody>.none,
                                    headers: try await authorization(nil), as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `POST /packets/{id}/expire` with an `Idempotency-Key` header: a retry with the key hears `refunded` again.
     public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
-        let (url, remote) = try route(packet)
-        return try await Self.call(client, .POST, "\(url)/packets/\(remote)/expire", json: nil,
+        let (service, remote) = try route(packet)
+        return try await Self.call(service, .POST, "/packets/\(remote)/expire", json: nil,
                                    headers: [("Idempotency-Key", idempotencyKey.rawValue)] + (try await authorization(nil)),
                                    as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `GET /packets/{id}`: the service's own account of the packet, as the audit compares with what callers heard.
     public func summary(of packet: PacketID) async throws -> PacketSummary {
-        let (url, remote) = try route(packet)
-        let account = try await Self.call(client, .GET, "\(url)/packets/\(remote)", body: Optional<GrabBody>.none,
+        let (service, remote) = try route(packet)
+        let account = try await Self.call(service, .GET, "/packets/\(remote)", body: Optional<GrabBody>.none,
                                           headers: try await authorization(nil), as: PacketAccount.self)
         let summary = account.summary
         return PacketSummary(packet: packet, total: summary.total, shares: summary.shares, grabs: summary.grabs,
                              balance: summary.balance, refund: summary.refund)
     }
 
-    private func route(_ packet: PacketID) throws -> (String, UInt64) {
+    private func route(_ packet: PacketID) throws -> (HTTPConnections, UInt64) {
         guard let (service, remote) = lock.withLock({ packet.rawValue < UInt64(packets.count) ? packets[Int(packet.rawValue)] : nil }) else {
             throw GrabEngineError(.unknownPacket, "no \(packet) was sent through this client")
         }
-        return (urls[shared ? next.take() % urls.count : service], remote)
+        return (services[shared ? next.take() % urls.count : service], remote)
     }
 
     /// The `Authorization` header of `member`'s calls (an operator's for nil), or none without tokens.
@@ -123,31 +141,24 @@ public final class HTTPGrabEngine: AsyncGrabEngine, @unchecked Sendable {
         return [("Authorization", "Bearer " + (try await tokens.token(for: member)))]
     }
 
-    static func call<Body: Encodable, Answer: Decodable>(_ client: HTTPClient, _ method: HTTPMethod, _ url: String,
+    static func call<Body: Encodable, Answer: Decodable>(_ service: HTTPConnections, _ method: HTTPMethod, _ path: String,
                                                          body: Body?, headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
     {
-        try await call(client, method, url, json: try body.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
+        try await call(service, method, path, json: try body.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
                        headers: headers, as: Answer.self)
     }
 
-    static func call<Answer: Decodable>(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, json: String?,
+    static func call<Answer: Decodable>(_ service: HTTPConnections, _ method: HTTPMethod, _ path: String, json: String?,
                                         headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
     {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let json {
-            request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json))
-        }
-        let response: HTTPClientResponse
+        let url = "http://\(service.host):\(service.port)\(path)"
+        let response: HTTPAnswer
         do {
-            response = try await client.execute(request, timeout: timeout)
+            response = try await service.make(HTTPCall(method: method, path: path, headers: headers, json: json))
         } catch {
             throw GrabEngineError(.backend, "\(method) \(url): \(error)")
         }
-        let bytes = try await response.body.collect(upTo: 1 << 26)
-        let data = Data(bytes.readableBytesView)
+        let data = Data(response.body.readableBytesView)
         guard response.status == .ok || response.status == .created else {
             let message = (try? JSONDecoder().decode(ErrorBody.self, from: data).error) ?? String(decoding: data, as: UTF8.self)
             if response.status == .notFound { throw GrabEngineError(.unknownPacket, message) }

@@ -21,7 +21,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     @Option(help: "The services: http://host:port, comma-separated; calls spread over them (by packet, unless they share packets through Redis).")
     var http: String
 
-    @Option(help: "Requests in flight per worker thread (keep-alive connections, pooled per service: this × threads).")
+    @Option(help: "Requests in flight per worker thread, and keep-alive connections per worker thread to each service (this × threads per service).")
     var connections = 32
 
     @OptionGroup var workload: WorkloadArguments
@@ -38,7 +38,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     func run() async throws {
         let engine: HTTPGrabEngine
         do {
-            engine = try await HTTPGrabEngine(urls: urls, connections: connections * workload.threads,
+            engine = try await HTTPGrabEngine(urls: urls, loops: workload.threads, connectionsPerLoop: connections,
                                               tokens: try await TokenKeys.fromEnvironment())
         } catch {
             FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
