@@ -75,12 +75,12 @@ public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable
     public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) async throws -> PacketID {
         let service = next.take() % urls.count
         var body = CreatePacket(totalFen: spec.total.rawValue, shares: spec.shares, members: group.members.map(\.rawValue),
-                                algorithm: spec.algorithm == .equal ? nil : spec.algorithm.rawValue, seed: seed,
+                                algorithm: AlgorithmName(spec.algorithm), seed: seed,
                                 expiresInS: spec.expiry.components.seconds)
         switch spec.kind {
         case .lucky: break
-        case .equal: body.kind = "equal"
-        case .exclusive(let recipient): (body.kind, body.recipient) = ("exclusive", recipient.rawValue)
+        case .equal: body.kind = .equal
+        case .exclusive(let recipient): (body.kind, body.recipient) = (.exclusive, recipient.rawValue)
         }
         let created = try await Self.call(services[service], .POST, "/packets", body: body,
                                           headers: try await authorization(group.members.first ?? MemberID(0)), as: CreatedPacket.self)

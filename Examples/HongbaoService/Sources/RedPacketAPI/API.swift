@@ -4,6 +4,43 @@ import HongbaoCore
 // The JSON bodies of the red-packet API (openapi.yaml beside the package), shared by the service and its clients.
 // Keys are snake_case; money is integer fen.
 
+/// A packet's kind, as the API names it.
+public enum PacketKindName: String, Codable, Sendable, CaseIterable {
+    case lucky, equal, exclusive
+}
+
+/// How a lucky packet's shares are drawn, as the API names it (`SplitAlgorithm`'s names; `equal` is a kind).
+public enum AlgorithmName: String, Codable, Sendable, CaseIterable {
+    case doubleMeanAtGrab = "double-mean-at-grab", doubleMean = "double-mean", lineCutting = "line-cutting", shuffled
+
+    /// The algorithm it names.
+    public var algorithm: SplitAlgorithm { SplitAlgorithm(rawValue: rawValue)! }   // every name is one (a test checks)
+
+    /// The name of `algorithm`, nil for `.equal` (a kind, not a lucky packet's algorithm).
+    public init?(_ algorithm: SplitAlgorithm) { self.init(rawValue: algorithm.rawValue) }
+}
+
+/// A grab's outcome, as the API names it.
+public enum GrabOutcomeName: String, Codable, Sendable, CaseIterable {
+    case granted, alreadyGrabbed = "already_grabbed", soldOut = "sold_out", expired, notMember = "not_member"
+
+    /// The name of `outcome`.
+    public init(_ outcome: GrabOutcome) {
+        self = switch outcome {
+        case .granted: .granted
+        case .alreadyGrabbed: .alreadyGrabbed
+        case .soldOut: .soldOut
+        case .expired: .expired
+        case .notMember: .notMember
+        }
+    }
+}
+
+/// An expiry's outcome, as the API names it.
+public enum ExpiryOutcomeName: String, Codable, Sendable, CaseIterable {
+    case refunded, alreadyRefunded = "already_refunded"
+}
+
 /// A request body: its fields are the only keys it may have (the service refuses others).
 public protocol APIRequestBody: Decodable {
     /// Every key the body may have.
@@ -15,17 +52,17 @@ public struct CreatePacket: Codable, Sendable, APIRequestBody {
     public var totalFen: Int64
     public var shares: Int
     public var members: [UInt32]
-    /// `lucky` (default), `equal` or `exclusive`.
-    public var kind: String?
+    /// `lucky` when absent.
+    public var kind: PacketKindName?
     /// For an exclusive packet: the one member who may grab it.
     public var recipient: UInt32?
-    /// `double-mean-at-grab` (default), `double-mean`, `line-cutting` or `shuffled`.
-    public var algorithm: String?
+    /// `double-mean-at-grab` when absent.
+    public var algorithm: AlgorithmName?
     public var seed: UInt64?
     public var expiresInS: Int64?
 
-    public init(totalFen: Int64, shares: Int, members: [UInt32], kind: String? = nil, recipient: UInt32? = nil,
-                algorithm: String? = nil, seed: UInt64? = nil, expiresInS: Int64? = nil)
+    public init(totalFen: Int64, shares: Int, members: [UInt32], kind: PacketKindName? = nil, recipient: UInt32? = nil,
+                algorithm: AlgorithmName? = nil, seed: UInt64? = nil, expiresInS: Int64? = nil)
     {
         self.totalFen = totalFen
         self.shares = shares
@@ -59,19 +96,12 @@ public struct GrabBody: Codable, Sendable, APIRequestBody {
 
 /// `200` of `POST /packets/{id}/grab`: `amount_fen` and `seq` are present when the member holds a share.
 public struct GrabAnswer: Codable, Sendable {
-    /// `granted`, `already_grabbed`, `sold_out`, `expired` or `not_member`.
-    public var outcome: String
+    public var outcome: GrabOutcomeName
     public var amountFen: Int64?
     public var seq: Int?
 
     public init(_ receipt: GrabReceipt) {
-        outcome = switch receipt.outcome {
-        case .granted: "granted"
-        case .alreadyGrabbed: "already_grabbed"
-        case .soldOut: "sold_out"
-        case .expired: "expired"
-        case .notMember: "not_member"
-        }
+        outcome = GrabOutcomeName(receipt.outcome)
         amountFen = receipt.outcome.share?.rawValue
         seq = receipt.seq
     }
@@ -80,14 +110,14 @@ public struct GrabAnswer: Codable, Sendable {
     public func receipt() throws -> GrabReceipt {
         let outcome: GrabOutcome
         switch (outcome: self.outcome, amount: amountFen) {
-        case ("granted", let amount?) where amount > 0: outcome = .granted(Fen(amount))
-        case ("already_grabbed", let amount?) where amount > 0: outcome = .alreadyGrabbed(Fen(amount))
-        case ("sold_out", nil): outcome = .soldOut
-        case ("expired", nil): outcome = .expired
-        case ("not_member", nil): outcome = .notMember
-        default: throw APIError("a grab answered \(self.outcome) with amount \(amountFen.map(String.init) ?? "none")")
+        case (.granted, let amount?) where amount > 0: outcome = .granted(Fen(amount))
+        case (.alreadyGrabbed, let amount?) where amount > 0: outcome = .alreadyGrabbed(Fen(amount))
+        case (.soldOut, nil): outcome = .soldOut
+        case (.expired, nil): outcome = .expired
+        case (.notMember, nil): outcome = .notMember
+        default: throw APIError("a grab answered \(self.outcome.rawValue) with amount \(amountFen.map(String.init) ?? "none")")
         }
-        guard (outcome.share != nil) == (seq != nil) else { throw APIError("a grab answered \(self.outcome) with seq \(seq.map(String.init) ?? "none")") }
+        guard (outcome.share != nil) == (seq != nil) else { throw APIError("a grab answered \(self.outcome.rawValue) with seq \(seq.map(String.init) ?? "none")") }
         return GrabReceipt(outcome, seq: seq)
     }
 
@@ -96,22 +126,23 @@ public struct GrabAnswer: Codable, Sendable {
 
 /// `200` of `POST /packets/{id}/expire`.
 public struct ExpireAnswer: Codable, Sendable {
-    /// `refunded` (this call refunded) or `already_refunded`.
-    public var outcome: String
+    /// `refunded` (this call — or an earlier one with its idempotency key — refunded) or `already_refunded`.
+    public var outcome: ExpiryOutcomeName
     public var refundFen: Int64
 
     public init(_ outcome: ExpiryOutcome) {
         switch outcome {
-        case .refunded(let refund): (self.outcome, refundFen) = ("refunded", refund.rawValue)
-        case .alreadyRefunded(let refund): (self.outcome, refundFen) = ("already_refunded", refund.rawValue)
+        case .refunded(let refund): (self.outcome, refundFen) = (.refunded, refund.rawValue)
+        case .alreadyRefunded(let refund): (self.outcome, refundFen) = (.alreadyRefunded, refund.rawValue)
         }
     }
 
+    /// The outcome this answer tells of. - Throws: `APIError` for a negative refund.
     public func expiryOutcome() throws -> ExpiryOutcome {
-        switch outcome {
-        case "refunded": .refunded(Fen(refundFen))
-        case "already_refunded": .alreadyRefunded(Fen(refundFen))
-        default: throw APIError("an expiry answered \(outcome)")
+        guard refundFen >= 0 else { throw APIError("an expiry answered a refund of \(refundFen) fen") }
+        return switch outcome {
+        case .refunded: .refunded(Fen(refundFen))
+        case .alreadyRefunded: .alreadyRefunded(Fen(refundFen))
         }
     }
 

@@ -57,24 +57,19 @@ public struct RedPacketService: Sendable {
     /// The router of the API.
     public func router() -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
-        router.add(middleware: UnmatchedRoutes(routes: Self.routes) { status, message in
-            (try? json(ErrorBody(error: message), status: status)) ?? Response(status: status)
-        })
+        router.add(middleware: JSONErrors())
+        router.add(middleware: UnmatchedRoutes(routes: Self.routes))
         let api = router.group()
         if case .tokens(let keys) = authentication { api.add(middleware: BearerTokens(keys: keys)) }
-        api.post("packets") { request, context in await answer(context) { try await create(request, context) } }
-        api.post("packets/:id/grab") { request, context in await answer(context) { try await grab(request, context) } }
-        api.post("packets/:id/expire") { request, context in
-            await answer(context) { try await expire(request, context) }
-        }
+        api.post("packets", use: create)
+        api.post("packets/:id/grab", use: grab)
+        api.post("packets/:id/expire", use: expire)
         api.get("packets/:id") { _, context in
-            await answer(context) {
-                let packet = try packetID(context)
-                try await authorize(context, packet, "reading the account of", membersToo: true)
-                return try json(PacketAccount(try await engine.summary(of: packet)))
-            }
+            let packet = try packetID(context)
+            try await authorize(context, packet, "reading the account of", membersToo: true)
+            return PacketAccount(try await engine.summary(of: packet))
         }
-        router.get("health") { _, context in await answer(context) { try json(Health(engine: engine.name, shared: shared)) } }
+        router.get("health") { _, _ in Health(engine: engine.name, shared: shared) }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
@@ -88,7 +83,7 @@ public struct RedPacketService: Sendable {
         (["packets", nil], [.get]), (["health"], [.get]), (["metrics"], [.get]),
     ]
 
-    func create(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, _ context: ServiceRequestContext) async throws -> EditedResponse<CreatedPacket> {
         let body = try await decode(CreatePacket.self, from: request)
         if let expiresInS = body.expiresInS, !(1 ... Self.maxExpirySeconds).contains(expiresInS) {
             throw ServiceError(.unprocessableContent, "expires_in_s is in 1 ... \(Self.maxExpirySeconds) (30 days), got \(expiresInS)")
@@ -108,18 +103,17 @@ public struct RedPacketService: Sendable {
             }
             let id = try await engine.send(spec, to: group, seed: seed)
             metrics.packetsSent.increment()
-            return try json(CreatedPacket(id: id.rawValue), status: .created)
+            return EditedResponse(status: .created, response: CreatedPacket(id: id.rawValue))
         }
         // Without tokens every send is the anonymous member 0's (its keys are shared by every client).
         let origin = SendOrigin(sender: context.caller?.member ?? MemberID(0), request: try keyedSend(request, body))
         let sent = try await tracking.send(spec, to: group, seed: seed, origin: origin)
         if !sent.replayed { metrics.packetsSent.increment() }
-        var response = try json(CreatedPacket(id: sent.id.rawValue), status: .created)
-        if sent.replayed { response.headers[Self.idempotentReplayed] = "true" }
-        return response
+        return EditedResponse(status: .created, headers: sent.replayed ? [Self.idempotentReplayed: "true"] : [:],
+                              response: CreatedPacket(id: sent.id.rawValue))
     }
 
-    func grab(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+    @Sendable func grab(_ request: Request, _ context: ServiceRequestContext) async throws -> GrabAnswer {
         let packet = try packetID(context)
         let body = try await decode(GrabBody.self, from: request, emptyAs: GrabBody(member: nil))
         let member: MemberID
@@ -138,23 +132,23 @@ public struct RedPacketService: Sendable {
         metrics.grabLatency.recordNanoseconds((ContinuousClock.now - start).nanosecondsSaturated)
         let answer = GrabAnswer(receipt)
         metrics.grabs[answer.outcome]?.increment()
-        return try json(answer)
+        return answer
     }
 
     /// Closes the packet. With an `Idempotency-Key` header the key is kept with the refund: a client that retries
     /// after a timeout or a 503 with the same key hears `refunded` and the amount again — so a service that pays
     /// senders on `refunded` pays exactly once — where a retry without one would hear `already_refunded`.
-    func expire(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+    @Sendable func expire(_ request: Request, _ context: ServiceRequestContext) async throws -> ExpireAnswer {
         let packet = try packetID(context)
         try await authorize(context, packet, "expiring", membersToo: false)
         guard let header = request.headers[Self.idempotencyKey] else {
-            return try json(ExpireAnswer(try await engine.expire(packet)))
+            return ExpireAnswer(try await engine.expire(packet))
         }
         let key: IdempotencyKey
         do { key = try IdempotencyKey(header) } catch let error as GrabEngineError {
             throw ServiceError(.badRequest, "Idempotency-Key: \(error.detail)")
         }
-        return try json(ExpireAnswer(try await engine.expire(packet, idempotencyKey: key)))
+        return ExpireAnswer(try await engine.expire(packet, idempotencyKey: key))
     }
 
     /// Refunds the engine's packets whose deadline has passed (an in-process engine: `expireDue`), and counts them
@@ -174,22 +168,18 @@ public struct RedPacketService: Sendable {
     static func spec(of body: CreatePacket) throws -> PacketSpec {
         let total = Fen(body.totalFen)
         let expiry = body.expiresInS.map { Duration.seconds($0) } ?? PacketSpec.defaultExpiry
-        guard let algorithm = SplitAlgorithm(rawValue: body.algorithm ?? "double-mean-at-grab"), algorithm != .equal else {
-            throw ServiceError(.unprocessableContent, "unknown algorithm \"\(body.algorithm ?? "")\": double-mean-at-grab, double-mean, line-cutting or shuffled")
-        }
-        switch body.kind ?? "lucky" {
-        case "lucky":
+        let algorithm = body.algorithm?.algorithm ?? .doubleMeanAtGrab
+        switch body.kind ?? .lucky {
+        case .lucky:
             return try PacketSpec(total: total, shares: body.shares, algorithm: algorithm, expiry: expiry)
-        case "equal":
+        case .equal:
             let perShare = body.shares > 0 ? Fen(body.totalFen / Int64(body.shares)) : total
             return try PacketSpec(total: total, shares: body.shares, kind: .equal(perShare: perShare), expiry: expiry)
-        case "exclusive":
+        case .exclusive:
             guard let recipient = body.recipient else {
                 throw ServiceError(.unprocessableContent, "an exclusive packet needs a \"recipient\" from its members")
             }
             return try PacketSpec(total: total, shares: body.shares, kind: .exclusive(MemberID(recipient)), expiry: expiry)
-        case let kind:
-            throw ServiceError(.unprocessableContent, "unknown kind \"\(kind)\": lucky, equal or exclusive")
         }
     }
 
@@ -246,7 +236,7 @@ public struct RedPacketService: Sendable {
         }
         let data = Data(buffer.readableBytesView)
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try ServiceRequestContext.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             // Foundation reports a number out of its type's range (a negative member, say) as corrupt data at the
             // top: say what it is rather than "malformed JSON" when the JSON itself parses.
@@ -255,24 +245,6 @@ public struct RedPacketService: Sendable {
                 throw ServiceError(.badRequest, "a value out of range: \(context.debugDescription)")
             }
             throw ServiceError(.badRequest, Self.describe(error))
-        }
-    }
-
-    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-    }
-
-    /// Runs a handler; every failure becomes one JSON error with its status, and a backend failure one log line.
-    func answer(_ context: ServiceRequestContext, _ handler: () async throws -> Response) async -> Response {
-        do {
-            return try await handler()
-        } catch {
-            let (status, message) = Self.status(of: error)
-            if status == .serviceUnavailable { context.logger.error("backend failure", metadata: ["error": "\(message)"]) }
-            return (try? json(ErrorBody(error: message), status: status)) ?? Response(status: status)
         }
     }
 
@@ -301,14 +273,33 @@ public struct RedPacketService: Sendable {
         case .typeMismatch(_, let context): return "wrong type for \(path(context))"
         case .valueNotFound(_, let context): return "null for \(path(context))"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "malformed JSON" : "invalid value for \(path(context))"
+            return context.codingPath.isEmpty ? "malformed JSON" : "invalid value for \(path(context)): \(context.debugDescription)"
         @unknown default: return "malformed JSON"
         }
     }
 }
 
-/// A refusal with its HTTP status; thrown from a middleware (401) it is answered as every other error, one JSON
-/// object, with `WWW-Authenticate: Bearer` on a 401.
+/// Every failure of a route, as one JSON error: a `ServiceError` (or Hummingbird's own `HTTPResponseError`s, such
+/// as the 413 of a body over the limit) with its status, an engine's or a packet rule's error by `status(of:)`.
+/// A backend failure (503) is logged, one line; nothing else is.
+struct JSONErrors: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ServiceError {
+            return try error.response(from: request, context: context)
+        } catch {
+            let (status, message) = RedPacketService.status(of: error)
+            if status == .serviceUnavailable { context.logger.error("backend failure", metadata: ["error": "\(message)"]) }
+            return try ServiceError(status, message).response(from: request, context: context)
+        }
+    }
+}
+
+/// A refusal with its HTTP status, answered (by `JSONErrors`) as one JSON object, with `WWW-Authenticate: Bearer`
+/// on a 401.
 struct ServiceError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
@@ -318,7 +309,7 @@ struct ServiceError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(ErrorBody(error: message))
+        let body = try ServiceRequestContext.encoder.encode(ErrorBody(error: message))
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -330,7 +321,7 @@ struct ServiceError: HTTPResponseError {
 /// in-process engine holds (at each sweep).
 public struct ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let grabs: [String: Metrics.Counter]
+    let grabs: [GrabOutcomeName: Metrics.Counter]
     let grabLatency: Metrics.Timer
     let packetsSent: Metrics.Counter
     let refundsSwept: Metrics.Counter
@@ -345,8 +336,8 @@ public struct ServiceMetrics: Sendable {
         factory.durationHistogramBuckets["hongbao_grab_duration_seconds"] = (0 ..< 19).map { step in
             .nanoseconds(Int64([1_000, 2_500, 5_000][step % 3]) * [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000][step / 3])
         }
-        grabs = Dictionary(uniqueKeysWithValues: ["granted", "already_grabbed", "sold_out", "expired", "not_member"].map {
-            ($0, Metrics.Counter(label: "hongbao_grabs_total", dimensions: [("outcome", $0)], factory: factory))
+        grabs = Dictionary(uniqueKeysWithValues: GrabOutcomeName.allCases.map {
+            ($0, Metrics.Counter(label: "hongbao_grabs_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
         })
         grabLatency = Metrics.Timer(label: "hongbao_grab_duration_seconds", factory: factory)
         packetsSent = Metrics.Counter(label: "hongbao_packets_sent_total", factory: factory)
@@ -355,3 +346,11 @@ public struct ServiceMetrics: Sendable {
         packetsHeld = Metrics.Gauge(label: "hongbao_packets_held", factory: factory)
     }
 }
+
+// The answers, encoded with the context's encoder (`ServiceRequestContext.responseEncoder`).
+extension CreatedPacket: ResponseEncodable {}
+extension GrabAnswer: ResponseEncodable {}
+extension ExpireAnswer: ResponseEncodable {}
+extension PacketAccount: ResponseEncodable {}
+extension Health: ResponseEncodable {}
+extension ErrorBody: ResponseEncodable {}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -16,6 +17,20 @@ public struct ServiceRequestContext: RequestContext, RemoteAddressRequestContext
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
+
+    /// The encoder of every answer: one, configured once (keys sorted: answers are byte-stable).
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+    /// The decoder of every body (after `JSONKeys` has checked its keys).
+    static let decoder = JSONDecoder()
+
+    /// Answers are encoded with `encoder`.
+    public var responseEncoder: JSONEncoder { Self.encoder }
+    /// Bodies are decoded with `decoder`.
+    public var requestDecoder: JSONDecoder { Self.decoder }
 
     /// Who the quota counts this request against: the caller's member with tokens, else the peer's IP address.
     var client: String { caller.map { "member \($0.member.rawValue)" } ?? remoteAddress?.ipAddress ?? "local" }

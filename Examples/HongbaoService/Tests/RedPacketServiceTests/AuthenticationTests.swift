@@ -47,7 +47,7 @@ struct AuthenticationTests {
             let empty = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob, body: Self.body("{}"))
             let bare = try await client.execute(uri: "/packets/\(id)/grab", method: .post, headers: bob)
             let outcomes = try [named, empty, bare].map { try JSONDecoder().decode(GrabAnswer.self, from: Data($0.body.readableBytesView)).outcome }
-            #expect(outcomes == ["granted", "already_grabbed", "already_grabbed"])
+            #expect(outcomes == [.granted, .alreadyGrabbed, .alreadyGrabbed])
 
             // The account: the sender, a member and an operator read it; an outsider may not.
             for (who, headers, status) in [("sender", alice, HTTPResponse.Status.ok), ("member", bob, .ok), ("operator", staff, .ok), ("outsider", carol, .forbidden)] {
@@ -64,7 +64,7 @@ struct AuthenticationTests {
             }
             let expired = try await client.execute(uri: "/packets/\(id)/expire", method: .post, headers: alice)
             #expect(expired.status == .ok)
-            #expect(try JSONDecoder().decode(ExpireAnswer.self, from: Data(expired.body.readableBytesView)).outcome == "refunded")
+            #expect(try JSONDecoder().decode(ExpireAnswer.self, from: Data(expired.body.readableBytesView)).outcome == .refunded)
             // An operator may expire anyone's packet; an unknown packet is a 404 for everyone.
             let other = try await client.execute(uri: "/packets", method: .post, headers: bob,
                                                  body: Self.body(#"{"total_fen": 100, "shares": 1, "members": [1, 2]}"#))

@@ -36,7 +36,7 @@ struct RedPacketServiceTests {
                 #expect(response.status == .ok)
                 answers.append(try Self.decode(GrabAnswer.self, response))
             }
-            #expect(answers.map(\.outcome) == ["granted", "granted", "already_grabbed", "sold_out", "not_member"])
+            #expect(answers.map(\.outcome) == [.granted, .granted, .alreadyGrabbed, .soldOut, .notMember])
             #expect(answers.map(\.amountFen) == [expected[0].rawValue, expected[1].rawValue, expected[0].rawValue, nil, nil])
             #expect(answers.map(\.seq) == [1, 2, 1, nil, nil])
             let account = try Self.decode(PacketAccount.self, try await client.execute(uri: "/packets/\(id)", method: .get))
@@ -45,9 +45,9 @@ struct RedPacketServiceTests {
             #expect(raw.contains(#""refund_fen":null"#), "refund_fen is null, not left out: \(raw)")
             #expect(account.luckiest == (expected[0] >= expected[1] ? 1 : 2))
             let first = try await client.execute(uri: "/packets/\(id)/expire", method: .post)
-            #expect(try Self.decode(ExpireAnswer.self, first).outcome == "refunded")
+            #expect(try Self.decode(ExpireAnswer.self, first).outcome == .refunded)
             let again = try Self.decode(ExpireAnswer.self, try await client.execute(uri: "/packets/\(id)/expire", method: .post))
-            #expect(again.outcome == "already_refunded" && again.refundFen == 0)
+            #expect(again.outcome == .alreadyRefunded && again.refundFen == 0)
             let health = try Self.decode(Health.self, try await client.execute(uri: "/health", method: .get))
             #expect(health.status == "ok" && health.engine == "lock-free" && !health.shared)
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
@@ -101,13 +101,13 @@ struct RedPacketServiceTests {
             for _ in 0 ..< 2 {
                 let answer = try Self.decode(ExpireAnswer.self, try await client.execute(
                     uri: "/packets/\(id)/expire", method: .post, headers: [.init("Idempotency-Key")!: "pay-sender-\(id)"]))
-                #expect(answer.outcome == "refunded" && answer.refundFen == 500)
+                #expect(answer.outcome == .refunded && answer.refundFen == 500)
             }
             let other = try Self.decode(ExpireAnswer.self, try await client.execute(
                 uri: "/packets/\(id)/expire", method: .post, headers: [.init("Idempotency-Key")!: "another"]))
-            #expect(other.outcome == "already_refunded" && other.refundFen == 500)
+            #expect(other.outcome == .alreadyRefunded && other.refundFen == 500)
             let none = try Self.decode(ExpireAnswer.self, try await client.execute(uri: "/packets/\(id)/expire", method: .post))
-            #expect(none.outcome == "already_refunded")
+            #expect(none.outcome == .alreadyRefunded)
         }
     }
 
@@ -123,7 +123,7 @@ struct RedPacketServiceTests {
                 #"{"total_fen": 5200, "shares": 1, "members": [1, 2, 3], "kind": "exclusive", "recipient": 3}"#))
             let only = try Self.decode(CreatedPacket.self, exclusive).id
             let other = try Self.decode(GrabAnswer.self, try await client.execute(uri: "/packets/\(only)/grab", method: .post, body: Self.body(#"{"member": 1}"#)))
-            #expect(other.outcome == "not_member")
+            #expect(other.outcome == .notMember)
         }
     }
 
@@ -141,8 +141,8 @@ struct RedPacketServiceTests {
         ("POST", "/packets", #"{"total_fen": 100, "shares": 0, "members": [1, 2]}"#, 422, "shares must be at least 1"),
         ("POST", "/packets", #"{"total_fen": 100000000, "shares": 2, "members": [1, 2]}"#, 422, "exceeds 2 share(s)"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": []}"#, 422, "empty group"),
-        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "kind": "huge"}"#, 422, "unknown kind"),
-        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "algorithm": "equal"}"#, 422, "unknown algorithm"),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "kind": "huge"}"#, 400, "invalid value for \"kind\""),
+        ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "algorithm": "equal"}"#, 400, "invalid value for \"algorithm\""),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive"}"#, 422, "needs a \"recipient\""),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 1, "members": [1, 2], "kind": "exclusive", "recipient": 7}"#, 422, "not in its group"),
         ("POST", "/packets", #"{"total_fen": 100, "shares": 2, "members": [1, 2], "expires_in_s": -5}"#, 422, "expires_in_s is in 1 ... 2592000"),
@@ -217,5 +217,14 @@ struct RedPacketServiceTests {
             #expect(tooMany.status == .unprocessableContent)
         }
         await #expect(throws: GrabEngineError.self) { _ = try await service.engine.summary(of: PacketID(0)) }
+    }
+}
+
+/// The API's names for kinds, algorithms and outcomes are the engines': every name maps to one, and back.
+@Suite("API names")
+struct APINamesTests {
+    @Test func everyAlgorithmNameIsAnAlgorithmAndEveryLuckyAlgorithmHasAName() {
+        for name in AlgorithmName.allCases { #expect(AlgorithmName(name.algorithm) == name) }
+        for algorithm in SplitAlgorithm.allCases { #expect((AlgorithmName(algorithm) == nil) == (algorithm == .equal), "\(algorithm)") }
     }
 }
