@@ -19,9 +19,17 @@ Usage: scripts/journal-crash-test.py SERVICE_BIN WORK_DIR [--kills N] [--seed S]
 """
 import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
 
+running = []   # the services started and not yet stopped: a failure stops them before it exits
+
 def fail(message):
-    print(f"journal-crash-test: FAIL: {message}", file=sys.stderr)
-    sys.exit(1)
+    """Ends the test from any thread (a client's too): stops the services it started, then exits 1."""
+    print(f"journal-crash-test: FAIL: {message}", file=sys.stderr, flush=True)
+    for process in list(running):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    sys.stdout.flush()
+    os._exit(1)
 
 def free_port():
     with socket.socket() as s:
@@ -39,6 +47,7 @@ class Service:
         env = {k: v for k, v in os.environ.items() if k != "HONGBAO_JWT_SECRET"}
         self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--journal", self.journal, "--insecure-dev"]
                                         + self.extra, stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
+        running.append(self.process)
         for _ in range(200):
             if self.process.poll() is not None:
                 fail(f"hongbao-service exited on start: {open(self.log).read()[-400:]}")
@@ -54,6 +63,7 @@ class Service:
     def kill(self, how=signal.SIGKILL):
         self.process.send_signal(how)
         code = self.process.wait()
+        running.remove(self.process)
         if how == signal.SIGTERM:
             # A graceful stop: requests in flight drained, the journal closed (its pending writes made), exit 0.
             log = open(self.log).read()
@@ -171,7 +181,9 @@ def check(port, ledger, members):
 
 def second_opener_refused(binary, journal, log):
     """A second process on the same journal exits non-zero with one line saying the journal is in use."""
-    done = subprocess.run([binary, "--port", str(free_port()), "--journal", journal], capture_output=True, text=True, timeout=30)
+    env = {k: v for k, v in os.environ.items() if k != "HONGBAO_JWT_SECRET"}
+    done = subprocess.run([binary, "--port", str(free_port()), "--journal", journal, "--insecure-dev"], capture_output=True,
+                          text=True, timeout=30, env=env)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     if done.returncode == 0 or not any("in use by another process" in line for line in lines):
         fail(f"a second service on {journal} did not refuse it: exit {done.returncode}, {done.stderr[-300:]}")

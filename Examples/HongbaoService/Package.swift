@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "RedPacketAPI", dependencies: [
             .product(name: "HongbaoCore", package: "Hongbao"),
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The routes: the engine behind an HTTP API, with metrics, bearer tokens and logs.
         .target(name: "RedPacketService", dependencies: [

@@ -6,7 +6,7 @@ import Synchronization
 /// `.alreadyRefunded`, which is true. Only keyed expiries are serialised; grabs never touch it. Keys of packets the
 /// engine no longer holds are dropped when the book grows to twice what it held after its last pruning.
 package final class KeyedExpiries: Sendable {
-    private let book = Mutex<(keys: [PacketID: IdempotencyKey], pruneAt: Int)>(([:], 1024))
+    private let book = AtomicLock<(keys: [PacketID: IdempotencyKey], pruneAt: Int)>(([:], 1024))
 
     package init() {}
 

@@ -16,7 +16,7 @@ package final class SendOrigins: Sendable {
         var pruneAt = 1024
     }
 
-    private let book = Mutex(Book())
+    private let book = AtomicLock(Book())
 
     package init() {}
 

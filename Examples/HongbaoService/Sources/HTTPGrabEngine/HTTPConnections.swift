@@ -24,6 +24,7 @@ struct HTTPAnswer: Sendable {
 final class HTTPConnections: Sendable {
     let host: String
     let port: Int
+    private let hostHeader: String
     /// Each loop's connections, by loop.
     private let byLoop: [ObjectIdentifier: [any Channel]]
     private let all: [any Channel]
@@ -34,6 +35,7 @@ final class HTTPConnections: Sendable {
     init(host: String, port: Int, group: MultiThreadedEventLoopGroup, perLoop: Int) async throws {
         self.host = host
         self.port = port
+        hostHeader = "\(host):\(port)"
         var byLoop: [ObjectIdentifier: [any Channel]] = [:], all: [any Channel] = []
         for loop in group.makeIterator() {
             for _ in 0 ..< perLoop {
@@ -41,7 +43,8 @@ final class HTTPConnections: Sendable {
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                            // Headers are the engine's own (validated where they are made): no per-request check.
+                            try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                             try channel.pipeline.syncOperations.addHandler(PipelinedCalls())
                         }
                     }
@@ -59,7 +62,7 @@ final class HTTPConnections: Sendable {
         let channel = pick()
         let promise = channel.eventLoop.makePromise(of: HTTPAnswer.self)
         var head = HTTPRequestHead(version: .http1_1, method: call.method, uri: call.path)
-        head.headers.add(name: "host", value: "\(host):\(port)")
+        head.headers.add(name: "host", value: hostHeader)
         for (name, value) in call.headers { head.headers.add(name: name, value: value) }
         var body: ByteBuffer?
         if let json = call.json {
@@ -70,10 +73,14 @@ final class HTTPConnections: Sendable {
             head.headers.add(name: "content-length", value: "0")
         }
         let request = PipelinedCalls.Request(head: head, body: body, answer: promise)
+        // A write that fails (the connection closed: the service went away) fails the call; a promise completed
+        // twice keeps its first result, so a call the handler also fails is failed once.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
         if channel.eventLoop.inEventLoop {
-            channel.writeAndFlush(request, promise: nil)
+            channel.writeAndFlush(request, promise: written)
         } else {
-            channel.eventLoop.execute { channel.writeAndFlush(request, promise: nil) }
+            channel.eventLoop.execute { channel.writeAndFlush(request, promise: written) }
         }
         return try await promise.futureResult.get()
     }

@@ -226,3 +226,72 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension GrabAnswer {
+    /// Reads a grab answer from its JSON bytes without `JSONDecoder` — the load generator's hot path, where
+    /// decoding cost more than the rest of the client's work: one object of `outcome` (a string), `amount_fen` and
+    /// `seq` (non-negative integers), in any order, with any spacing. Returns nil for anything else (a caller then
+    /// falls back to `JSONDecoder`, which says what is wrong).
+    public init?(json bytes: some Collection<UInt8>) {
+        var outcome: GrabOutcomeName?, amount: Int64?, seq: Int?
+        var iterator = bytes.makeIterator()
+        var pending: UInt8?
+        func next() -> UInt8? {
+            if let byte = pending { pending = nil; return byte }
+            return iterator.next()
+        }
+        func skipSpace() -> UInt8? {
+            while let byte = next() { if byte != 0x20 && byte != 0x0A && byte != 0x0D && byte != 0x09 { return byte } }
+            return nil
+        }
+        func string() -> String? {   // after the opening quote; no escapes in the API's names
+            var raw: [UInt8] = []
+            while let byte = next() {
+                if byte == UInt8(ascii: "\"") { return String(decoding: raw, as: UTF8.self) }
+                if byte == UInt8(ascii: "\\") || raw.count > 32 { return nil }
+                raw.append(byte)
+            }
+            return nil
+        }
+        func integer(_ first: UInt8) -> Int64? {
+            guard (0x30 ... 0x39).contains(first) else { return nil }
+            var value = Int64(first - 0x30), digits = 1
+            while let byte = next() {
+                guard (0x30 ... 0x39).contains(byte) else { pending = byte; break }
+                digits += 1
+                guard digits <= 18 else { return nil }
+                value = value * 10 + Int64(byte - 0x30)
+            }
+            return value
+        }
+        guard skipSpace() == UInt8(ascii: "{") else { return nil }
+        var first = true
+        while true {
+            guard var byte = skipSpace() else { return nil }
+            if byte == UInt8(ascii: "}") && first { break }
+            if !first {
+                if byte == UInt8(ascii: "}") { break }
+                guard byte == UInt8(ascii: ","), let after = skipSpace() else { return nil }
+                byte = after
+            }
+            first = false
+            guard byte == UInt8(ascii: "\""), let key = string(), skipSpace() == UInt8(ascii: ":"), let value = skipSpace() else { return nil }
+            switch key {
+            case "outcome":
+                guard outcome == nil, value == UInt8(ascii: "\""), let name = string(), let parsed = GrabOutcomeName(rawValue: name) else { return nil }
+                outcome = parsed
+            case "amount_fen":
+                guard amount == nil, let parsed = integer(value) else { return nil }
+                amount = parsed
+            case "seq":
+                guard seq == nil, let parsed = integer(value), parsed <= Int64(Int32.max) else { return nil }
+                seq = Int(parsed)
+            default: return nil
+            }
+        }
+        guard skipSpace() == nil, let outcome else { return nil }
+        self.outcome = outcome
+        amountFen = amount
+        self.seq = seq
+    }
+}

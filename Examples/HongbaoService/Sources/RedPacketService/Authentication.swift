@@ -1,6 +1,8 @@
+import Foundation
 import HongbaoCore
 import Hummingbird
 import RedPacketAPI
+import Synchronization
 
 /// Who is calling: the member a verified token names, and whether the token is an operator's.
 public struct Caller: Sendable, Hashable {
@@ -18,9 +20,13 @@ public enum Authentication: Sendable {
 
 /// Checks the bearer token of every request it guards: a missing, malformed, forged or expired token is a 401
 /// (`WWW-Authenticate: Bearer`) before the handler runs; a valid one becomes the context's `caller`.
+///
+/// A client sends the same token with every call, so the tokens verified are kept (`VerifiedTokens`): a token seen
+/// before, byte for byte, is not verified again — only its expiry is checked, on every call.
 struct BearerTokens: RouterMiddleware {
     typealias Context = ServiceRequestContext
     let keys: TokenKeys
+    let verified = VerifiedTokens()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -29,14 +35,41 @@ struct BearerTokens: RouterMiddleware {
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw ServiceError(.unauthorized, "the Authorization header is not a bearer token")
         }
-        let claims: MemberToken
-        do {
-            claims = try await keys.verify(String(header.dropFirst(7)))
-        } catch {
-            throw ServiceError(.unauthorized, "the bearer token was refused: its signature, algorithm, expiry or sub does not check")
+        let token = String(header.dropFirst(7))
+        let now = Date()
+        var caller = verified.caller(of: token, at: now)
+        if caller == nil {
+            let claims: MemberToken
+            do {
+                claims = try await keys.verify(token)
+            } catch {
+                throw ServiceError(.unauthorized, "the bearer token was refused: its signature, algorithm, expiry or sub does not check")
+            }
+            let known = Caller(member: claims.member!, isOperator: claims.role == .operator)   // `verify` checked sub
+            verified.keep(token, known, until: claims.exp.value)
+            caller = known
         }
         var context = context
-        context.caller = Caller(member: claims.member!, isOperator: claims.role == .operator)   // `verify` checked sub
+        context.caller = caller
         return try await next(request, context)
+    }
+}
+
+/// Tokens whose signature and claims were verified, with their caller and expiry: at most `capacity` of them (the
+/// book is emptied when full, and the next call of each token verifies it again). A token is found only by its
+/// exact bytes, so nothing unverified is ever taken from it; an expired one is not found.
+final class VerifiedTokens: Sendable {
+    private let book = Mutex<[String: (caller: Caller, expires: Date)]>([:])
+    static let capacity = 100_000
+
+    func caller(of token: String, at now: Date) -> Caller? {
+        book.withLock { book in book[token].flatMap { $0.expires > now ? $0.caller : nil } }
+    }
+
+    func keep(_ token: String, _ caller: Caller, until expires: Date) {
+        book.withLock { book in
+            if book.count >= Self.capacity { book.removeAll(keepingCapacity: true) }
+            book[token] = (caller, expires)
+        }
     }
 }

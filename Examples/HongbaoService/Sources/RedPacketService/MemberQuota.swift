@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// How many group members one client may make the service store: a token bucket per client address, `perMinute`
+/// How many group members one client may make the service store: a token bucket per client (the caller's member
+/// with tokens, its address without), `perMinute`
 /// members refilled evenly over a minute, holding at most `perMinute` (a client may spend a minute's worth at once).
 /// A send that would take more than the client holds is refused (429, with the seconds until it would fit) and
 /// stores nothing. Integer arithmetic throughout (member counts and nanoseconds).

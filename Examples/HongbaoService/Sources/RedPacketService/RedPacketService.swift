@@ -38,7 +38,8 @@ public struct RedPacketService: Sendable {
     /// The longest a packet may stay open: 30 days (WeChat's packets stay 24 hours).
     public static let maxExpirySeconds: Int64 = 30 * 24 * 3600
 
-    /// How many group members one client address may make the service store per minute.
+    /// How many group members one caller (its token's member; its address without tokens) may make the service
+    /// store per minute.
     public let quota: MemberQuota
 
     /// The default of `quota`: ten million members a minute per client (100 sends of the largest group; about

@@ -49,7 +49,7 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("sync-every"), help: "With --journal-mode buffered: milliseconds between fsyncs (default 1000).")
     var syncEvery: Int64 = 1000
 
-    @Option(name: .customLong("member-quota"), help: "Group members one client address may make the service store per minute (0: no limit).")
+    @Option(name: .customLong("member-quota"), help: "Group members one caller (its token's member; its address under --insecure-dev) may make the service store per minute (0: no limit).")
     var memberQuota: Int64 = RedPacketService.defaultMembersPerMinute
 
     @Flag(name: .customLong("insecure-dev"), help: "INSECURE: no tokens; any client may grab for any member, expire any packet and read every account. For classrooms and local tries only.")

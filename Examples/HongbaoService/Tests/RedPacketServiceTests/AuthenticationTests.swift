@@ -138,6 +138,28 @@ struct AuthenticationTests {
         }
     }
 
+    @Test func aVerifiedTokenIsFoundByItsExactBytesAndOnlyUntilItExpires() {
+        let book = VerifiedTokens()
+        let alice = Caller(member: MemberID(1), isOperator: false)
+        let expiry = Date(timeIntervalSince1970: 2_000_000_000)
+        book.keep("header.claims.signature", alice, until: expiry)
+        #expect(book.caller(of: "header.claims.signature", at: expiry.addingTimeInterval(-1)) == alice)
+        #expect(book.caller(of: "header.claims.signature", at: expiry) == nil, "expired: verified again, and refused")
+        #expect(book.caller(of: "header.claims.signaturf", at: expiry.addingTimeInterval(-1)) == nil)
+    }
+
+    @Test func quicklySignedTokensAreJWTKitsTokens() async throws {
+        let keys = try await TokenKeys(secret: Self.secret)
+        let later = Int64(Date().timeIntervalSince1970) + 600
+        let member = try await keys.verify(keys.signedQuickly(for: MemberID(4_000_000_000), expiresAt: later))
+        #expect(member.member == MemberID(4_000_000_000) && member.role == nil)
+        let staff = try await keys.verify(keys.signedQuickly(for: MemberID(0), role: .operator, expiresAt: later))
+        #expect(staff.role == .operator)
+        await #expect(throws: (any Error).self) { try await keys.verify(keys.signedQuickly(for: MemberID(1), expiresAt: later - 1200)) }
+        let other = try await TokenKeys(secret: String(repeating: "z", count: 40))
+        await #expect(throws: (any Error).self) { try await keys.verify(other.signedQuickly(for: MemberID(1), expiresAt: later)) }
+    }
+
     @Test func aShortSecretIsRefused() async throws {
         await #expect(throws: APIError.self) { try await TokenKeys(secret: "short") }
     }

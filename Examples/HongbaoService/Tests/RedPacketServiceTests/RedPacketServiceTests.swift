@@ -223,6 +223,26 @@ struct RedPacketServiceTests {
 /// The API's names for kinds, algorithms and outcomes are the engines': every name maps to one, and back.
 @Suite("API names")
 struct APINamesTests {
+    /// The load generator's hand reader of grab answers agrees with `JSONDecoder` on everything the service writes,
+    /// and takes nothing else.
+    @Test func theHandReaderOfGrabAnswersAgreesWithTheDecoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let receipts = [GrabReceipt(.granted(Fen(1234)), seq: 3), GrabReceipt(.alreadyGrabbed(Fen(1)), seq: 100),
+                        GrabReceipt(.soldOut), GrabReceipt(.expired), GrabReceipt(.notMember)]
+        for receipt in receipts {
+            let bytes = try encoder.encode(GrabAnswer(receipt))
+            let read = try #require(GrabAnswer(json: bytes), "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(try read.receipt() == receipt)
+        }
+        #expect(try GrabAnswer(json: Array(#" { "seq" : 2 , "outcome":"granted", "amount_fen": 7 } "#.utf8))?.receipt() == GrabReceipt(.granted(Fen(7)), seq: 2))
+        for bad in [#"{"outcome":"granted","amount_fen":-1,"seq":1}"#, #"{"outcome":"won"}"#, #"{"outcome":"sold_out","extra":1}"#,
+                    #"{"outcome":"sold_out"} x"#, #"{"outcome":"sold_out""#, "[]", "", #"{"outcome":"sold_out","outcome":"expired"}"#,
+                    #"{"amount_fen":99999999999999999999,"outcome":"granted","seq":1}"#] {
+            #expect(GrabAnswer(json: Array(bad.utf8)) == nil, "\(bad)")
+        }
+    }
+
     @Test func everyAlgorithmNameIsAnAlgorithmAndEveryLuckyAlgorithmHasAName() {
         for name in AlgorithmName.allCases { #expect(AlgorithmName(name.algorithm) == name) }
         for algorithm in SplitAlgorithm.allCases { #expect((AlgorithmName(algorithm) == nil) == (algorithm == .equal), "\(algorithm)") }
