@@ -176,7 +176,7 @@ extension RedisEngine {
         let tag = members.count > GrabScript.inlineGroup ? GroupDigest(of: members).tag : UInt64.random(in: 0 ..< 1 << RedisKey.tagBits)
         var random = SystemRandomNumberGenerator()
         var claim = SentClaim(fingerprint: request.fingerprint, id: packetIDs.next(tag: tag), token: Self.newToken(&random))
-        let window = Int64(min(keyedSendWindow, retention).components.seconds) * 1000
+        let window = max(1, keyedSendWindow.components.seconds * 1000 + keyedSendWindow.components.attoseconds / 1_000_000_000_000_000)   // ms; Redis refuses 0
         var command = RedisCommand("EVALSHA", sha)
         for argument in ["1", key.rawValue, claim.value, String(window), ""] { command.append(argument) }
         let reply = try topology.pipeline(slots: [slot], [command], writes: true)[0].check()

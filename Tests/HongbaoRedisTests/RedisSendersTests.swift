@@ -44,6 +44,14 @@ struct RedisSendersTests {
         #expect(throws: GrabEngineError.self) { try first.isMember(last, of: PacketID(UInt64(1) << 60 | 12345)) }
     }
 
+    /// A retention under a second still gives a keyed send's claim a TTL Redis takes (at least 1 ms).
+    @Test func aShortRetentionStillClaims() throws {
+        let engine = try RedisEngine(url: RedisTestServer.url!, retention: .milliseconds(300))
+        let origin = SendOrigin(sender: MemberID(1), request: KeyedSend(key: try IdempotencyKey(Self.unique()), fingerprint: try Self.fingerprint(3)))
+        let first = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 3), seed: 1, origin: origin)
+        #expect(!first.replayed)
+    }
+
     /// A call that claimed its key and died before its send: the retry sends under the claim's id and token.
     @Test func aClaimWhoseSendNeverRanIsCompletedByTheRetry() throws {
         let engine = try RedisEngine(url: RedisTestServer.url!)
