@@ -5,7 +5,7 @@ import Synchronization
 public final class ManualClock: PacketClock {
     private let now = Atomic<Int64>(1_000_000_000)
 
-    /// A clock at 0.
+    /// A clock at 1 s.
     public init() {}
 
     /// The time it was set to.

@@ -161,6 +161,31 @@ struct JournalTests {
         engine.close()
     }
 
+    @Test("a reopened engine forgets each packet past its retention, whatever order its snapshot held them in")
+    func retentionAfterRecovery() async throws {
+        let store = MemoryJournalStore()
+        let clock = ManualClock()
+        let engine = try Self.open(store, clock: clock, compactAfter: 4, retention: .seconds(60))
+        let spec = try PacketSpec(total: 500, shares: 5)
+        let refundedLate = try await engine.send(spec, to: Self.group, seed: 1)
+        let refundedEarly = try await engine.send(spec, to: Self.group, seed: 2)
+        #expect(refundedLate < refundedEarly)   // a snapshot holds packets in id order: the later refund first
+        _ = try await engine.expire(refundedEarly)   // at 1 s
+        clock.advance(by: .seconds(30))
+        _ = try await engine.expire(refundedLate)    // at 31 s
+        // The four entries start a snapshot, which reads both refunds and replaces the entries.
+        for _ in 0 ..< 5000 where store.counts.snapshotPackets == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(store.counts.snapshotPackets == 2)
+        #expect(store.counts.entries == 0)
+        engine.close()
+        clock.advance(by: .seconds(40))   // 71 s: the refund at 1 s is past its retention, the one at 31 s is not
+        let reopened = try Self.open(store, clock: clock, retention: .seconds(60))
+        #expect(reopened.packetsHeld == 1)
+        await #expect(throws: GrabEngineError.self) { try await reopened.summary(of: refundedEarly) }
+        #expect(try await reopened.summary(of: refundedLate).refund == 500)
+        reopened.close()
+    }
+
     @Test("a failed write fails its calls and every call after it; the journal still holds everything acknowledged")
     func aFailedWriteStopsTheEngine() throws {
         let store = MemoryJournalStore()
@@ -234,7 +259,8 @@ struct JournalTests {
         defer { Self.remove(path) }
         let clock = ManualClock()
         let journal = try GroupCommitJournal.sqlite(path: path, compactAfter: 100)
-        let engine = try JournaledEngine(journal: journal, retention: .seconds(60), clock: clock)
+        let retention = Duration.seconds(75)
+        let engine = try JournaledEngine(journal: journal, retention: retention, clock: clock)
         let spec = try PacketSpec(total: 500, shares: 5, expiry: .seconds(10))
         for round in 0 ..< 20 {
             var ids: [PacketID] = []
@@ -255,9 +281,16 @@ struct JournalTests {
             // snapshot in force, about `compactAfter`, and the deletion of the rest trails a little behind.
             #expect(rows.int64(at: 0) < 400, "the log kept \(rows.int64(at: 0)) batches")
         }
-        let reopened = try JournaledEngine(journal: GroupCommitJournal.sqlite(path: path), retention: .seconds(60), clock: clock)
-        #expect(reopened.heldImages() == before)
-        #expect(reopened.packetsHeld == before.count)
+        // The running engine forgets a packet past its retention when it next reclaims — not while a snapshot is
+        // being read, which holds reclamation — and the reopened engine forgets every such packet as it opens. So
+        // the packets it holds are those of `before` still within their retention: rounds 17 to 19 (refunded at
+        // 541 s and 601 s), not round 16 (refunded at 511 s, due at 586 s), whether or not `before` still had it.
+        let cutoff = clock.nanoseconds - retention.nanosecondsSaturated
+        let retained = before.filter { image in image.refund.map { $0.at > cutoff } ?? true }
+        #expect(retained.count == 60)
+        let reopened = try JournaledEngine(journal: GroupCommitJournal.sqlite(path: path), retention: retention, clock: clock)
+        #expect(reopened.heldImages() == retained)
+        #expect(reopened.packetsHeld == retained.count)
         reopened.close()
     }
 

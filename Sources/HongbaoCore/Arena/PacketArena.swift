@@ -79,6 +79,9 @@ package final class PacketArena: @unchecked Sendable {
         var reclamationHolds = 0
         /// Set by `finishRestore`: no more `restore`.
         var restoreFinished = false
+        /// Between the first `restore` and `finishRestore`: refunds are queued in the order they are replayed,
+        /// not of their times, so nothing is reclaimed until `finishRestore` has sorted them.
+        var restoring = false
     }
 
     /// A group's members as stored: sorted, two 32-bit ids a word, shared by its packets.
@@ -212,6 +215,7 @@ package final class PacketArena: @unchecked Sendable {
         let bytes = Self.roundedBytes(layout.words)
         let stored: UnsafeMutablePointer<Atomic<UInt64>>? = withGrowth { growth in
             guard !growth.restoreFinished else { return nil }
+            growth.restoring = true
             while growth.slotCount <= slot {
                 if growth.slotCount % Self.slotsPerPage == 0 { createPage(growth.slotCount >> Self.slotBits, &growth) }
                 growth.generations.append(0)
@@ -237,6 +241,14 @@ package final class PacketArena: @unchecked Sendable {
     package func finishRestore(generationFloor floor: UInt32) {
         withGrowth { growth in
             growth.restoreFinished = true
+            growth.restoring = false
+            // A snapshot's packets come in id order, the entries after it in time order, and a refund's time may
+            // have been corrected since it was queued: queue each held packet's refund by the time it keeps.
+            var refunds: [(at: Int64, id: PacketID)] = []
+            while let queued = growth.refunds.popFirst() {
+                if let packet = words(of: queued.id) { refunds.append((packet.refundedAt, queued.id)) }
+            }
+            growth.refunds = FIFO(refunds.sorted { $0.at < $1.at })
             growth.generationFloor = max(floor, growth.issuedFloor)
             growth.issuedFloor = growth.generationFloor
             growth.freeSlots = FIFO()
@@ -388,7 +400,7 @@ package final class PacketArena: @unchecked Sendable {
         withGrowth { growth in
             growth.refunds.append((now, id))
             words(of: id)?.storeRefundedAt(now)   // under the lock: the packet cannot be reclaimed meanwhile
-            reclaim(upTo: 4, now: now, &growth)
+            if !growth.restoring { reclaim(upTo: 4, now: now, &growth) }
         }
     }
 
@@ -398,7 +410,7 @@ package final class PacketArena: @unchecked Sendable {
     }
 
     /// Corrects packet `id`'s refund time to `at` (a journal's entry, replayed over a snapshot that read the
-    /// packet before its time was noted). Its retention still counts from the time first noted.
+    /// packet before its time was noted): `finishRestore` queues the packet's retention from it.
     package func correctRefundTime(_ id: PacketID, to at: Int64) {
         withGrowth { _ in words(of: id)?.storeRefundedAt(at) }
     }

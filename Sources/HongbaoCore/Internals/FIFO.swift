@@ -3,6 +3,9 @@ struct FIFO<Element> {
     private var storage: [Element] = []
     private var head = 0
 
+    /// A queue of `elements`, the first at the front.
+    init(_ elements: [Element] = []) { storage = elements }
+
     var isEmpty: Bool { head == storage.count }
     var count: Int { storage.count - head }
     var first: Element? { isEmpty ? nil : storage[head] }
