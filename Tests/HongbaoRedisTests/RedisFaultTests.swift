@@ -110,13 +110,17 @@ struct RedisScriptAndTimeoutTests {
 
 @Suite("Redis injected faults", .serialized, .enabled(if: RedisTestServer.isAvailable, "no HONGBAO_REDIS_URL"))
 struct RedisInjectedFaultTests {
-    /// A connection found lost before a call is sent (injected on the third call from now): the node reconnects and
-    /// sends the call once; every caller gets its share, and the packet records each grab once.
+    /// A connection found lost before a call is sent (injected on the third call from now, on this engine's
+    /// database only — other suites run meanwhile): the node reconnects and sends the call once; every caller gets
+    /// its share, and the packet records each grab once.
     @Test func aConnectionLostBeforeACallIsReconnectedAndTheCallSentOnce() throws {
-        let engine = try RedisEngine(url: RedisTestServer.url!)
+        let server = RedisTestServer.url!
+        let engine = try RedisEngine(url: (server.wholeMatch(of: /.*\/\d+/) != nil ? String(server[..<server.lastIndex(of: "/")!]) : server) + "/11")
+        #expect(engine.masters.map(\.database) == [11])
         let packet = try engine.send(try PacketSpec(total: 900, shares: 9), to: Group(range: 1 ... 9), seed: 3)
-        RedisFaults.loseConnection(onCall: 3)
+        RedisFaults.loseConnection(onCall: 3, to: engine.masters[0])
         let outcomes = try (1 ... UInt32(6)).map { try engine.grab(packet, for: MemberID($0)) }
+        #expect(!RedisFaults.connectionLossPending, "the loss was injected into one of this engine's calls")
         #expect(outcomes.allSatisfy { if case .granted = $0 { true } else { false } })
         let observed = outcomes.enumerated().map { ObservedGrab(packet: packet, member: MemberID(UInt32($0.offset + 1)), outcome: $0.element) }
         #expect(PacketFindings(try engine.summary(of: packet), observed: observed, answersKnown: { _ in true }).violations == [])

@@ -175,6 +175,22 @@ struct ResultStoreTests {
         #expect(throws: ResultStoreError.self) { _ = try ResultStore(readingFrom: ours) }
     }
 
+    /// Read-only media are read through an `immutable` URI: a path with non-ASCII characters and URI
+    /// delimiters reaches SQLite byte for byte.
+    @Test func anImmutableOpenKeepsEveryByteOfThePath() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("红包 é#?%25-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("运行 runs.db").path
+        #expect(SQLiteDatabase.uriEscaped("/tmp/é #?%/a_b~c.db") == "/tmp/%C3%A9%20%23%3F%25/a_b~c.db")
+        let writer = try SQLiteDatabase(path: path)
+        try writer.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42)")
+        let reader = try SQLiteDatabase(path: path, mode: .immutable)
+        let rows = try reader.prepare("SELECT x FROM t")
+        #expect(try rows.step())
+        #expect(rows.int64(at: 0) == 42)
+    }
+
     @Test func aNewerSchemaIsRefused() throws {
         let path = Self.temporaryPath()
         try ResultStore(path: path).database.execute("PRAGMA user_version = 9")

@@ -59,11 +59,14 @@ struct DriverTests {
         #expect(verdict.passed && verdict.grabs == hot.packets.reduce(0) { $0 + $1.spec.shares }, "\(verdict.summary)")
     }
 
-    /// The null engine runs the harness alone; it is never audited as if it had paid anyone.
+    /// The null engine runs the harness alone: every attempt is made and timed, each answered at once.
+    /// (That `bench` never audits it as if it had paid anyone: `theNullEngineIsNotAudited` in benchTests.)
     @Test func theNullEngineMeasuresTheHarness() throws {
         let measurement = try Driver(threads: 2).run(Self.workload, on: .synchronous(NullEngine()))
+        #expect(measurement.attemptsRun == Self.workload.attempts.count)
         #expect(measurement.count(.granted) == Self.workload.attempts.count)
-        #expect(Verdict(audited: false).summary == "not audited (no records)")
+        #expect(measurement.histogram.totalCount == UInt64(Self.workload.attempts.count))
+        #expect(measurement.latencies.count == Self.workload.attempts.count)
     }
 
     @Test func anOpenLoopKeepsToItsSchedule() throws {

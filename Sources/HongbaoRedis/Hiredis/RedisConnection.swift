@@ -55,7 +55,7 @@ final class RedisConnection {
             throw RedisEngineError(.connectionLost, "\(address): the connection was lost earlier")
         }
         #if DEBUG
-        if RedisFaults.takeLostConnection() {
+        if RedisFaults.takeLostConnection(to: address) {
             injectedLoss = true
             throw RedisEngineError(.connectionLost, "\(address): connection lost (injected before sending)")
         }
@@ -164,20 +164,25 @@ extension timeval {
 /// Faults injected at the choke point, in debug builds only (tests): what the engine does when a reply is lost.
 enum RedisFaults {
     private static let lostReplies = Locked<[[UInt8]]>([])
-    /// Pipelines to run before the one whose connection is lost; nil: none is.
-    private static let callsBeforeLoss = Locked<Int?>(nil)
+    /// The address whose connections are counted, and the pipelines to run on them before the one whose
+    /// connection is lost; nil: none is.
+    private static let callsBeforeLoss = Locked<(address: RedisAddress, left: Int)?>(nil)
 
-    /// The `n`-th pipeline from now (1: the next one), on any connection, finds its connection lost before anything
-    /// is sent — once.
-    static func loseConnection(onCall n: Int) {
+    /// The `n`-th pipeline from now (1: the next one) sent to `address` finds its connection lost before anything
+    /// is sent — once. Connections to other addresses (another database, another server: other tests running at
+    /// the same time) neither count nor fail.
+    static func loseConnection(onCall n: Int, to address: RedisAddress) {
         precondition(n >= 1, "calls are counted from 1")
-        callsBeforeLoss.withLock { $0 = n - 1 }
+        callsBeforeLoss.withLock { $0 = (address, n - 1) }
     }
 
-    static func takeLostConnection() -> Bool {
-        callsBeforeLoss.withLock { remaining in
-            guard let left = remaining else { return false }
-            remaining = left == 0 ? nil : left - 1
+    /// Whether a `loseConnection` has yet to fire.
+    static var connectionLossPending: Bool { callsBeforeLoss.withLock { $0 != nil } }
+
+    static func takeLostConnection(to address: RedisAddress) -> Bool {
+        callsBeforeLoss.withLock { armed in
+            guard let (target, left) = armed, target == address else { return false }
+            armed = left == 0 ? nil : (target, left - 1)
             return left == 0
         }
     }

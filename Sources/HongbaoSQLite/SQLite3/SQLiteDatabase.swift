@@ -108,13 +108,24 @@ package final class SQLiteDatabase {
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.nanosecondsSaturated / 1_000_000))
     }
 
-    private static func uriEscaped(_ path: String) -> String {
-        path.utf8.map { byte in
+    /// `path` as a URI path: unreserved ASCII and `/` as they are, every other byte of its UTF-8 (`%`, `?`, `#`,
+    /// spaces, and each byte of a non-ASCII character) as `%XX`, which SQLite decodes back to the same bytes.
+    package static func uriEscaped(_ path: String) -> String {
+        var escaped = ""
+        for byte in path.utf8 {
             switch byte {
-            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): "%" + String(byte, radix: 16, uppercase: true)
-            default: String(UnicodeScalar(byte))
+            case UInt8(ascii: "a") ... UInt8(ascii: "z"), UInt8(ascii: "A") ... UInt8(ascii: "Z"),
+                 UInt8(ascii: "0") ... UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                 UInt8(ascii: "~"), UInt8(ascii: "/"):
+                escaped.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                escaped.unicodeScalars.append("%")
+                escaped.unicodeScalars.append(hex[Int(byte >> 4)])
+                escaped.unicodeScalars.append(hex[Int(byte & 0xF)])
             }
-        }.joined()
+        }
+        return escaped
     }
 
     deinit { sqlite3_close_v2(handle) }
