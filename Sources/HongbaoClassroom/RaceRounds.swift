@@ -10,7 +10,6 @@ enum RaceRounds {
     static let threads = 4
     static let grabbersPerThread = 4
     static let maxRounds = 200_000
-    static let timeLimit = Duration.seconds(4)
 
     enum Goal { case oversold, rounds(Int) }
 
@@ -20,7 +19,8 @@ enum RaceRounds {
         var firstOversold: PacketSummary?
     }
 
-    static func run(_ engine: any GrabEngine, until goal: Goal, seed: UInt64) throws -> Result {
+    /// Runs rounds until `goal`: an oversell (or `timeLimit`, or `maxRounds`), or a number of rounds.
+    static func run(_ engine: any GrabEngine, until goal: Goal, seed: UInt64, timeLimit: Duration = .seconds(4)) throws -> Result {
         let group = Group(range: 1 ... UInt32(threads * grabbersPerThread))
         let spec = try PacketSpec(total: 500, shares: 5)
         let limit: Int = switch goal { case .oversold: maxRounds; case .rounds(let count): count }
@@ -79,6 +79,38 @@ enum RaceRounds {
             }
         }
         return result
+    }
+}
+
+/// A pause between the racy engine's check and its act (its `window`), widened step by step when the race has not
+/// shown: on a busy machine — other work on every core — the few nanoseconds between the two steps rarely overlap,
+/// and a longer window stands in for what a preemption or an interrupt at that moment does.
+final class RaceWindow: Sendable {
+    /// The widths tried, in order: none (the engine as it is), then wider and wider.
+    static let widths: [Duration] = [.zero, .microseconds(1), .microseconds(10), .microseconds(100), .milliseconds(1), .milliseconds(10)]
+    private let nanoseconds = Atomic<Int64>(0)
+
+    /// The pause each grab makes between its check and its act.
+    var width: Duration {
+        get { .nanoseconds(nanoseconds.load(ordering: .relaxed)) }
+        set { nanoseconds.store(newValue.nanosecondsSaturated, ordering: .relaxed) }   // set between rounds
+    }
+
+    /// Pauses for `width`: spinning while it is shorter than a sleep's own cost, sleeping beyond.
+    func pause() {
+        let width = nanoseconds.load(ordering: .relaxed)
+        guard width > 0 else { return }
+        if width >= 50_000 {
+            usleep(useconds_t(width / 1000))
+        } else {
+            let end = ContinuousClock.now + .nanoseconds(width)
+            while ContinuousClock.now < end {}
+        }
+    }
+
+    static func describe(_ width: Duration) -> String {
+        let nanoseconds = width.nanosecondsSaturated
+        return nanoseconds >= 1_000_000 ? "\(nanoseconds / 1_000_000) ms" : "\(nanoseconds / 1000) µs"
     }
 }
 
