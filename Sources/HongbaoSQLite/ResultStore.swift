@@ -7,7 +7,7 @@ import HongbaoCore
 /// and shard, the grab phase's wall-clock span, the latency histogram and the verdict's counts). A version-1 file is
 /// migrated when opened for writing, and read as it is. A run's row is committed first with `complete = 0` and set to 1 only when everything is
 /// written, so a run killed mid-way leaves a database that opens, with that run marked incomplete. Bulk loads go
-/// through `BatchedInserter` (a transaction per batch, one reused prepared statement) with the indexes dropped
+/// through `RunLoader` (on `BackgroundLoad`'s thread: a transaction per batch, one reused prepared statement per table) with the indexes dropped
 /// during the load and created after it. Not thread-safe: one store per thread.
 public final class ResultStore {
     /// The schema this version writes (`PRAGMA user_version`).

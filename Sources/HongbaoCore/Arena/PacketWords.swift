@@ -53,7 +53,8 @@ struct PacketLayout {
 /// under the arena's lock.
 ///
 /// Bounds: `PacketArena.words(of:)` checked the id; every index below is derived from the packet's own header
-/// (a member index from the binary search, a share index below `shares` because remaining ≤ shares), which is
+/// (a member index from the binary search, a share index below `shares` because a grab records a share only for a ticket below `shares`, and the
+/// image and replay paths read only the `taken` ≤ `shares` of them), which is
 /// what each "unchecked" comment refers to.
 struct PacketWords {
     private let base: UnsafeMutablePointer<Atomic<UInt64>>

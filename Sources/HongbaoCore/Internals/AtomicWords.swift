@@ -1,6 +1,7 @@
 import Synchronization
 
-/// A fixed number of `Atomic<UInt64>` words, addressed by index: the per-packet state of the lock-free engine.
+/// A fixed number of `Atomic<UInt64>` words, addressed by index: the per-packet state of the racy (classroom)
+/// engine. The production engines keep theirs in the packet arena (`Arena/`).
 ///
 /// Implementation notes: `Atomic` is not copyable, so it cannot live in an `Array`. Words are grouped in blocks of
 /// 16 (128 bytes, two cache lines) held inline in small final classes; the array of blocks is immutable after

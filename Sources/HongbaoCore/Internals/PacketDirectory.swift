@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Packets by id, with lock-free lookup: what every in-process engine uses to find a packet on the grab path.
+/// Packets by id, with lock-free lookup: how the racy (classroom) engine finds a packet. The production engines
+/// find theirs in the packet arena, which also reclaims them.
 ///
 /// Implementation notes: ids are dense (`0, 1, 2, …`), issued by `nextID`, an atomic counter. A packet lives in
 /// page `id / pageSize`, cell `id % pageSize`. Pages are created on first use, under `pageCreation` — a lock on
