@@ -72,7 +72,9 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Merge the runs of the load generators of one run (`bench --shard K/N --run-id ID`) into one run with one verdict.",
         discussion: """
-            Takes the latest shard run of each input, checks that they are the N shards of one run, and writes one run             to OUT: every packet and grab row, the latency histograms added (not the percentiles), the verdicts added,             and the invariants checked again across shards. Exits 2 if the merged verdict fails.
+            Takes the latest shard run of each input, checks that they are the N shards of one run, and writes one run \
+            to OUT: every packet and grab row, the latency histograms added (not the percentiles), the verdicts added, \
+            and the invariants checked again across shards. Exits 2 if the merged verdict fails.
             """)
 
     @Argument(help: "The SQLite file to write the merged run to (created if needed).")
