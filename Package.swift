@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HongbaoRedis", targets: ["HongbaoRedis"]),
         .library(name: "HongbaoSQLite", targets: ["HongbaoSQLite"]),
         .library(name: "HongbaoSimulator", targets: ["HongbaoSimulator"]),
+        .library(name: "HongbaoFigures", targets: ["HongbaoFigures"]),
         .library(name: "HongbaoBench", targets: ["HongbaoBench"]),
         .library(name: "HongbaoCommandLine", targets: ["HongbaoCommandLine"]),
         .executable(name: "bench", targets: ["bench"]),
@@ -44,25 +45,32 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
-        // A bench session: workload, driver, audit, results store and the table — what `bench` and the example
-        // service's HTTP load generator share.
-        .target(name: "HongbaoBench", dependencies: ["HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoReport"]),
+        // A run's figures as people read them: latency percentiles off a histogram, durations, counts, fen, tables.
+        .target(name: "HongbaoFigures", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
 
-        // Analysis of stored runs: text tables, a self-contained HTML page with SVG charts, and the merge of the
-        // runs of several load generators (histograms add, verdicts add, rows are checked across shards).
-        .target(name: "HongbaoReport", dependencies: [
-            "HongbaoCore", "HongbaoSQLite", "HongbaoSimulator",
+        // A bench session: workload, driver, audit, results store and the table — what `bench` and the example
+        // service's HTTP load generator share, with their command-line options.
+        .target(name: "HongbaoBench", dependencies: [
+            "HongbaoCore", "HongbaoSimulator", "HongbaoSQLite", "HongbaoFigures",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Analysis of stored runs, read only: text tables and a self-contained HTML page with SVG charts.
+        .target(name: "HongbaoReport", dependencies: ["HongbaoSQLite", "HongbaoFigures"]),
+
+        // The merge of the runs of several load generators into a new file: histograms add, verdicts add, rows are
+        // checked again across shards.
+        .target(name: "HongbaoMerge", dependencies: [
+            "HongbaoCore", "HongbaoSQLite", "HongbaoFigures",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
         // The concurrency lessons and the interleaving explorer.
-        .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore", "HongbaoRedis"]),
+        // Lesson 6 reaches Redis through `SharedStore`, which the command line makes: the lessons link no client.
+        .target(name: "HongbaoClassroom", dependencies: ["HongbaoCore"]),
 
-        // What the executables share: one-line errors for bad input, the load generators' options.
-        .target(name: "HongbaoCommandLine", dependencies: [
-            "HongbaoCore", "HongbaoSimulator", "HongbaoBench",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        // What every executable shares: bad input as one line and a non-zero exit.
+        .target(name: "HongbaoCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Executables: parse, validate, wire and print.
         .executableTarget(name: "bench", dependencies: [
@@ -70,11 +78,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao-classroom", dependencies: [
-            "HongbaoClassroom", "HongbaoCommandLine",
+            "HongbaoClassroom", "HongbaoCommandLine", "HongbaoRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hongbao", dependencies: [
-            "HongbaoCore", "HongbaoReport", "HongbaoSQLite", "HongbaoCommandLine",
+            "HongbaoCore", "HongbaoReport", "HongbaoMerge", "HongbaoFigures", "HongbaoSQLite", "HongbaoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -84,7 +92,7 @@ let package = Package(
         .testTarget(name: "HongbaoRedisTests", dependencies: ["HongbaoRedis", "HongbaoSimulator", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSQLiteTests", dependencies: ["HongbaoSQLite", "HongbaoTestSupport"]),
         .testTarget(name: "HongbaoSimulatorTests", dependencies: ["HongbaoSimulator", "HongbaoTestSupport"]),
-        .testTarget(name: "HongbaoClassroomTests", dependencies: ["HongbaoClassroom", "HongbaoTestSupport"]),
+        .testTarget(name: "HongbaoClassroomTests", dependencies: ["HongbaoClassroom", "HongbaoRedis", "HongbaoTestSupport"]),
         .testTarget(name: "benchTests", dependencies: ["HongbaoSQLite", "HongbaoReport", "HongbaoTestSupport"]),
     ]
 )

@@ -1,4 +1,4 @@
-// swift-tools-version: 6.3
+// swift-tools-version: 6.1
 // Micro-benchmarks, a package of their own (as in swift-nio) so that users and CI do not build
 // ordo-one/benchmark with every `swift build`. Run: `cd Benchmarks && swift package benchmark`.
 import PackageDescription

@@ -128,14 +128,14 @@ public enum BenchSession {
     }
 
     /// Expires and checks every packet, stores packets and grabs (on the store's writer thread, overlapping the
-    /// checks), and finishes the run's row. An engine that keeps no records (the null engine) is not audited.
+    /// checks), and finishes the run's row. An engine that keeps no records (`keepsRecords`: the null engine) is not audited.
     /// A shard stores the rows of the packets it sent and of its own members' grabs, so the shards' files add up
     /// to the whole run (`hongbao merge`).
     static func record(_ measurement: RunMeasurement, of workload: Workload, target: DrivenEngine, shard: Shard?,
                        runID: Int64, store: ResultStore, progress: ProgressReporter, toldPath: String? = nil) throws -> EngineReport
     {
         let engine = target.blocking
-        guard !(engine is NullEngine) else {
+        guard engine.keepsRecords else {
             let report = EngineReport(engine: engine.name, runID: runID, measurement: measurement,
                                       verdict: Verdict(audited: false), recordSeconds: 0, insertSeconds: 0, rowsWritten: 0)
             try store.finishRun(runID, report.results)

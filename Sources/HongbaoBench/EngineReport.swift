@@ -1,5 +1,6 @@
 import Foundation
-import HongbaoReport
+import HongbaoCore
+import HongbaoFigures
 import HongbaoSimulator
 import HongbaoSQLite
 
@@ -97,7 +98,7 @@ enum ReportTable {
                          duration(latency.p999), duration(latency.max), report.soldOut.formatted(),
                          !report.verdict.audited ? "n/a" : report.verdict.passed ? "pass" : "FAIL"])
         }
-        let table = TextReport.table(rows, rightAligned: 1 ..< header.count - 1).split(separator: "\n").map(String.init)
+        let table = Format.table(rows, rightAligned: 1 ..< header.count - 1).split(separator: "\n").map(String.init)
         lines.append(table[0])
         lines.append(String(repeating: "─", count: table[0].count))
         lines += table.dropFirst()

@@ -1,6 +1,5 @@
 import Foundation
 import HongbaoCore
-import HongbaoRedis
 import Synchronization
 
 /// The concurrency lessons. Each lesson writes to a blackboard and returns its one-line conclusion.
@@ -15,8 +14,8 @@ public struct Classroom {
 
     let board: Blackboard
     let seed: UInt64
-    /// Lesson 6's server (`redis://host:port`); nil, or a server that does not answer, skips it with a note.
-    let redisURL: String?
+    /// Lesson 6's store shared across processes; nil, or one that does not answer, skips it with a note.
+    let sharedStore: SharedStore?
     /// How much work the measuring lessons do: `.full` in class, `.quick` in tests.
     let effort: Effort
 
@@ -31,11 +30,11 @@ public struct Classroom {
         var raceTime: Duration { self == .full ? .seconds(3) : .milliseconds(500) }
     }
 
-    /// A class writing to `board`; lesson 6 uses the Redis server at `redisURL`, if one answers.
-    public init(board: Blackboard, seed: UInt64 = 2017, redisURL: String? = nil, effort: Effort = .full) {
+    /// A class writing to `board`; lesson 6 races through `sharedStore` (a Redis server), if one is given and answers.
+    public init(board: Blackboard, seed: UInt64 = 2017, sharedStore: SharedStore? = nil, effort: Effort = .full) {
         self.board = board
         self.seed = seed
-        self.redisURL = redisURL
+        self.sharedStore = sharedStore
         self.effort = effort
     }
 
@@ -245,18 +244,18 @@ public struct Classroom {
             else runs while it does: the check (DECR of the shares left) and the act (record the member's share) \
             happen as one step, like a CAS — whatever the number of clients.
             """)
-        guard let redisURL else {
+        guard let sharedStore else {
             board.dim("(skipped: no Redis server given — start one and pass --redis redis://127.0.0.1:6379)")
             return "skipped: no Redis server reachable"
         }
-        let engine: RedisEngine
+        let engine: any GrabEngine
         do {
-            engine = try RedisEngine(url: redisURL)
+            engine = try sharedStore.connect()
         } catch {
             board.dim("(skipped: \(error))")
             return "skipped: no Redis server reachable"
         }
-        board.say(RedisEngine.grabScriptExcerpt)
+        board.say(sharedStore.atomicStep)
         board.pause()
         let result = try RaceRounds.run(engine, until: .rounds(effort.rounds / 10), seed: seed)
         board.good("\(result.rounds.formatted()) rounds through \(engine.name), \(result.oversoldRounds) oversold.")
@@ -366,4 +365,20 @@ public struct ClassroomError: Error, CustomStringConvertible {
     public let description: String
 
     init(_ description: String) { self.description = description }
+}
+
+/// What lesson 6 needs of a store that processes share (a Redis server): an engine on it, and the lines that make
+/// its grab one atomic step. The command line makes it (`hongbao-classroom --redis`), so the lessons themselves
+/// link no client library.
+public struct SharedStore: Sendable {
+    /// Connects an engine to the store. - Throws: why it cannot (the lesson is then skipped, saying so).
+    public let connect: @Sendable () throws -> any GrabEngine
+    /// The lines of the store's grab that make the check and the act one step, shown on the board.
+    public let atomicStep: String
+
+    /// A store reached by `connect`, whose grab's atomic step is `atomicStep`.
+    public init(connect: @escaping @Sendable () throws -> any GrabEngine, atomicStep: String) {
+        self.connect = connect
+        self.atomicStep = atomicStep
+    }
 }

@@ -28,6 +28,15 @@ public protocol GrabEngine: AnyObject, Sendable {
 
     /// The packet's account. Not an atomic snapshot while grabs are under way: each grab listed is complete.
     func summary(of packet: PacketID) throws -> PacketSummary
+
+    /// Whether it keeps the records an audit reads back — every engine that pays anyone does (the default). False
+    /// for an engine that only measures a harness: its runs are timed, not audited.
+    var keepsRecords: Bool { get }
+}
+
+extension GrabEngine {
+    /// Records kept: true.
+    public var keepsRecords: Bool { true }
 }
 
 /// One grab of a batch: a packet and a member.

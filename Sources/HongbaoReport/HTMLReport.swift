@@ -1,3 +1,4 @@
+import HongbaoFigures
 /// The report as one self-contained HTML page: inline SVG charts, no script, no font or file from the network.
 public enum HTMLReport {
     /// A self-contained HTML page (inline SVG charts, no scripts) comparing `analyses`, read from `database`.

@@ -1,4 +1,5 @@
 import Foundation
+import HongbaoFigures
 
 /// Small, dependency-free SVG charts for the HTML report: lines and horizontal bars.
 struct SVGChart {

@@ -1,3 +1,4 @@
+import HongbaoFigures
 /// The report as plain text for a terminal.
 public enum TextReport {
     /// Several runs side by side, one row each.
@@ -14,7 +15,7 @@ public enum TextReport {
                          Format.duration(run.latency[2]), Format.duration(run.latency[3]), Format.duration(run.latency[4]),
                          Format.fen(analysis.refunds.refundFen), run.verdict])
         }
-        return table(rows, rightAligned: 3 ..< 10)
+        return Format.table(rows, rightAligned: 3 ..< 10)
     }
 
     /// One run in detail: throughput, latency, refunds, fairness by grab position and the luckiest position.
@@ -58,19 +59,8 @@ public enum TextReport {
                               Format.percent(row.luckiest, of: packets),
                               String(repeating: "▇", count: widest == 0 ? 0 : row.luckiest * 30 / widest)])
             }
-            lines.append(contentsOf: self.table(table, rightAligned: 0 ..< 4).split(separator: "\n").map { "    " + $0 })
+            lines.append(contentsOf: Format.table(table, rightAligned: 0 ..< 4).split(separator: "\n").map { "    " + $0 })
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// Rows as aligned columns, two spaces apart; the columns in `rightAligned` are right-aligned.
-    package static func table(_ rows: [[String]], rightAligned: Range<Int>) -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return rightAligned.contains(column) ? pad + cell : cell + pad
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }

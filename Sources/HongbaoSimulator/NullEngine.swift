@@ -9,6 +9,8 @@ import Synchronization
 /// Not an engine to pay anyone with: it records nothing, so its runs are not audited.
 public final class NullEngine: GrabEngine {
     public let name = "null (harness only)"
+    /// Nothing is recorded: its runs are not audited.
+    public let keepsRecords = false
     private let issued = Atomic<UInt64>(0)
 
     /// The engine (it has no state).

@@ -155,7 +155,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
-                { try made.keep(choice.make(redis: redisSettings, journal: journalSettings)) }
+                { try made.make(choice, redis: redisSettings) }
             })
             try made.checkRecovery(quiet: workload.quiet)
             for recovery in made.redis.flatMap(\.recoveries) {
@@ -199,24 +199,6 @@ enum EngineChoice: ExpressibleByArgument, Equatable {
         }
     }
 
-    /// - Throws: `RedisEngineError` when the Redis server cannot be reached, `JournalError` when the journal cannot
-    ///   be created.
-    func make(redis: RedisSettings, journal: JournalSettings) throws -> DrivenEngine {
-        switch self {
-        case .inProcess(let kind):
-            if let engine = kind.makeNonBlocking() { .synchronous(engine) } else { .asynchronous(kind.make()) }
-        case .journaled:
-            try { () throws -> DrivenEngine in
-                let engine = try JournaledEngine(journal: GroupCommitJournal.sqlite(
-                    path: journal.path, durability: journal.durability, compactAfter: journal.compactAfter))
-                return journal.batch > 1 ? .batched(engine, size: journal.batch) : .asynchronous(engine)
-            }()
-        case .redis:   // validate() required --redis
-            .batched(try RedisEngine(url: redis.url!, durability: redis.durability, recoveryTimeout: redis.recoveryTimeout),
-                     size: redis.batch)
-        case .null: .synchronous(NullEngine())
-        }
-    }
 }
 
 extension BenchCommand {
@@ -264,8 +246,9 @@ enum JournalMode: String, CaseIterable, ExpressibleByArgument {
     case durable, buffered
 }
 
-/// The engines a session made: the Redis engines, to report the failovers they rode through after the run; the
-/// journaled engine, to reopen its journal and check that recovery gives back the state it served.
+/// Makes the session's engines and keeps what the command asks of them after the run, as it made them: the Redis
+/// engines, to report the failovers they rode through; the journaled engine, to reopen its journal and check that
+/// recovery gives back the state it served.
 final class MadeEngines: @unchecked Sendable {   // used from the session's one thread
     private(set) var redis: [RedisEngine] = []
     private var journaled: JournaledEngine?
@@ -273,11 +256,25 @@ final class MadeEngines: @unchecked Sendable {   // used from the session's one 
 
     init(journal: JournalSettings) { self.journal = journal }
 
-    func keep(_ engine: DrivenEngine) -> DrivenEngine {
-        if case .batched(let batched, _) = engine, let redis = batched as? RedisEngine { self.redis.append(redis) }
-        if case .asynchronous(let async) = engine, let journaled = async as? JournaledEngine { self.journaled = journaled }
-        if case .batched(let batched, _) = engine, let journaled = batched as? JournaledEngine { self.journaled = journaled }
-        return engine
+    /// The engine `choice` names, as the driver calls it.
+    /// - Throws: `RedisEngineError` when the Redis server cannot be reached, `JournalError` when the journal cannot
+    ///   be created.
+    func make(_ choice: EngineChoice, redis settings: RedisSettings) throws -> DrivenEngine {
+        switch choice {
+        case .inProcess(let kind):
+            if let engine = kind.makeNonBlocking() { return .synchronous(engine) } else { return .asynchronous(kind.make()) }
+        case .journaled:
+            let engine = try JournaledEngine(journal: GroupCommitJournal.sqlite(
+                path: journal.path, durability: journal.durability, compactAfter: journal.compactAfter))
+            journaled = engine
+            return journal.batch > 1 ? .batched(engine, size: journal.batch) : .asynchronous(engine)
+        case .redis:   // validate() required --redis
+            let engine = try RedisEngine(url: settings.url!, durability: settings.durability, recoveryTimeout: settings.recoveryTimeout)
+            redis.append(engine)
+            return .batched(engine, size: settings.batch)
+        case .null:
+            return .synchronous(NullEngine())
+        }
     }
 
     /// Closes the journaled engine, reopens its journal and compares the state recovered with the state it served

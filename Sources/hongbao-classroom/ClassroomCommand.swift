@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HongbaoClassroom
 import HongbaoCommandLine
+import HongbaoRedis
 
 /// `swift run hongbao-classroom`: the concurrency lessons, for a teacher in front of a class.
 @main
@@ -26,6 +27,11 @@ struct ClassroomCommand: AsyncParsableCommand {
     @Option(help: "Redis server for lesson 6 (redis://host:port); default $HONGBAO_REDIS_URL.")
     var redis: String?
 
+    /// Lesson 6's store: the Redis server at `url`, through the Redis engine and its grab script.
+    static func redis(_ url: String) -> SharedStore {
+        SharedStore(connect: { try RedisEngine(url: url) }, atomicStep: RedisEngine.grabScriptExcerpt)
+    }
+
     func validate() throws {
         if let lesson, Classroom.lessons[lesson] == nil {
             throw ValidationError("--lesson must be 1–\(Classroom.lessons.count), got \(lesson)")
@@ -37,8 +43,8 @@ struct ClassroomCommand: AsyncParsableCommand {
 
     func run() async throws {
         let board = Blackboard(colors: !noColor && isatty(STDOUT_FILENO) == 1, stepping: step)
-        let classroom = Classroom(board: board, seed: seed,
-                                  redisURL: redis ?? ProcessInfo.processInfo.environment["HONGBAO_REDIS_URL"])
+        let url = redis ?? ProcessInfo.processInfo.environment["HONGBAO_REDIS_URL"]
+        let classroom = Classroom(board: board, seed: seed, sharedStore: url.map(Self.redis))
         for number in lesson.map({ [$0] }) ?? Classroom.lessons.keys.sorted() {
             do {
                 _ = try await classroom.run(number)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import HongbaoCommandLine
+import HongbaoFigures
+import HongbaoMerge
 import HongbaoReport
 import HongbaoSQLite
 

@@ -1,4 +1,5 @@
 import HongbaoCore
+import HongbaoRedis
 @testable import HongbaoClassroom
 import HongbaoTestSupport
 import Synchronization
@@ -66,7 +67,9 @@ struct LessonTests {
     static func classroom(_ recorder: Recorder, stepping: Bool = false, redisURL: String? = nil) -> Classroom {
         Classroom(board: Blackboard(colors: false, stepping: stepping, write: { recorder.lines.append($0) },
                                     waitForEnter: { recorder.pauses += 1 }),
-                  seed: 7, redisURL: redisURL, effort: .quick)
+                  seed: 7, sharedStore: redisURL.map { url in
+                      SharedStore(connect: { try RedisEngine(url: url) }, atomicStep: RedisEngine.grabScriptExcerpt)
+                  }, effort: .quick)
     }
 
     /// Lessons 3 and 4 race the mutex engine from threads, which ThreadSanitizer misreports (see

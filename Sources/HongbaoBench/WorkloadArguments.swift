@@ -1,27 +1,29 @@
 import ArgumentParser
 import Foundation
-import HongbaoBench
 import HongbaoCore
 import HongbaoSimulator
 
 /// The options every load generator shares (`bench`, and `bench-http` of the example service): the population,
-/// the workload, the schedule and where the results go. Used as an `@OptionGroup`.
+/// the workload, the schedule and where the results go. Used as an `@OptionGroup`. Their defaults are
+/// `BenchOptions`' (the one place they are set); `--help` shows them.
 public struct WorkloadArguments: ParsableArguments {
+    private static let defaults = BenchOptions()
+
     /// `--members`.
     @Option(help: "Members in the population.")
-    public var members = 1_000_000
+    public var members = WorkloadArguments.defaults.members
 
     /// `--packets`.
     @Option(help: "Packets sent.")
-    public var packets = 100_000
+    public var packets = WorkloadArguments.defaults.packets
 
     /// `--threads`.
     @Option(help: "Worker threads (default: the number of cores).")
-    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var threads = WorkloadArguments.defaults.threads
 
     /// `--seed`.
     @Option(help: "Seed of the population, the workload and every split.")
-    public var seed: UInt64 = 2017
+    public var seed: UInt64 = WorkloadArguments.defaults.seed
 
     /// `--algorithm`; nil for WeChat's mix.
     @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
@@ -29,7 +31,7 @@ public struct WorkloadArguments: ParsableArguments {
 
     /// `--scenario`.
     @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
-    public var scenario: Workload.Scenario = .festival
+    public var scenario: Workload.Scenario = WorkloadArguments.defaults.scenario
 
     /// `--rate`; nil for the closed loop.
     @Option(help: "Open loop: grabs per second, each due at start + i / rate (default: closed loop, as fast as possible).")
@@ -41,7 +43,7 @@ public struct WorkloadArguments: ParsableArguments {
 
     /// `--db`.
     @Option(help: "SQLite file the runs accumulate in.")
-    public var db = "hongbao.db"
+    public var db = WorkloadArguments.defaults.db
 
     /// `--json`.
     @Flag(help: "Print the summary as JSON on standard output.")

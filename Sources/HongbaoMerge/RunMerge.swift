@@ -1,6 +1,7 @@
 import Foundation
 import Histogram
-import HongbaoSimulator
+import HongbaoCore
+import HongbaoFigures
 import HongbaoSQLite
 
 /// The runs of N load generators (`bench --shard K/N --run-id ID`, one SQLite file each) merged into one run with
