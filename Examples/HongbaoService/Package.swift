@@ -45,6 +45,7 @@ let package = Package(
         ]),
         .executableTarget(name: "hongbao-service", dependencies: [
             "RedPacketService",
+            .product(name: "HongbaoCommandLine", package: "Hongbao"),
             .product(name: "HongbaoRedis", package: "Hongbao"),
             .product(name: "HongbaoSQLite", package: "Hongbao"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -39,3 +39,31 @@ public func runWithOneLineErrors<Command: AsyncParsableCommand>(_ command: Comma
         exitWithOneLine(error, command: command)
     }
 }
+
+/// Runs `body` — the work of a command's `run()` after its options were parsed — and turns any failure into one
+/// line on standard error, `NAME: error: …`, and an exit code of 1 (thrown as `ExitCode.failure`). An `ExitCode`
+/// that `body` throws (it reported its own error, or chose its exit code) goes through untouched.
+public func failingWithOneLine<T>(_ name: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw oneLine(error, name: name)
+    }
+}
+
+/// The same for `async` work.
+public func failingWithOneLine<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw oneLine(error, name: name)
+    }
+}
+
+/// Writes `error` as `NAME: error: …` (unless it is an `ExitCode`) and returns the exit code to throw.
+private func oneLine(_ error: any Error, name: String) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    let message = (error as? ValidationError)?.message ?? "\(error)"
+    FileHandle.standardError.write(Data("\(name): error: \(message)\n".utf8))
+    return .failure
+}

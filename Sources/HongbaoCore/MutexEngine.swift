@@ -1,6 +1,7 @@
 import Synchronization
 
-/// The baseline with a lock: each packet's words behind its own `Mutex`. Packets live in the same arena as
+/// The baseline with a lock: each packet's words behind a lock of its own (a lock word beside its slot, spun on
+/// then yielded to — see `PacketArena.withLock`; ThreadSanitizer sees it). Packets live in the same arena as
 /// `LockFreeEngine`'s, with the same layout and the same lookup, so the two differ only in how one packet is
 /// guarded: here the claim, the check, the ticket and the record happen under the packet's lock, with plain
 /// (relaxed) accesses that the lock orders. Memory, retention and ids as in `LockFreeEngine`.

@@ -133,7 +133,7 @@ struct BenchCommand: ParsableCommand {
         }
         let made = MadeEngines(journal: journalSettings)
         defer { made.closeJournals() }
-        do {
+        try failingWithOneLine("bench") {
             if let shard, let runID, let redis, let (index, count) = Self.parseShard(shard) {
                 let quiet = workload.quiet
                 let rendezvous = try RedisRendezvous(
@@ -162,14 +162,6 @@ struct BenchCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("bench: failover: \(recovery) [failed at \(recovery.failedAtMilliseconds) ms]\n".utf8))
             }
             if reports.contains(where: { !$0.verdict.passed }) { throw ExitCode(2) }
-        } catch let error as ExitCode {
-            throw error
-        } catch let error as ValidationError {
-            FileHandle.standardError.write(Data("bench: error: \(error.message)\n".utf8))
-            throw ExitCode.failure
-        } catch {
-            FileHandle.standardError.write(Data("bench: error: \(error)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

@@ -37,9 +37,9 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            // A file that is missing, foreign, damaged or implausible: each one line `hongbao report: error: …`,
-            // exit 1 (usage errors are ArgumentParser's: `hongbao: error: …`, exit 64).
+        // A file that is missing, foreign, damaged or implausible: each one line `hongbao report: error: …`, exit 1
+        // (usage errors are ArgumentParser's: `hongbao: error: …`, exit 64).
+        try failingWithOneLine("hongbao report") {
             guard FileManager.default.fileExists(atPath: database) else {
                 throw ReportError("no database at \(database): run `swift run -c release bench --db \(database)` first")
             }
@@ -60,11 +60,6 @@ struct Report: ParsableCommand {
                 }
                 print("\nwrote \(html)")
             }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            FileHandle.standardError.write(Data("hongbao report: error: \(error)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }
@@ -91,15 +86,11 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        let merged: RunMerge
-        do {
+        let merged = try failingWithOneLine("hongbao merge") {
             if let missing = inputs.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
                 throw MergeError("no database at \(missing)")
             }
-            merged = try RunMerge.merge(inputs, into: output)
-        } catch {
-            FileHandle.standardError.write(Data("hongbao merge: error: \(error)\n".utf8))
-            throw ExitCode.failure
+            return try RunMerge.merge(inputs, into: output)
         }
         for shard in merged.shards {
             print("shard \(shard.shard + 1)/\(shard.shardCount): \(shard.attempts.formatted()) attempts, \(shard.grabs.formatted()) grabs")

@@ -72,9 +72,7 @@ struct LessonTests {
                   }, effort: .quick)
     }
 
-    /// Lessons 3 and 4 race the mutex engine from threads, which ThreadSanitizer misreports (see
-    /// `TestEnvironment.underThreadSanitizer`); the engines themselves are covered by the contention tests.
-    static let lessons = TestEnvironment.underThreadSanitizer ? [2, 5, 6, 7, 8] : Array(2 ... 8)
+    static let lessons = Array(2 ... 8)
 
     @Test(arguments: lessons)
     func eachLessonRunsAndPrintsItsConclusion(_ lesson: Int) async throws {

@@ -176,7 +176,7 @@ struct ReclamationTests {
     /// retention, so every few packets are reclaimed and their slots reused; other threads grab recent ids — many
     /// of them stale — all the while. No grab reaches another packet's money (each grant is in its own packet's
     /// final account), each account balances, and no memory is read after it is freed (AddressSanitizer).
-    @Test(arguments: TestEnvironment.underThreadSanitizer ? [EngineKind.lockFree] : [.lockFree, .mutex])
+    @Test(arguments: [EngineKind.lockFree, .mutex])
     func reclaimingWhileOtherThreadsGrab(on kind: EngineKind) throws {
         let clock = ManualClock()
         let engine = Self.make(kind, clock)

@@ -8,8 +8,7 @@ import Testing
 struct DriverTests {
     static let workload = Workload(population: Population(members: 5_000, seed: 1), packets: 600, seed: 2)
 
-    /// Under ThreadSanitizer without the mutex engine (see `TestEnvironment.underThreadSanitizer`).
-    static let engines = TestEnvironment.underThreadSanitizer ? ["lock-free", "actor"] : ["lock-free", "mutex", "actor"]
+    static let engines = ["lock-free", "mutex", "actor"]
 
     @Test(arguments: engines)
     func aClosedLoopRunIsCorrectOnEveryEngine(_ name: String) throws {

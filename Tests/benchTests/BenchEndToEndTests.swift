@@ -13,8 +13,8 @@ struct BenchEndToEndTests {
     }
 
     static let tiny = ["--members", "3000", "--packets", "400", "--seed", "5", "--threads", "2"]
-    /// The default engines, but under ThreadSanitizer without the mutex engine (see `TestEnvironment`).
-    static let engines = TestEnvironment.underThreadSanitizer ? ["lock-free", "actor"] : ["lock-free", "mutex", "actor"]
+    /// The default engines.
+    static let engines = ["lock-free", "mutex", "actor"]
 
     @Test func helpListsTheOptions() throws {
         let run = try Executable("bench").run(["--help"])

@@ -49,10 +49,10 @@ package final class PacketArena: @unchecked Sendable {
 
     private let retention: Int64
     private let slotPages: UnsafeMutablePointer<Atomic<UInt>>   // address of each slot page, 0 until created
-    private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?  // per slot page, its slots' mutexes
+    private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?  // per slot page, its slots' lock words
     private let epochs = EpochDomain.shared
-    /// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees pthread locks (it does not see
-    /// `Mutex`'s futex on Linux), and the contention tests send from several threads under it.
+    /// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees pthread locks and atomics (it does
+    /// not see `Mutex`'s futex on Linux), and every engine's tests run under it.
     private let growthLock: UnsafeMutablePointer<pthread_mutex_t>
     private var growth = Growth()
 
@@ -61,7 +61,7 @@ package final class PacketArena: @unchecked Sendable {
         var generations: [UInt32] = []            // per slot: the generation of its current or next packet
         var freeSlots = FIFO<UInt32>()
         var pages: [UnsafeMutablePointer<Atomic<UInt64>>] = []
-        var lockPages: [UnsafeMutablePointer<Mutex<Void>>] = []
+        var lockPages: [UnsafeMutablePointer<Atomic<UInt32>>] = []
         var groupsByHash: [Int: [StoredGroup]] = [:]
         var groupsByAddress: [UInt: StoredGroup] = [:]
         var recentGroups: [GroupIdentity: (kept: Group, stored: StoredGroup)] = [:]
@@ -104,8 +104,8 @@ package final class PacketArena: @unchecked Sendable {
         let count: Int
     }
 
-    /// An arena whose refunded packets are kept `retention` nanoseconds. With `locks`, each slot also gets a `Mutex`
-    /// (for `MutexEngine`), in pages beside the slots.
+    /// An arena whose refunded packets are kept `retention` nanoseconds. With `locks`, each slot also gets a lock
+    /// word (for `MutexEngine`), in pages beside the slots.
     package init(retention: Int64, locks: Bool = false) {
         precondition(retention >= 0, "a retention is ≥ 0")
         self.retention = retention
@@ -377,19 +377,26 @@ package final class PacketArena: @unchecked Sendable {
         return words.id == id ? words : nil
     }
 
-    /// The mutex of packet `id`'s slot (an arena made with `locks: true`, and an id that `withPacket` found).
-    /// A slot's mutex outlives its packets: a stale grab that locks it then finds its packet gone or retained.
-    private func lock(of id: PacketID) -> UnsafeMutablePointer<Mutex<Void>> {
+    /// The lock word of packet `id`'s slot (an arena made with `locks: true`, and an id that `withPacket` found).
+    /// A slot's lock outlives its packets: a stale grab that locks it then finds its packet gone or retained.
+    private func lock(of id: PacketID) -> UnsafeMutablePointer<Atomic<UInt32>> {
         let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
         // relaxed: the lock page was created before the packet's address was published, and the caller acquired that
         let page = lockPages![slot >> Self.slotBits].load(ordering: .relaxed)
-        return UnsafeMutablePointer<Mutex<Void>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
+        return UnsafeMutablePointer<Atomic<UInt32>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
     }
 
-    /// Runs `body` holding the mutex of packet `id`'s slot.
+    /// Runs `body` holding the lock of packet `id`'s slot: one word, taken by an acquiring compare-exchange and
+    /// given back by a releasing store; a waiter spins briefly, then yields its processor — `AtomicLock`'s
+    /// algorithm, which ThreadSanitizer sees (it does not see `Synchronization.Mutex`'s futex on Linux). Measured
+    /// against that `Mutex` in one sitting: Benchmarks/README.md, "The mutex engine's lock".
     @inline(__always)
     func withLock<R>(of id: PacketID, _ body: () -> R) -> R {
-        lock(of: id).pointee.withLock { _ in body() }
+        let word = lock(of: id)
+        // acquire: pairs with the unlock's release; what the last holder wrote is seen
+        while !word.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { spinWait() }
+        defer { word.pointee.store(0, ordering: .releasing) }
+        return body()
     }
 
     // MARK: Refunds, deadlines, reclamation
@@ -501,13 +508,13 @@ package final class PacketArena: @unchecked Sendable {
         return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
     }
 
-    /// Creates slot page `index` (and its mutexes). Called under `growthLock`.
+    /// Creates slot page `index` (and its lock words). Called under `growthLock`.
     private func createPage(_ index: Int, _ growth: inout Growth) {
         let page = Self.allocateZeroed(Self.slotsPerPage * 8).assumingMemoryBound(to: Atomic<UInt64>.self)
         growth.pages.append(page)
         if let lockPages {
-            let locks = UnsafeMutablePointer<Mutex<Void>>.allocate(capacity: Self.slotsPerPage)
-            for entry in 0 ..< Self.slotsPerPage { (locks + entry).initialize(to: Mutex(())) }
+            let locks = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: Self.slotsPerPage)
+            for entry in 0 ..< Self.slotsPerPage { (locks + entry).initialize(to: Atomic(0)) }
             growth.lockPages.append(locks)
             lockPages[index].store(UInt(bitPattern: locks), ordering: .releasing)
         }

@@ -14,7 +14,7 @@ package final class PacketDirectory<Element: Sendable>: Sendable {
 
     @usableFromInline let pages: [WriteOnce<[WriteOnce<Element>]>]
     private let nextID = Atomic<UInt64>(0)
-    private let pageCreation = Mutex<Void>(())
+    private let pageCreation = AtomicLock(())   // seen by ThreadSanitizer, unlike `Mutex`
 
     /// A directory for up to `capacity` packets over its lifetime.
     package init(capacity: Int = 1 << 26) {

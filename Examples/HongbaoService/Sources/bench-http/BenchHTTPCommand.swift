@@ -36,13 +36,9 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine: HTTPGrabEngine
-        do {
-            engine = try await HTTPGrabEngine(urls: urls, loops: workload.threads, connectionsPerLoop: connections,
-                                              tokens: try await TokenKeys.fromEnvironment())
-        } catch {
-            FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
-            throw ExitCode.failure
+        let engine = try await failingWithOneLine("bench-http") {
+            try await HTTPGrabEngine(urls: urls, loops: workload.threads, connectionsPerLoop: connections,
+                                     tokens: try await TokenKeys.fromEnvironment())
         }
         var options = workload.options(command: "bench-http")
         options.settings = ["http": http, "connections": "\(connections)", "shared": "\(engine.shared)"]
@@ -51,17 +47,18 @@ struct BenchHTTPCommand: AsyncParsableCommand {
         let passed: Bool
         do {
             // The session blocks its thread (it waits on its worker threads): run it off the cooperative pool.
-            passed = try await withCheckedThrowingContinuation { continuation in
-                Thread {
-                    continuation.resume(with: Result {
-                        try BenchSession.run(session, engines: [{ .asynchronous(engine) }]).allSatisfy(\.verdict.passed)
-                    })
-                }.start()
+            passed = try await failingWithOneLine("bench-http") {
+                try await withCheckedThrowingContinuation { continuation in
+                    Thread {
+                        continuation.resume(with: Result {
+                            try BenchSession.run(session, engines: [{ .asynchronous(engine) }]).allSatisfy(\.verdict.passed)
+                        })
+                    }.start()
+                }
             }
         } catch {
-            FileHandle.standardError.write(Data("bench-http: error: \(error)\n".utf8))
             try? await engine.shutdown()
-            throw ExitCode.failure
+            throw error
         }
         try? await engine.shutdown()
         if !passed { throw ExitCode(2) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HongbaoCommandLine
 import HongbaoCore
 import HongbaoRedis
 import HongbaoSQLite
@@ -79,10 +80,13 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "hongbao-service")
         logger.logLevel = .info
-        let engine: any AsyncGrabEngine
-        var journaled: JournaledEngine?
-        let authentication: Authentication
-        do {
+        // One line and exit 1: the Redis server cannot be reached, the journal is another process's, foreign, newer,
+        // corrupt or on a disk that fails.
+        let (engine, journaled, authentication) = try await failingWithOneLine("hongbao-service") {
+            () async throws -> (any AsyncGrabEngine, JournaledEngine?, Authentication) in
+            let engine: any AsyncGrabEngine
+            var journaled: JournaledEngine?
+            let authentication: Authentication
             switch (try await TokenKeys.fromEnvironment(), insecureDev) {
             case (let keys?, false): authentication = .tokens(keys)
             case (nil, true): authentication = .insecureDevelopment
@@ -106,11 +110,7 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
             } else {
                 engine = LockFreeEngine(retention: .seconds(retention))
             }
-        } catch {
-            // One line and exit 1: the Redis server cannot be reached, the journal is another process's, foreign,
-            // newer, corrupt or on a disk that fails.
-            FileHandle.standardError.write(Data("hongbao-service: error: \(error)\n".utf8))
-            throw ExitCode.failure
+            return (engine, journaled, authentication)
         }
         if case .insecureDevelopment = authentication {
             logger.warning("INSECURE: --insecure-dev: no tokens; any client may grab for any member, expire any packet and read every account")
