@@ -92,3 +92,16 @@ public struct RunAnalysis: Sendable {
         positions.first { $0.algorithm == algorithm && $0.position == 1 }?.count ?? 0
     }
 }
+
+extension RunAnalysis {
+    /// Of `analyses` (in run order): the latest run of each engine that was audited, in run order — what a reader
+    /// of `bench`'s default run (lock-free, mutex, actor, then the null engine) wants detailed. Runs never audited
+    /// (the null engine's) only when there is nothing else; an incomplete run counts as the latest of its engine.
+    public static func latestAuditedOfEachEngine(_ analyses: [RunAnalysis]) -> [RunAnalysis] {
+        let audited = analyses.filter { !$0.run.verdict.hasPrefix("not audited") }
+        let candidates = audited.isEmpty ? analyses : audited
+        var latest: [String: RunAnalysis] = [:]
+        for analysis in candidates { latest[analysis.run.engine] = analysis }
+        return latest.values.sorted { $0.run.id < $1.run.id }
+    }
+}

@@ -21,7 +21,10 @@ struct HongbaoCommand: ParsableCommand {
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse the runs stored by `bench`: throughput, latency, refunds, fairness by grab position.",
-        discussion: "Without --run: every run in the file side by side, and the latest run in detail.")
+        discussion: """
+            Without --run: every run in the file side by side, then in detail the latest audited run of each engine \
+            (the null engine's runs, never audited, only if nothing else was run). With --run: those runs in detail.
+            """)
 
     @Argument(help: "The SQLite file `bench` wrote.")
     var database = "hongbao.db"
@@ -48,7 +51,7 @@ struct Report: ParsableCommand {
             guard !chosen.isEmpty else { throw ResultStoreError.noRuns(path: database) }
             let analyses = try chosen.map { try RunAnalysis(run: $0, in: store) }
             print(TextReport.comparison(analyses))
-            for analysis in runs.isEmpty ? [analyses.last!] : analyses {
+            for analysis in runs.isEmpty ? RunAnalysis.latestAuditedOfEachEngine(analyses) : analyses {
                 print("")
                 print(TextReport.detail(analysis))
             }
