@@ -33,6 +33,11 @@ public struct Verdict: Sendable, Codable {
     public var wrongAmounts = 0
     /// Records of the engine that no caller was told it won.
     public var unreportedGrants = 0
+    /// Shares recorded with another amount than the split of the packet's spec and seed gives that share
+    /// (`RedPacket.split`, recomputed by the audit): money an engine moved between shares, or drew from another
+    /// seed or algorithm — which no balance shows, since an engine's paid + balance == total can hold by
+    /// construction.
+    public var offSplit = 0
     /// Packets whose records are not numbered 1 … n.
     public var misnumbered = 0
     /// Members holding a share who were told "sold out", "expired" or "not a member".
@@ -50,7 +55,7 @@ public struct Verdict: Sendable, Codable {
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case audited, packets, totalFen = "total_fen", paidFen = "paid_fen", refundFen = "refund_fen", grabs, oversold,
              paidTwice = "paid_twice", belowOneFen = "below_one_fen", unbalanced, lostGrants = "lost_grants",
-             wrongAmounts = "wrong_amounts", unreportedGrants = "unreported_grants", misnumbered,
+             wrongAmounts = "wrong_amounts", unreportedGrants = "unreported_grants", offSplit = "off_split", misnumbered,
              deniedHolders = "denied_holders", lostRefunds = "lost_refunds", lostSends = "lost_sends",
              finalStateRead = "final_state_read"
     }
@@ -79,6 +84,7 @@ public struct Verdict: Sendable, Codable {
         (packets, totalFen, paidFen, refundFen, grabs) = (try count(.packets), try fen(.totalFen), try fen(.paidFen), try fen(.refundFen), try count(.grabs))
         (oversold, paidTwice, belowOneFen, unbalanced) = (try count(.oversold), try count(.paidTwice), try count(.belowOneFen), try count(.unbalanced))
         (lostGrants, wrongAmounts, unreportedGrants) = (try count(.lostGrants), try count(.wrongAmounts), try count(.unreportedGrants))
+        offSplit = try count(.offSplit)
         (misnumbered, deniedHolders, lostRefunds, lostSends) = (try count(.misnumbered), try count(.deniedHolders), try count(.lostRefunds), try count(.lostSends))
         finalStateRead = try value(.finalStateRead, Bool.self) ?? false
     }
@@ -98,6 +104,7 @@ public struct Verdict: Sendable, Codable {
         lostGrants += other.lostGrants
         wrongAmounts += other.wrongAmounts
         unreportedGrants += other.unreportedGrants
+        offSplit += other.offSplit
         misnumbered += other.misnumbered
         deniedHolders += other.deniedHolders
         lostRefunds += other.lostRefunds
@@ -132,7 +139,7 @@ public struct Verdict: Sendable, Codable {
     /// True when nothing failed (or nothing could be checked).
     public var passed: Bool {
         !audited || moneyConserved && oversold == 0 && paidTwice == 0 && belowOneFen == 0 && lostGrants == 0 && wrongAmounts == 0
-            && unreportedGrants == 0 && misnumbered == 0 && deniedHolders == 0 && lostRefunds == 0 && lostSends == 0
+            && unreportedGrants == 0 && offSplit == 0 && misnumbered == 0 && deniedHolders == 0 && lostRefunds == 0 && lostSends == 0
     }
 
     /// One line: `pass` or what failed.
@@ -149,6 +156,7 @@ public struct Verdict: Sendable, Codable {
         if lostRefunds > 0 { failures.append("\(lostRefunds) acknowledged refunds lost") }
         if wrongAmounts > 0 { failures.append("\(wrongAmounts) grants paid another amount than the caller was told") }
         if unreportedGrants > 0 { failures.append("\(unreportedGrants) records no caller was told of") }
+        if offSplit > 0 { failures.append("\(offSplit) shares paid another amount than the packet's split") }
         if misnumbered > 0 { failures.append("\(misnumbered) packets with records out of sequence") }
         if deniedHolders > 0 { failures.append("\(deniedHolders) holders of a share told they had none") }
         return "FAIL: " + failures.joined(separator: ", ")

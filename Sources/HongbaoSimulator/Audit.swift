@@ -135,6 +135,11 @@ public enum Audit {
                                           answersKnown: { [shard] in shard?.grabs(for: $0) ?? true })
             verdict.add(findings, of: summary, refund: toldRefund ?? .zero, owned: owned)
             if owned, let toldRefund, summary.refund != toldRefund { verdict.lostRefunds += 1 }
+            if owned {   // the amount oracle: every share as the packet's spec and seed split it, recomputed here
+                let packet = workload.packets[index]
+                let split = RedPacket.split(packet.spec, seed: packet.seed)
+                verdict.offSplit += summary.grabs.lazy.filter { split.indices.contains($0.seq - 1) && $0.amount != split[$0.seq - 1] }.count
+            }
             // Each record's latency, found by a binary search of the grants sorted by member (no hashing).
             grants.sort { ($0.member, $0.order) < ($1.member, $1.order) }
             return summary.grabs.map { record -> UInt64 in

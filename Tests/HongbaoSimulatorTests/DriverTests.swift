@@ -32,9 +32,11 @@ struct DriverTests {
         #expect(measurement.count(.notMember) > 0 && measurement.count(.soldOut) > 0 && measurement.count(.alreadyGrabbed) > 0)
     }
 
-    /// The verdict compares what each caller was told with the engine's records: an engine that tells a caller
-    /// another amount than it records, or tells of a grant it never records, fails — whoever wrote it.
-    @Test(arguments: [LyingEngine.Lie.wrongAmount, .lostGrant, .unreportedGrant])
+    /// The verdict compares what each caller was told with the engine's records, and each record with the split
+    /// of its packet's seed: an engine that tells a caller another amount than it records, tells of a grant it
+    /// never records, or splits with another seed than it was given (its money balancing and every caller told
+    /// its record: only the recomputed split shows it) fails — whoever wrote it.
+    @Test(arguments: [LyingEngine.Lie.wrongAmount, .lostGrant, .unreportedGrant, .reseeded])
     func theVerdictCatchesAnEngineThatLiesToItsCallers(_ lie: LyingEngine.Lie) throws {
         let target = DrivenEngine.synchronous(LyingEngine(lie))
         let measurement = try Driver(threads: 2).run(Self.workload, on: target)
@@ -44,6 +46,9 @@ struct DriverTests {
         case .wrongAmount: #expect(verdict.wrongAmounts > 0 && verdict.lostGrants == 0, "\(verdict.summary)")
         case .lostGrant: #expect(verdict.lostGrants > 0, "\(verdict.summary)")
         case .unreportedGrant: #expect(verdict.unreportedGrants > 0, "\(verdict.summary)")
+        case .reseeded:
+            #expect(verdict.offSplit > 0 && verdict.moneyConserved && verdict.wrongAmounts == 0, "\(verdict.summary)")
+            #expect(verdict.summary.contains("shares paid another amount than the packet's split"))
         }
     }
 
@@ -118,14 +123,16 @@ final class FailingEngine: GrabEngine {
 
 /// A lock-free engine that lies to its callers in one way, for testing the verdict.
 final class LyingEngine: GrabEngine {
-    enum Lie: Sendable { case wrongAmount, lostGrant, unreportedGrant }
+    enum Lie: Sendable { case wrongAmount, lostGrant, unreportedGrant, reseeded }
     let base = LockFreeEngine()
     let lie: Lie
     var name: String { "lying" }
 
     init(_ lie: Lie) { self.lie = lie }
 
-    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID { try base.send(spec, to: group, seed: seed) }
+    func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+        try base.send(spec, to: group, seed: lie == .reseeded ? seed &+ 1 : seed)
+    }
     func grab(_ packet: PacketID, for member: MemberID) throws -> GrabOutcome {
         let unlucky = member.rawValue % 97 == 0
         switch lie {
