@@ -5,10 +5,11 @@ import HongbaoCore
 /// Schema version 2 (`PRAGMA user_version`), documented in the README: `runs`, `packets`, `grabs`,
 /// `latency_ladder`; version 2 adds to `runs` what merging the runs of several load generators needs (the run group
 /// and shard, the grab phase's wall-clock span, the latency histogram and the verdict's counts). A version-1 file is
-/// migrated when opened for writing, and read as it is. A run's row is committed first with `complete = 0` and set to 1 only when everything is
-/// written, so a run killed mid-way leaves a database that opens, with that run marked incomplete. Bulk loads go
-/// through `RunLoader` (on `BackgroundLoad`'s thread: a transaction per batch, one reused prepared statement per table) with the indexes dropped
-/// during the load and created after it. Not thread-safe: one store per thread.
+/// migrated when opened for writing, and read as it is. A run's row is committed first with `complete = 0` and set
+/// to 1 only when everything is written, so a run killed mid-way leaves a database that opens, with that run marked
+/// incomplete. Bulk loads go through `RunLoader` (on `BackgroundLoad`'s thread: a transaction per batch, one reused
+/// prepared statement per table) with the indexes dropped during the load and created after it. Not thread-safe: one
+/// store per thread.
 public final class ResultStore {
     /// The schema this version writes (`PRAGMA user_version`).
     public static let schemaVersion: Int64 = 2
@@ -217,7 +218,7 @@ public final class ResultStore {
     /// `batchSize` rows, reused statements). Use it from one thread; `backgroundLoad(run:)` runs one on a thread of
     /// its own.
     /// - Throws: `SQLiteError` if the file cannot be opened again.
-    public func loader(run: Int64) throws -> RunLoader {
+    package func loader(run: Int64) throws -> RunLoader {
         let connection = try SQLiteDatabase(path: path, busyTimeout: busyTimeout)
         try connection.execute("PRAGMA synchronous = NORMAL")
         if let maxPageCount { try connection.execute("PRAGMA max_page_count = \(maxPageCount)") }
@@ -227,8 +228,9 @@ public final class ResultStore {
     /// Starts a background load of one run's `packets` and `grabs` rows (see `BackgroundLoad`).
     public func backgroundLoad(run: Int64) throws -> BackgroundLoad { BackgroundLoad(try loader(run: run)) }
 
-    /// The single integer a query returns (0 if it returns no row).
-    public func integer(_ sql: String) throws -> Int64 {
+    /// The single integer a query returns (0 if it returns no row): for tests and checks inside the package, never
+    /// API (arbitrary SQL).
+    package func integer(_ sql: String) throws -> Int64 {
         let statement = try database.prepare(sql)
         return try statement.step() ? statement.int64(at: 0) : 0
     }

@@ -1,7 +1,7 @@
 /// One run's `packets` and `grabs` rows, loaded on a connection the loader owns: one transaction per `batchSize`
 /// rows across both tables, each table through one reused prepared statement. Not thread-safe: one thread uses it
 /// (`BackgroundLoad` runs one on a thread of its own).
-public final class RunLoader {
+package final class RunLoader {
     private let connection: SQLiteDatabase
     private let batchSize: Int
     private let packets: SQLiteStatement
@@ -9,7 +9,7 @@ public final class RunLoader {
     /// Rows in the open transaction.
     private var pending = 0
     /// Rows inserted so far (committed or pending).
-    public private(set) var written = 0
+    package private(set) var written = 0
 
     init(_ connection: SQLiteDatabase, run: Int64, batchSize: Int) throws {
         self.connection = connection
@@ -26,7 +26,7 @@ public final class RunLoader {
     }
 
     /// Inserts a `packets` row. - Throws: `SQLiteError` (a full disk, a lock held past the busy timeout).
-    public func append(_ row: PacketRow) throws {
+    package func append(_ row: PacketRow) throws {
         try insert(packets) { statement in
             statement.bind(Int64(row.packet), at: 1)
             statement.bind(Int64(row.group), at: 2)
@@ -42,7 +42,7 @@ public final class RunLoader {
     }
 
     /// Inserts a `grabs` row. - Throws: as `append(_: PacketRow)`.
-    public func append(_ row: GrabRow) throws {
+    package func append(_ row: GrabRow) throws {
         try insert(grabs) { statement in
             statement.bind(Int64(row.packet), at: 1)
             statement.bind(Int64(row.seq), at: 2)
@@ -53,7 +53,7 @@ public final class RunLoader {
     }
 
     /// Commits the rows of the open transaction, if any.
-    public func finish() throws {
+    package func finish() throws {
         guard pending > 0 else { return }
         try connection.execute("COMMIT")
         pending = 0
