@@ -298,7 +298,7 @@ final class RedisTopology: Sendable {
     }
 
     /// The longest wait between two tries during a failover: the promoted replica is used at most this long after
-    /// it starts serving (Benchmarks/README.md: 400 ms measured against 100 ms on the durable stall).
+    /// it starts serving (the longest wait measured against a shorter one on the durable stall: Benchmarks/README.md).
     static let longestBackoff = Duration.milliseconds(100)
 
     /// Error replies that mean "not now" during a failover or a resharding: nothing ran, try again shortly.

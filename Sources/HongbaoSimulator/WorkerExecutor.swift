@@ -5,8 +5,8 @@ import Foundation
 /// here and run by this thread — no hop through the global executor's thread pool, and no wake-up while the thread
 /// is busy (SwiftNIO's event loops serve as task executors the same way).
 ///
-/// Measured (Benchmarks/README.md, "The journal"): on the global executor each suspension and resumption of a
-/// caller cost ≈ 4.7 µs of CPU in thread hand-offs, and kept the journal's group commits small.
+/// On the global executor each suspension and resumption of a caller cost microseconds of CPU in thread hand-offs,
+/// and kept the journal's group commits small (measured: Benchmarks/README.md, "The journal").
 final class WorkerExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: `jobs`, `waiting` and `stopped` are read and written only under `condition` (a pthread
     // mutex and condition variable, which ThreadSanitizer sees).

@@ -133,7 +133,7 @@ public final class GroupCommitJournal: GrabJournal, @unchecked Sendable {
 
     /// Takes `appends`, trying up to 1,024 times before it blocks: the lock is held for one call's change, a few
     /// hundred nanoseconds, so a thread that finds it taken usually gets it by trying again; blocking at once put
-    /// both worker threads to sleep in futex calls (19 % of the run's time, measured; Benchmarks/README.md).
+    /// both worker threads to sleep in futex calls (measured: Benchmarks/README.md, "The journal").
     private func lockAppends() {
         for _ in 0 ..< 1024 where appends.try() { return }
         appends.lock()
