@@ -171,8 +171,16 @@ run_case() {
       kill -9 "${pid_of[$master]}"; wait "${pid_of[$master]}" 2>/dev/null || true
       sleep 4
       ip netns exec "${ns_of[$replica]}" tc qdisc del dev eth0 root
-      # Back as a supervisor would start it once its replica was promoted: empty (no persistence), with its cluster
-      # config, it rejoins as a replica of the promoted node.
+      # Back as a supervisor would start it once its replica was promoted — waited for, not assumed after a fixed
+      # sleep: on a slow host the throttled replica's election can take longer, and a master restarted empty
+      # before it would come back as the master of its slots and wipe them. Empty (no persistence), with its
+      # cluster config, it rejoins as a replica of the promoted node.
+      local promoted=0
+      for _ in $(seq 600); do
+        [[ $(redis-cli -h "${ip_of[$replica]}" -p 7000 role 2>/dev/null | head -1) == master ]] && { promoted=1; break; }
+        sleep 0.1
+      done
+      ((promoted)) || fatal "$name: host $replica was not promoted within 60 s of its master's kill"
       start_node "$master"
       ;;
   esac

@@ -13,49 +13,19 @@ struct RedisEngineTests {
         try RedisEngine(url: RedisTestServer.url!, clock: clock)
     }
 
-    @Test func grabsRetriesSellingOutAndOutsiders() throws {
-        let engine = try Self.engine()
-        for algorithm in [SplitAlgorithm.doubleMeanAtGrab, .lineCutting] {
-            let spec = try PacketSpec(total: 100_00, shares: 3, algorithm: algorithm)
-            let packet = try engine.send(spec, to: Self.group, seed: 42)
-            let outcomes = try [MemberID(1), 2, 3].map { try engine.grab(packet, for: $0) }
-            #expect(outcomes.allSatisfy { if case .granted = $0 { true } else { false } })
-            if algorithm == .lineCutting { #expect(outcomes.map(\.share!) == RedPacket.split(spec, seed: 42)) }
-            #expect(try engine.grab(packet, for: 2) == .alreadyGrabbed(outcomes[1].share!))
-            #expect(try engine.grab(packet, for: 4) == .soldOut)
-            #expect(try engine.grab(packet, for: 4) == .soldOut)
-            #expect(try engine.grab(packet, for: 3) == .alreadyGrabbed(outcomes[2].share!))
-            #expect(try engine.grab(packet, for: 99) == .notMember)
-            let summary = try engine.summary(of: packet)
-            #expect(summary.grabs.map(\.member) == [1, 2, 3] && summary.grabs.map(\.seq) == [1, 2, 3])
-            #expect(PacketFindings(summary).violations == [])
-            #expect(try engine.expire(packet) == .refunded(.zero))
-        }
-    }
-
-    @Test func expiryRefundsExactlyOnceInEveryState() throws {
+    /// What the conformance suite cannot see from one engine: a refund made through one instance is the one
+    /// another instance (another process) hears, and an unknown id is refused.
+    @Test func anotherInstanceHearsTheOneRefund() throws {
         let clock = ManualClock()
         let engine = try RedisEngine(url: RedisTestServer.url!, clock: WallOffset(clock))
         let spec = try PacketSpec(total: 10_00, shares: 4, expiry: .seconds(60))
-        let untouched = try engine.send(spec, to: Self.group, seed: 1)
         let partly = try engine.send(spec, to: Self.group, seed: 2)
-        let fully = try engine.send(spec, to: Self.group, seed: 3)
         let first = try #require(try engine.grab(partly, for: 5).share)
-        for member in [MemberID(1), 2, 3, 4] { _ = try engine.grab(fully, for: member) }
         clock.advance(by: .seconds(61))
-        #expect(try engine.grab(untouched, for: 1) == .expired)
-        #expect(try engine.grab(partly, for: 5) == .alreadyGrabbed(first))
-        #expect(try engine.grab(partly, for: 6) == .expired)
-        #expect(try engine.expire(untouched) == .refunded(10_00))
         #expect(try engine.expire(partly) == .refunded(10_00 - first))
-        #expect(try engine.expire(fully) == .refunded(.zero))
-        #expect(try engine.expire(partly) == .alreadyRefunded(10_00 - first))
-        let other = try Self.engine()   // another process's engine sees the same refund, made once
+        let other = try Self.engine()
         #expect(try other.expire(partly) == .alreadyRefunded(10_00 - first))
-        for packet in [untouched, partly, fully] {
-            let summary = try engine.summary(of: packet)
-            #expect(summary.refund == summary.balance && PacketFindings(summary).violations == [])
-        }
+        #expect(try other.summary(of: partly).refund == 10_00 - first)
         #expect(throws: GrabEngineError.self) { _ = try engine.expire(PacketID(UInt64.max / 2)) }
     }
 
