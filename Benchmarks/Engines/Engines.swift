@@ -1,6 +1,6 @@
 import Benchmark
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import Synchronization
 
 /// Grabs per second of each in-process engine: one hot packet and many packets, 1 and 2 threads.
@@ -144,21 +144,6 @@ func measure(_ benchmark: Benchmark, grabs: Int, _ body: () -> Void) {
     let elapsed = ContinuousClock.now - start
     benchmark.stopMeasurement()
     benchmark.measurement(kiloGrabsPerSecond, Int((Double(grabs) / (elapsed / .seconds(1)) / 1_000).rounded()))
-}
-
-/// Runs `body(thread)` on `count` threads released together, and waits for all of them.
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let arrived = StartBarrier(parties: count)
-    let done = DispatchGroup()
-    for thread in 0 ..< count {
-        done.enter()
-        Thread {
-            arrived.arriveAndWait()
-            body(thread)
-            done.leave()
-        }.start()
-    }
-    done.wait()
 }
 
 /// `../shared/limits/fullgrab.c` in Swift, through the public API: packets of 100 shares of ¥100.00 to the group of

@@ -1,5 +1,5 @@
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import Synchronization
 
 /// Rounds of a real race: threads released together grab from one fresh packet of 5 shares each round.
@@ -25,39 +25,30 @@ enum RaceRounds {
         let spec = try PacketSpec(total: 500, shares: 5)
         let limit: Int = switch goal { case .oversold: maxRounds; case .rounds(let count): count }
         var result = Result()
-        do {
-            let state = RoundState()
-            let done = DispatchGroup()
-            for thread in 0 ..< threads {
-                done.enter()
-                Thread {
-                    var seen = 0
-                    while true {
-                        var current = state.round.load(ordering: .acquiring)
-                        var spins = 0
-                        while current == seen && !state.quit.load(ordering: .acquiring) {
-                            spins += 1
-                            // More threads than cores: a waiter that only spins holds a core the others need to
-                            // finish the round (a scheduler tick, milliseconds, per round); give it up instead.
-                            if spins % 64 == 0 { sched_yield() }
-                            current = state.round.load(ordering: .acquiring)
-                        }
-                        if state.quit.load(ordering: .acquiring) { break }
-                        seen = current
-                        let packet = PacketID(state.packetID.load(ordering: .acquiring))
-                        for k in 0 ..< grabbersPerThread {
-                            _ = try? engine.grab(packet, for: MemberID(UInt32(1 + thread * grabbersPerThread + k)))
-                        }
-                        state.finished.add(1, ordering: .releasing)
-                    }
-                    done.leave()
-                }.start()
+        let state = RoundState()
+        try runThreads(threads) { thread in
+            var seen = 0
+            while true {
+                var current = state.round.load(ordering: .acquiring)
+                var spins = 0
+                while current == seen && !state.quit.load(ordering: .acquiring) {
+                    spins += 1
+                    // More threads than cores: a waiter that only spins holds a core the others need to
+                    // finish the round (a scheduler tick, milliseconds, per round); give it up instead.
+                    if spins % 64 == 0 { sched_yield() }
+                    current = state.round.load(ordering: .acquiring)
+                }
+                if state.quit.load(ordering: .acquiring) { break }
+                seen = current
+                let packet = PacketID(state.packetID.load(ordering: .acquiring))
+                for k in 0 ..< grabbersPerThread {
+                    _ = try? engine.grab(packet, for: MemberID(UInt32(1 + thread * grabbersPerThread + k)))
+                }
+                state.finished.add(1, ordering: .releasing)
             }
+        } meanwhile: { _ in
+            defer { state.quit.store(true, ordering: .releasing) }   // the threads leave before runThreads returns
             let deadline = ContinuousClock.now + timeLimit
-            defer {
-                state.quit.store(true, ordering: .releasing)
-                done.wait()
-            }
             while result.rounds < limit {
                 let packet = try engine.send(spec, to: group, seed: seed &+ UInt64(result.rounds))
                 state.packetID.store(packet.rawValue, ordering: .releasing)
@@ -126,17 +117,7 @@ final class RoundState: Sendable {
 enum CASRetries {
     static func measure(grabs: Int, threads: Int) -> (grabs: Int, retries: Int, perGrab: Double) {
         let word = CountedWord()
-        let start = StartBarrier(parties: threads)   // so that what the threads measure really overlaps
-        let done = DispatchGroup()
-        for thread in 0 ..< threads {
-            done.enter()
-            Thread {
-                start.arriveAndWait()
-                word.grab(count: grabs / threads, seed: UInt64(thread + 1))
-                done.leave()
-            }.start()
-        }
-        done.wait()
+        runThreads(threads) { thread in word.grab(count: grabs / threads, seed: UInt64(thread + 1)) }
         let retries = word.retries.load(ordering: .relaxed)
         return (grabs, retries, Double(retries) / Double(grabs))
     }
@@ -179,35 +160,23 @@ enum Throughput {
         // the shares, a thread would leave after its half and the two would drift apart, onto different packets).
         let group = Group(range: 1 ... 500)
         let packets = try (0 ..< count).map { try engine.send(try PacketSpec(total: 100_00, shares: 100), to: group, seed: UInt64($0)) }
-        let done = DispatchGroup()
-        let line = StartBarrier(parties: 3)   // both threads and this one: the clock starts at the release
-        let counter = GrantCounter()
-        for half in 0 ..< 2 {
-            done.enter()
-            Thread {
-                line.arriveAndWait()
-                var won = 0
-                for packet in packets {
-                    for member in stride(from: UInt32(1 + half), through: 500, by: 2) {
-                        let outcome = try? engine.grab(packet, for: MemberID(member))
-                        if case .granted = outcome { won += 1 } else if outcome == .soldOut { break }
-                    }
+        var start = ContinuousClock.now
+        let won = runThreads(2) { half in   // the clock starts at the release
+            var won = 0
+            for packet in packets {
+                for member in stride(from: UInt32(1 + half), through: 500, by: 2) {
+                    let outcome = try? engine.grab(packet, for: MemberID(member))
+                    if case .granted = outcome { won += 1 } else if outcome == .soldOut { break }
                 }
-                counter.count.add(won, ordering: .relaxed)
-                done.leave()
-            }.start()
+            }
+            return won
+        } meanwhile: { _ in
+            start = ContinuousClock.now
         }
-        line.arriveAndWait()
-        let start = ContinuousClock.now
-        done.wait()
-        return Double(counter.count.load(ordering: .relaxed)) / ((ContinuousClock.now - start) / .seconds(1))
+        return Double(won.reduce(0, +)) / ((ContinuousClock.now - start) / .seconds(1))
     }
 
     static func format(_ rate: Double) -> String {
         rate >= 1e6 ? String(format: "%.1f M", rate / 1e6) : String(format: "%.0f k", rate / 1e3)
     }
-}
-
-final class GrantCounter: Sendable {
-    let count = Atomic<Int>(0)
 }

@@ -33,11 +33,7 @@ public struct Group: Sendable, Hashable {
     /// The member's dense index in `0 ..< count`, or nil if it is not a member. O(log count).
     @inlinable
     public func index(of member: MemberID) -> Int? {
-        var low = members.startIndex, high = members.endIndex
-        while low < high {
-            let mid = low + (high - low) / 2
-            if members[mid] < member { low = mid + 1 } else { high = mid }
-        }
+        let low = members.partitioningIndex { $0 >= member }
         return low < members.endIndex && members[low] == member ? low - members.startIndex : nil
     }
 

@@ -79,11 +79,7 @@ public struct PacketFindings: Sendable, Equatable {
             violations.append("\(id): \(later.member) was paid twice")
         }
         func position(of member: MemberID) -> Int? {
-            var low = 0, high = byMember.count
-            while low < high {
-                let middle = (low + high) / 2
-                if byMember[middle].member < member { low = middle + 1 } else { high = middle }
-            }
+            let low = byMember.partitioningIndex { $0.member >= member }
             return low < byMember.count && byMember[low].member == member ? low : nil
         }
 

@@ -13,8 +13,8 @@ import Synchronization
 /// fetch-or (a member wins at most once) and every win is appended to a log by a fetch-add. The race under study is
 /// only the state word's. `window`, if given, runs between the check and the act: tests and the classroom use
 /// it to force the interleaving that oversells, deterministically.
-public final class UnsafeRacyEngine: NonBlockingGrabEngine {
-    public let name = "racy (unsafe)"
+package final class UnsafeRacyEngine: NonBlockingGrabEngine {
+    package let name = "racy (unsafe)"
     private let directory: PacketDirectory<Packet>
     private let clock: any PacketClock
     private let keyedExpiries = KeyedExpiries()
@@ -23,7 +23,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     /// - Parameters: clock: where expiry reads the time; window: runs between the check and the act of every grab
     ///   (to force an interleaving). Keeps every packet for the engine's life (up to 2^26 of them): it is a lesson,
     ///   not a service.
-    public init(clock: any PacketClock = SystemPacketClock(), window: (@Sendable (MemberID) -> Void)? = nil) {
+    package init(clock: any PacketClock = SystemPacketClock(), window: (@Sendable (MemberID) -> Void)? = nil) {
         directory = PacketDirectory()
         self.clock = clock
         self.window = window
@@ -57,13 +57,13 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     }
 
     /// Creates the packet.
-    public func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
+    package func send(_ spec: PacketSpec, to group: Group, seed: UInt64) throws -> PacketID {
         let sentAt = clock.nanoseconds
         return try directory.insert { id in Packet(plan: try PacketPlan(id: id, spec: spec, group: group, seed: seed, sentAt: sentAt)) }
     }
 
     /// One grab by check-then-act: OVERSELLS under concurrency (see the type's notes).
-    public func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
+    package func grab(_ id: PacketID, for member: MemberID) throws -> GrabOutcome {
         let packet = try packet(id)
         let plan = packet.plan
         guard let index = plan.grabberIndex(of: member) else { return .notMember }
@@ -88,7 +88,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     }
 
     /// One grab with the seq of the share the member holds (its place in the log of wins). OVERSELLS too.
-    public func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
+    package func grabReceipt(_ id: PacketID, for member: MemberID) throws -> GrabReceipt {
         let outcome = try grab(id, for: member)
         guard outcome.share != nil else { return GrabReceipt(outcome) }
         // A win is logged before its grab returns, and a member wins at most once: its record is there.
@@ -96,7 +96,7 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
     }
 
     /// Closes the packet, also by check-then-act.
-    public func expire(_ id: PacketID) throws -> ExpiryOutcome {
+    package func expire(_ id: PacketID) throws -> ExpiryOutcome {
         let packet = try packet(id)
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
         guard !state.closed else { return .alreadyRefunded(Fen(state.balance)) }
@@ -106,12 +106,12 @@ public final class UnsafeRacyEngine: NonBlockingGrabEngine {
 
     /// `expire(_:)` under the caller's idempotency key: a retry with the key that refunded hears `.refunded` again.
     /// Keyed expiries of this engine take one lock (grabs never do). - Throws: `GrabEngineError.unknownPacket`.
-    public func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
+    package func expire(_ id: PacketID, idempotencyKey: IdempotencyKey) throws -> ExpiryOutcome {
         try keyedExpiries.expire(id, key: idempotencyKey, isKnown: { _ in true }) { try expire(id) }
     }
 
     /// Every win logged, including the oversold ones.
-    public func summary(of id: PacketID) throws -> PacketSummary {
+    package func summary(of id: PacketID) throws -> PacketSummary {
         let packet = try packet(id)
         let state = PackedState(rawValue: packet.state.load(ordering: .acquiring))
         return PacketSummary(packet: id, total: packet.plan.spec.total, shares: packet.plan.spec.shares,

@@ -85,11 +85,7 @@ public enum RedPacket {
     }
 
     private static func insertionPoint(of value: Int64, in sorted: [Int64]) -> (index: Int, found: Bool) {
-        var low = 0, high = sorted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid] < value { low = mid + 1 } else { high = mid }
-        }
+        let low = sorted.partitioningIndex { $0 >= value }
         return (low, low < sorted.count && sorted[low] == value)
     }
 

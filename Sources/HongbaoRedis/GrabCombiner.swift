@@ -10,7 +10,7 @@ import Synchronization
 /// engine's own (`Thread`s), never the cooperative pool's, so hiredis's blocking calls block nobody else.
 final class GrabCombiner: Sendable {
     typealias Waiter = CheckedContinuation<GrabReceipt, any Error>
-    private let pending = Locked<[(GrabRequest, Waiter)]>([])
+    private let pending = AtomicLock<[(GrabRequest, Waiter)]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     static let threads = 2

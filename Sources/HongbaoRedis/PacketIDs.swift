@@ -23,7 +23,7 @@ final class PacketIDs: Sendable {
         var pinned: UInt64?
     }
 
-    private let state = Locked(State())
+    private let state = AtomicLock(State())
 
     /// A new id for a packet whose group has hash tag `tag`.
     func next(tag: UInt64) -> PacketID {

@@ -36,9 +36,9 @@ public final class RedisEngine: SettlingGrabEngine, AsyncGrabEngine, SenderTrack
     let clock: any PacketClock
     /// How long a packet's keys stay after its refund is recorded.
     public let retention: Duration
-    private let combiner = Locked<GrabCombiner?>(nil)
+    private let combiner = AtomicLock<GrabCombiner?>(nil)
     /// The big groups this engine sent packets to: its grabs vouch for their members (see `SentGroups`).
-    let sentGroups = Locked(SentGroups())
+    let sentGroups = AtomicLock(SentGroups())
     /// Where new packets' ids come from: no counter in Redis (see `PacketIDs`).
     let packetIDs = PacketIDs()
 

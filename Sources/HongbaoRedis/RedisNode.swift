@@ -1,4 +1,5 @@
 import Foundation
+import HongbaoCore
 import Synchronization
 
 /// A connection to one server with what the engine needs around it: reconnection with backoff, and the
@@ -87,7 +88,7 @@ final class RedisNode: @unchecked Sendable {
 /// it is held for a push or a pop, never during a round trip.
 final class RedisNodePool: Sendable {
     let address: RedisAddress
-    private let idle = Locked<[RedisNode]>([])
+    private let idle = AtomicLock<[RedisNode]>([])
 
     init(_ address: RedisAddress) {
         self.address = address

@@ -1,4 +1,5 @@
 import Foundation
+import HongbaoCore
 import Synchronization
 
 /// Where each packet's keys live: one server, or the masters of a Redis Cluster by hash slot.
@@ -9,20 +10,20 @@ import Synchronization
 final class RedisTopology: Sendable {
     let seeds: [RedisAddress]
     let isCluster: Bool
-    private let slots: Locked<[RedisAddress]>         // 16384 entries in a cluster; one entry otherwise
-    private let pools = Locked<[RedisAddress: RedisNodePool]>([:])
-    private let shas = Locked<[String: String]>([:])
+    private let slots: AtomicLock<[RedisAddress]>         // 16384 entries in a cluster; one entry otherwise
+    private let pools = AtomicLock<[RedisAddress: RedisNodePool]>([:])
+    private let shas = AtomicLock<[String: String]>([:])
     /// How long a call waits for a cluster to recover from a failover before it fails.
     let recoveryTimeout: Duration
     /// When writes are acknowledged (see `Durability`).
     let durability: Durability
     /// Every failover ridden through: which node was lost, which served its slots next, and how long it took.
-    let recoveries = Locked<[RedisRecovery]>([])
+    let recoveries = AtomicLock<[RedisRecovery]>([])
     /// Nodes lost and not yet replaced: since when, and what the first failed call said.
-    private let outages = Locked<[RedisAddress: Outage]>([:])
+    private let outages = AtomicLock<[RedisAddress: Outage]>([:])
     /// Nodes whose answers took a second or more lately (a pause, a partition): if one of them then moves its
     /// slots, they were failed over while it was silent, and that is reported as a failover.
-    private let stalls = Locked<[RedisAddress: Outage]>([:])
+    private let stalls = AtomicLock<[RedisAddress: Outage]>([:])
 
     struct Outage {
         let since: ContinuousClock.Instant
@@ -52,7 +53,7 @@ final class RedisTopology: Sendable {
         }
         guard let found else { throw lastError! }
         isCluster = found.cluster
-        slots = Locked(found.map)
+        slots = AtomicLock(found.map)
     }
 
     /// The node serving `slot` (ignored outside a cluster).

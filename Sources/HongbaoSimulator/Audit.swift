@@ -143,11 +143,7 @@ public enum Audit {
             // Each record's latency, found by a binary search of the grants sorted by member (no hashing).
             grants.sort { ($0.member, $0.order) < ($1.member, $1.order) }
             return summary.grabs.map { record -> UInt64 in
-                var low = 0, high = grants.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if grants[middle].member < record.member { low = middle + 1 } else { high = middle }
-                }
+                let low = grants.partitioningIndex { $0.member >= record.member }
                 return low < grants.count && grants[low].member == record.member ? UInt64(grants[low].latency) : 0
             }
         }

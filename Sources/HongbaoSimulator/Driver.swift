@@ -1,5 +1,5 @@
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import Histogram
 import Synchronization
 
@@ -73,34 +73,26 @@ public struct Driver: Sendable {
         try shard?.rendezvous.arrive(at: "grab")
 
         let shared = SharedRun(packetIDs: packetIDs, attempts: workload.attempts)
-        let barrier = StartBarrier(parties: threads + 1)
-        let results = (0 ..< threads).map { _ in WriteOnce<[WorkerResult]>() }
-        let finished = DispatchGroup()
-        for worker in 0 ..< threads {
-            finished.enter()
-            Thread { [self] in
-                barrier.arriveAndWait()
-                let result = if case .asynchronous(let engine) = target {
-                    workAsynchronously(shared, engine: engine, worker: worker)
-                } else {
-                    [work(shared, target: target)]
-                }
-                results[worker].publish(result)
-                finished.leave()
-            }.start()
-        }
-        barrier.arriveAndWait()
-        let wallStart = Self.wallMilliseconds()
-        let start = shared.start()
-        while finished.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
-            progress("grab", min(shared.cursor.load(ordering: .relaxed), workload.attempts.count), workload.attempts.count)
+        var wallStart: Int64 = 0, start = ContinuousClock.now
+        let results = runThreads(threads) { [self] worker in
+            if case .asynchronous(let engine) = target {
+                workAsynchronously(shared, engine: engine, worker: worker)
+            } else {
+                [work(shared, target: target)]
+            }
+        } meanwhile: { running in
+            wallStart = Self.wallMilliseconds()
+            start = shared.start()
+            while !running.finished(within: .milliseconds(100)) {
+                progress("grab", min(shared.cursor.load(ordering: .relaxed), workload.attempts.count), workload.attempts.count)
+            }
         }
         let elapsed = ContinuousClock.now - start
         let wallEnd = Self.wallMilliseconds()
         progress("grab", workload.attempts.count, workload.attempts.count)
         if let failure = shared.failure.value { throw failure }
         try shard?.rendezvous.arrive(at: "audit")   // every shard's grabs are done before anyone expires a packet
-        var measurement = RunMeasurement(merging: results.flatMap { $0.value! }, packetIDs: packetIDs,
+        var measurement = RunMeasurement(merging: results.flatMap { $0 }, packetIDs: packetIDs,
                                          attempts: workload.attempts.count, sendTime: sendTime, grabTime: elapsed)
         measurement.grabWallMilliseconds = wallStart ... max(wallStart, wallEnd)
         return measurement
@@ -251,28 +243,24 @@ public struct Driver: Sendable {
         let chunks = (count + Self.sendBatch - 1) / Self.sendBatch
         let cells = (0 ..< chunks).map { _ in WriteOnce<[PacketID]>() }
         let shared = SharedRun(packetIDs: [], attempts: [])
-        let finished = DispatchGroup()
-        for _ in 0 ..< threads {
-            finished.enter()
-            Thread {
-                defer { finished.leave() }
-                while !shared.stop.load(ordering: .relaxed) {
-                    let chunk = shared.cursor.add(1, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
-                    guard chunk < chunks else { return }
-                    let range = chunk * Self.sendBatch ..< min(count, (chunk + 1) * Self.sendBatch)
-                    do {
-                        cells[chunk].publish(try engine.send(range.map { position in
-                            let packet = workload.packets[indices[position]]
-                            return OutgoingPacket(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed)
-                        }))
-                    } catch {
-                        shared.fail(error)
-                    }
+        runThreads(threads) { _ in
+            while !shared.stop.load(ordering: .relaxed) {
+                let chunk = shared.cursor.add(1, ordering: .relaxed).oldValue  // relaxed: only uniqueness matters
+                guard chunk < chunks else { return }
+                let range = chunk * Self.sendBatch ..< min(count, (chunk + 1) * Self.sendBatch)
+                do {
+                    cells[chunk].publish(try engine.send(range.map { position in
+                        let packet = workload.packets[indices[position]]
+                        return OutgoingPacket(packet.spec, to: workload.population.group(Int(packet.group)), seed: packet.seed)
+                    }))
+                } catch {
+                    shared.fail(error)
                 }
-            }.start()
-        }
-        while finished.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
-            progress("send", min(shared.cursor.load(ordering: .relaxed), chunks) * Self.sendBatch, count)
+            }
+        } meanwhile: { running in
+            while !running.finished(within: .milliseconds(100)) {
+                progress("send", min(shared.cursor.load(ordering: .relaxed), chunks) * Self.sendBatch, count)
+            }
         }
         if let failure = shared.failure.value { throw failure }
         return cells.flatMap { $0.value! }

@@ -86,12 +86,7 @@ public final class Population: Sendable {
 
     /// The group holding membership `index` (binary search over the group starts).
     public func group(ofMembership index: Int) -> Int {
-        var low = 0, high = groupCount
-        while high - low > 1 {
-            let mid = (low + high) / 2
-            if Int(groupStarts[mid]) <= index { low = mid } else { high = mid }
-        }
-        return low
+        groupStarts[1 ..< groupCount].partitioningIndex { Int($0) > index } - 1
     }
 
     /// Bytes held by the flat arrays.

@@ -1,4 +1,4 @@
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 
 /// The contention harness every engine's tests share: threads released together from one barrier race every
 /// member of a group over many packets, each grab twice (a retry), each thread in its own order.
@@ -7,7 +7,7 @@ public enum GrabRace {
     public static func run(_ engine: some GrabEngine, packets: [PacketID], members: ClosedRange<UInt32>,
                            threads: Int) -> [ObservedGrab]
     {
-        StartBarrier.run(threads: threads) { thread in
+        runThreads(threads) { thread in
             var generator = SplitMix64(seed: UInt64(thread))
             var seen: [ObservedGrab] = []
             for packet in packets {

@@ -1,4 +1,4 @@
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import HongbaoTestSupport
 import Synchronization
 import Testing
@@ -39,7 +39,7 @@ struct ContentionTests {
         let engine = try #require(kind.makeNonBlocking())
         let packets = try Self.sendPackets(engine, algorithms: [.doubleMeanAtGrab, .shuffled])
         let refunds = Mutex<[PacketID: Fen]>([:])
-        let observed = StartBarrier.run(threads: 3) { thread -> [ObservedGrab] in
+        let observed = runThreads(3) { thread -> [ObservedGrab] in
             if thread == 0 {
                 for packet in packets.reversed() {
                     let outcome = try! engine.expire(packet)
@@ -68,7 +68,7 @@ struct ContentionTests {
         let group = Group(range: 1 ... 64)
         let packets = try (0 ..< 200).map { try engine.send(try PacketSpec(total: 64_00, shares: 32), to: group, seed: UInt64($0)) }
         // Both threads grab the same members in the same order, so every grab is contested by its own twin.
-        let observed = StartBarrier.run(threads: 2) { _ in
+        let observed = runThreads(2) { _ in
             packets.flatMap { packet in
                 (1 ... UInt32(64)).map { ObservedGrab(packet: packet, member: MemberID($0), outcome: try! engine.grab(packet, for: MemberID($0))) }
             }
@@ -86,7 +86,7 @@ struct ContentionTests {
         let engine = kind.makeNonBlocking()!
         let group = Group(range: 1 ... UInt32(Self.groupSize))
         let perThread = 300
-        let observed = StartBarrier.run(threads: Self.threads) { thread in
+        let observed = runThreads(Self.threads) { thread in
             var seen: [ObservedGrab] = []
             for index in 0 ..< perThread {
                 let packet = try! engine.send(try! PacketSpec(total: 3_000, shares: 3), to: group, seed: UInt64(thread * perThread + index))

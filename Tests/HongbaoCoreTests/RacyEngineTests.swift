@@ -1,5 +1,5 @@
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import HongbaoTestSupport
 import Testing
 
@@ -15,7 +15,7 @@ struct RacyEngineTests {
             bFinished.wait()    // and hold A in the window until B has taken "its" share
         })
         let packet = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 2), seed: 0)
-        let outcomes = StartBarrier.run(threads: 2) { thread -> GrabOutcome in
+        let outcomes = runThreads(2) { thread -> GrabOutcome in
             if thread == 0 { return try! engine.grab(packet, for: 1) }
             aChecked.wait()
             let outcome = try! engine.grab(packet, for: 2)
@@ -32,7 +32,7 @@ struct RacyEngineTests {
     @Test func theSameScheduleOnTheLockFreeEngineSellsOneShare() throws {
         let engine = LockFreeEngine()
         let packet = try engine.send(try PacketSpec(total: 100, shares: 1), to: Group(range: 1 ... 2), seed: 0)
-        let outcomes = StartBarrier.run(threads: 2) { thread in try! engine.grab(packet, for: MemberID(UInt32(thread + 1))) }
+        let outcomes = runThreads(2) { thread in try! engine.grab(packet, for: MemberID(UInt32(thread + 1))) }
         #expect(outcomes.filter { $0.share != nil }.count == 1)
         #expect(outcomes.contains(.soldOut))
     }

@@ -1,5 +1,5 @@
 import Foundation
-@testable import HongbaoCore
+@_spi(Harness) @testable import HongbaoCore
 import HongbaoTestSupport
 import Synchronization
 import Testing
@@ -91,7 +91,7 @@ struct ReclamationTests {
         }
         for packet in packets[0 ..< 5] { _ = try engine.expire(packet) }   // the service refunded these itself
         clock.advance(by: .seconds(10))
-        let refunds = StartBarrier.run(threads: 4) { _ in Self.sweep(engine) }.flatMap { $0 }
+        let refunds = runThreads(4) { _ in Self.sweep(engine) }.flatMap { $0 }
         #expect(refunds.count == 25 && Set(refunds.map(\.packet)) == Set(packets[5 ..< 30]))
         for refund in refunds {
             let summary = try engine.summary(of: refund.packet)
@@ -185,7 +185,7 @@ struct ReclamationTests {
         let done = Atomic<Bool>(false)
         let spec = try PacketSpec(total: 800, shares: 8)
         // Each thread returns what it saw (no shared collection: TSan does not see `Mutex` on Linux).
-        let seen = StartBarrier.run(threads: 3) { thread -> (finals: [PacketSummary], grants: [(PacketID, MemberID, Fen)]) in
+        let seen = runThreads(3) { thread -> (finals: [PacketSummary], grants: [(PacketID, MemberID, Fen)]) in
             if thread == 0 {
                 var finals: [PacketSummary] = []
                 for round in 0 ..< rounds {

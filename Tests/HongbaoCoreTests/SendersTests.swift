@@ -1,4 +1,4 @@
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import HongbaoTestSupport
 import Testing
 
@@ -57,7 +57,7 @@ struct SendersTests {
             let engine = LockFreeEngine()
             let spec = try PacketSpec(total: 800, shares: 8)
             let origin = try Self.origin(5, "burst-\(round)")
-            let answers = StartBarrier.run(threads: 8) { _ in try! engine.send(spec, to: Self.group, seed: 4, origin: origin) }
+            let answers = runThreads(8) { _ in try! engine.send(spec, to: Self.group, seed: 4, origin: origin) }
             #expect(Set(answers.map(\.id)).count == 1)
             #expect(answers.filter { !$0.replayed }.count == 1, "exactly one call made it")
             #expect(engine.packetsHeld == 1)

@@ -1,5 +1,5 @@
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 @testable import HongbaoSQLite
 import HongbaoTestSupport
 import Synchronization
@@ -83,35 +83,30 @@ struct JournalTests {
             let threads = 4
             let counts = (0 ..< threads).map { _ in Counter() }
             let stop = Atomic<Bool>(false)
-            let logs = (0 ..< threads).map { _ in WriteOnce<[(PacketID, MemberID, GrabReceipt)]>() }
-            let done = DispatchGroup()
-            for thread in 0 ..< threads {
-                done.enter()
-                Thread {
-                    var log: [(PacketID, MemberID, GrabReceipt)] = []
-                    var random = SplitMix64(seed: UInt64(thread * 7 + round))
-                    while !stop.load(ordering: .relaxed) {
-                        let id = ids[Int(random.below(UInt64(ids.count)))]
-                        let member = MemberID(UInt32(1 + random.below(300)))
-                        guard let receipt = try? engine.grabReceipt(id, for: member) else { break }
-                        log.append((id, member, receipt))
-                        counts[thread].value.store(log.count, ordering: .releasing)   // acknowledged before it is counted
-                    }
-                    logs[thread].publish(log)
-                    done.leave()
-                }.start()
+            var acknowledged: [Int] = [], survivor = MemoryJournalStore()
+            let logs = runThreads(threads) { thread in
+                var log: [(PacketID, MemberID, GrabReceipt)] = []
+                var random = SplitMix64(seed: UInt64(thread * 7 + round))
+                while !stop.load(ordering: .relaxed) {
+                    let id = ids[Int(random.below(UInt64(ids.count)))]
+                    let member = MemberID(UInt32(1 + random.below(300)))
+                    guard let receipt = try? engine.grabReceipt(id, for: member) else { break }
+                    log.append((id, member, receipt))
+                    counts[thread].value.store(log.count, ordering: .releasing)   // acknowledged before it is counted
+                }
+                return log
+            } meanwhile: { _ in
+                while counts.reduce(0, { $0 + $1.value.load(ordering: .acquiring) }) < 2000 + round * 1500 { usleep(100) }
+                acknowledged = counts.map { $0.value.load(ordering: .acquiring) }
+                survivor = store.survivor()   // what a crash now leaves: the batches written, nothing pending
+                stop.store(true, ordering: .relaxed)
             }
-            while counts.reduce(0, { $0 + $1.value.load(ordering: .acquiring) }) < 2000 + round * 1500 { usleep(100) }
-            let acknowledged = counts.map { $0.value.load(ordering: .acquiring) }
-            let survivor = store.survivor()   // what a crash now leaves: the batches written, nothing pending
-            stop.store(true, ordering: .relaxed)
-            done.wait()
             engine.close()
 
             let recovered = try Self.open(survivor)
             let accounts = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try recovered.summary(of: $0)) })
             for (thread, log) in logs.enumerated() {
-                for (id, member, receipt) in log.value!.prefix(acknowledged[thread]) {
+                for (id, member, receipt) in log.prefix(acknowledged[thread]) {
                     guard let amount = receipt.outcome.share, let seq = receipt.seq else { continue }
                     let record = accounts[id]!.grabs.first { $0.member == member }
                     #expect(record?.amount == amount && record?.seq == seq, "acknowledged grant of \(member) in \(id) lost")

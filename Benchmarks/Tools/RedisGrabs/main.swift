@@ -1,5 +1,5 @@
 import Foundation
-import HongbaoCore
+@_spi(Harness) import HongbaoCore
 import HongbaoRedis
 
 // Grabs per second through the Redis engine on hot packets, in three modes, from 1 and 2 threads:
@@ -32,34 +32,30 @@ func hotPacket(shares: Int) throws -> PacketID {
 func measure(_ mode: String, threads: Int, depth: Int) throws -> Double {
     let packet = try hotPacket(shares: grabs)
     let perThread = grabs / threads
-    let done = DispatchGroup()
-    let failure = FirstFailure()
-    let start = ContinuousClock.now
-    for thread in 0 ..< threads {
-        done.enter()
-        Thread {
-            defer { done.leave() }
-            do {
-                var member = UInt32(thread * perThread + 1)
-                let last = UInt32((thread + 1) * perThread)
-                while member <= last {
-                    let count = min(UInt32(depth), last - member + 1)
-                    let requests = (member ..< member + count).map { GrabRequest(packet: packet, member: MemberID($0)) }
-                    let outcomes: [GrabOutcome] = switch mode {
-                    case "single": try requests.map { try engine.grab($0.packet, for: $0.member) }
-                    case "pipelined": try engine.grabPipelined(requests)
-                    default: try engine.grab(requests)
-                    }
-                    precondition(outcomes.allSatisfy { $0.share != nil }, "every grab of a fresh member wins")
-                    member += count
+    var start = ContinuousClock.now
+    let failures = runThreads(threads) { thread -> (any Error)? in
+        do {
+            var member = UInt32(thread * perThread + 1)
+            let last = UInt32((thread + 1) * perThread)
+            while member <= last {
+                let count = min(UInt32(depth), last - member + 1)
+                let requests = (member ..< member + count).map { GrabRequest(packet: packet, member: MemberID($0)) }
+                let outcomes: [GrabOutcome] = switch mode {
+                case "single": try requests.map { try engine.grab($0.packet, for: $0.member) }
+                case "pipelined": try engine.grabPipelined(requests)
+                default: try engine.grab(requests)
                 }
-            } catch {
-                failure.record(error)
+                precondition(outcomes.allSatisfy { $0.share != nil }, "every grab of a fresh member wins")
+                member += count
             }
-        }.start()
+            return nil
+        } catch {
+            return error
+        }
+    } meanwhile: { _ in
+        start = ContinuousClock.now
     }
-    done.wait()
-    if let error = failure.error { throw error }
+    if let error = failures.lazy.compactMap({ $0 }).first { throw error }
     let seconds = (ContinuousClock.now - start) / .seconds(1)
     let summary = try engine.summary(of: packet)
     precondition(summary.grabs.count == perThread * threads && summary.paid + summary.balance == summary.total)
@@ -76,10 +72,3 @@ for (mode, depth) in [("single", 1), ("pipelined", 64), ("batched", 64), ("batch
 let benchmarkPacket = try hotPacket(shares: 3_000_000)
 print("# redis-benchmark packet: \(benchmarkPacket.rawValue)")
 
-/// The first error a thread hit. `@unchecked Sendable`: `stored` is guarded by `lock`.
-final class FirstFailure: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: (any Error)?
-    func record(_ error: any Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
-    var error: (any Error)? { lock.lock(); defer { lock.unlock() }; return stored }
-}

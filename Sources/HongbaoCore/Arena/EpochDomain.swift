@@ -42,8 +42,8 @@ import Synchronization
 /// until it unpins; memory waits, it is never freed early. Records are never freed (one line per thread that ever
 /// pinned at the same time as others, reused after a thread exits).
 final class EpochDomain: @unchecked Sendable {
-    // @unchecked Sendable: the records are atomics in raw memory; the record table grows under `registryLock` and
-    // is published by releasing stores of its count; `freeRecords` is touched only under `registryLock`.
+    // @unchecked Sendable: the records are atomics in raw memory; the record table grows under `freeRecords`' lock
+    // and is published by releasing stores of its count; the free list is touched only under that lock.
 
     static let shared = EpochDomain()
 
@@ -55,8 +55,8 @@ final class EpochDomain: @unchecked Sendable {
     private static let recordWords = 8        // one cache line
     private let blocks: UnsafeMutablePointer<Atomic<UInt>>   // address of each block of records, 0 until created
     private let blockCount = Atomic<Int>(0)
-    private let registryLock: UnsafeMutablePointer<pthread_mutex_t>
-    private var freeRecords: [UInt] = []
+    /// The records no thread holds, under the house's lock (`AtomicLock`, which ThreadSanitizer sees).
+    private let freeRecords = AtomicLock<[UInt]>([])
     /// Only for its destructor, which gives a thread's record back when the thread exits (pins find the record
     /// through the C thread-local).
     private let key: pthread_key_t
@@ -65,9 +65,6 @@ final class EpochDomain: @unchecked Sendable {
         asymmetric = hb_membarrier_register() == 0
         blocks = .allocate(capacity: Self.maxBlocks)
         for index in 0 ..< Self.maxBlocks { (blocks + index).initialize(to: Atomic(0)) }
-        registryLock = .allocate(capacity: 1)
-        registryLock.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(registryLock, nil)
         // When a thread exits, its record is unpinned and given to the next thread that pins.
         var key = pthread_key_t()
         let created = pthread_key_create(&key) { record in
@@ -140,21 +137,22 @@ final class EpochDomain: @unchecked Sendable {
     }
 
     private func register() -> UnsafeMutablePointer<Atomic<UInt64>> {
-        pthread_mutex_lock(registryLock)
-        defer { pthread_mutex_unlock(registryLock) }
-        if freeRecords.isEmpty {
-            let count = blockCount.load(ordering: .relaxed)   // relaxed: written only under the lock we hold
-            precondition(count < Self.maxBlocks, "more than \(Self.maxBlocks * Self.recordsPerBlock) threads pinned the packet arena")
-            let words = Self.recordsPerBlock * Self.recordWords
-            let block = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 64)
-                .bindMemory(to: Atomic<UInt64>.self, capacity: words)
-            for index in 0 ..< words { (block + index).initialize(to: Atomic(0)) }
-            blocks[count].store(UInt(bitPattern: block), ordering: .relaxed)
-            blockCount.store(count + 1, ordering: .releasing)   // release: the block is zeroed and stored first
-            // unchecked: each index < recordsPerBlock, so each record is inside the block
-            freeRecords = (0 ..< Self.recordsPerBlock).reversed().map { UInt(bitPattern: block + $0 * Self.recordWords) }
+        let address = freeRecords.withLock { free -> UInt in
+            if free.isEmpty {
+                let count = blockCount.load(ordering: .relaxed)   // relaxed: written only under the lock we hold
+                precondition(count < Self.maxBlocks, "more than \(Self.maxBlocks * Self.recordsPerBlock) threads pinned the packet arena")
+                let words = Self.recordsPerBlock * Self.recordWords
+                let block = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 64)
+                    .bindMemory(to: Atomic<UInt64>.self, capacity: words)
+                for index in 0 ..< words { (block + index).initialize(to: Atomic(0)) }
+                blocks[count].store(UInt(bitPattern: block), ordering: .relaxed)
+                blockCount.store(count + 1, ordering: .releasing)   // release: the block is zeroed and stored first
+                // unchecked: each index < recordsPerBlock, so each record is inside the block
+                free = (0 ..< Self.recordsPerBlock).reversed().map { UInt(bitPattern: block + $0 * Self.recordWords) }
+            }
+            return free.removeLast()
         }
-        let record = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: freeRecords.removeLast())!
+        let record = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: address)!
         pthread_setspecific(key, UnsafeMutableRawPointer(record))   // for the destructor at the thread's exit
         hb_set_thread_record(UnsafeMutableRawPointer(record))
         return record
@@ -162,8 +160,6 @@ final class EpochDomain: @unchecked Sendable {
 
     private func giveBack(_ address: UInt) {
         UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: address)!.pointee.store(0, ordering: .releasing)
-        pthread_mutex_lock(registryLock)
-        freeRecords.append(address)
-        pthread_mutex_unlock(registryLock)
+        freeRecords.withLock { $0.append(address) }
     }
 }

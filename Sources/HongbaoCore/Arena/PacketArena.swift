@@ -29,7 +29,7 @@ import Synchronization
 /// - **Deadlines.** Every live packet is in a min-heap by deadline, so `takeDue` hands each packet past its
 ///   deadline out once; the heap drops reclaimed packets when it grows to twice the live ones.
 ///
-/// Who writes what: everything but the packets' words is under `growthLock` (the send, refund and sweep paths,
+/// Who writes what: everything but the packets' words is under the growth lock (the send, refund and sweep paths,
 /// never a grab). A send fills its packet's words outside the lock and publishes its address with a releasing
 /// store; a reader pins, loads the slot page and the entry with acquiring loads, and checks the id, so everything
 /// the sender wrote happens-before the grab.
@@ -37,9 +37,9 @@ import Synchronization
 /// Only this folder touches pointers: `PacketWords` is the one view of a packet's words, and every unchecked
 /// access there states why its index is in bounds.
 package final class PacketArena: @unchecked Sendable {
-    // @unchecked Sendable: the slot tables are raw memory whose entries are atomics, written under `growthLock`
-    // and published by releasing stores before any reader can find them; `growth` is only touched under
-    // `growthLock`; packet memory is freed only through the epoch domain (see the notes above).
+    // @unchecked Sendable: the slot tables are raw memory whose entries are atomics, written under the growth lock
+    // and published by releasing stores before any reader can find them; `growth` is an `AtomicLock`, its state touched
+    // only inside it; packet memory is freed only through the epoch domain (see the notes above).
 
     static let slotBits = 16
     static let slotsPerPage = 1 << slotBits
@@ -51,10 +51,8 @@ package final class PacketArena: @unchecked Sendable {
     private let slotPages: UnsafeMutablePointer<Atomic<UInt>>   // address of each slot page, 0 until created
     private let lockPages: UnsafeMutablePointer<Atomic<UInt>>?  // per slot page, its slots' lock words
     private let epochs = EpochDomain.shared
-    /// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees pthread locks and atomics (it does
-    /// not see `Mutex`'s futex on Linux), and every engine's tests run under it.
-    private let growthLock: UnsafeMutablePointer<pthread_mutex_t>
-    private var growth = Growth()
+    /// The house's lock (`AtomicLock`, which ThreadSanitizer sees): growth is rare and short.
+    private let growth = AtomicLock(Growth())
 
     private struct Growth {
         var slotCount = 0
@@ -111,16 +109,11 @@ package final class PacketArena: @unchecked Sendable {
         self.retention = retention
         slotPages = Self.zeroedTable(Self.maxPages)
         lockPages = locks ? Self.zeroedTable(Self.maxPages) : nil
-        growthLock = .allocate(capacity: 1)
-        growthLock.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(growthLock, nil)
     }
 
-    /// Runs `body` on the growth state, holding `growthLock`.
+    /// Runs `body` on the growth state, holding its lock.
     private func withGrowth<R>(_ body: (inout Growth) throws -> R) rethrows -> R {
-        pthread_mutex_lock(growthLock)
-        defer { pthread_mutex_unlock(growthLock) }
-        return try body(&growth)
+        try growth.withLock(body)
     }
 
     deinit {
@@ -141,9 +134,6 @@ package final class PacketArena: @unchecked Sendable {
             for group in growth.groupsByAddress.values { UnsafeMutableRawPointer(group.words).deallocate() }
             while let retired = growth.retired.popFirst() { retired.address.deallocate() }
         }
-        pthread_mutex_destroy(growthLock)
-        growthLock.deinitialize(count: 1)
-        growthLock.deallocate()
         slotPages.deinitialize(count: Self.maxPages)
         slotPages.deallocate()
         if let lockPages {
@@ -363,7 +353,7 @@ package final class PacketArena: @unchecked Sendable {
         return words(of: id) != nil
     }
 
-    /// The words of packet `id`, or nil. The caller is pinned (or holds `growthLock`).
+    /// The words of packet `id`, or nil. The caller is pinned (or holds the growth lock).
     @inline(__always)
     private func words(of id: PacketID) -> PacketWords? {
         let slot = Int(truncatingIfNeeded: id.rawValue & 0xFFFF_FFFF)
@@ -508,7 +498,7 @@ package final class PacketArena: @unchecked Sendable {
         return UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: page)! + (slot & (Self.slotsPerPage - 1))
     }
 
-    /// Creates slot page `index` (and its lock words). Called under `growthLock`.
+    /// Creates slot page `index` (and its lock words). Called under the growth lock.
     private func createPage(_ index: Int, _ growth: inout Growth) {
         let page = Self.allocateZeroed(Self.slotsPerPage * 8).assumingMemoryBound(to: Atomic<UInt64>.self)
         growth.pages.append(page)

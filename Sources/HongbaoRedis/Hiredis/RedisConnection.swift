@@ -1,5 +1,6 @@
 import CHongbaoHiredis
 import Foundation
+import HongbaoCore
 
 // The one file that calls hiredis. Every context is owned by `RedisConnection`, which frees it in deinit.
 
@@ -163,10 +164,10 @@ extension timeval {
 #if DEBUG
 /// Faults injected at the choke point, in debug builds only (tests): what the engine does when a reply is lost.
 enum RedisFaults {
-    private static let lostReplies = Locked<[[UInt8]]>([])
+    private static let lostReplies = AtomicLock<[[UInt8]]>([])
     /// The address whose connections are counted, and the pipelines to run on them before the one whose
     /// connection is lost; nil: none is.
-    private static let callsBeforeLoss = Locked<(address: RedisAddress, left: Int)?>(nil)
+    private static let callsBeforeLoss = AtomicLock<(address: RedisAddress, left: Int)?>(nil)
 
     /// The `n`-th pipeline from now (1: the next one) sent to `address` finds its connection lost before anything
     /// is sent — once. Connections to other addresses (another database, another server: other tests running at

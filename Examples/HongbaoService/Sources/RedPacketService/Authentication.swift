@@ -2,7 +2,7 @@ import Foundation
 import HongbaoCore
 import Hummingbird
 import RedPacketAPI
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Who is calling: the member a verified token names, and whether the token is an operator's.
 public struct Caller: Sendable, Hashable {
@@ -59,7 +59,7 @@ struct BearerTokens: RouterMiddleware {
 /// book is emptied when full, and the next call of each token verifies it again). A token is found only by its
 /// exact bytes, so nothing unverified is ever taken from it; an expired one is not found.
 final class VerifiedTokens: Sendable {
-    private let book = Mutex<[String: (caller: Caller, expires: Date)]>([:])
+    private let book = NIOLockedValueBox<[String: (caller: Caller, expires: Date)]>([:])
     static let capacity = 100_000
 
     func caller(of token: String, at now: Date) -> Caller? {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// How many group members one client may make the service store: a token bucket per client (the caller's member
 /// with tokens, its address without), `perMinute`
@@ -13,7 +13,7 @@ public final class MemberQuota: Sendable {
     /// Members per client per minute; 0 means no limit.
     public let perMinute: Int64
     static let maxClients = 100_000
-    private let buckets = Mutex<[String: (tokens: Int64, at: ContinuousClock.Instant)]>([:])
+    private let buckets = NIOLockedValueBox<[String: (tokens: Int64, at: ContinuousClock.Instant)]>([:])
 
     /// The largest quota (so that the refill's arithmetic cannot overflow).
     public static let maxPerMinute: Int64 = 1_000_000_000
