@@ -11,7 +11,7 @@ trap 'rm -f "$out"' EXIT
 status=0
 ASAN_OPTIONS="halt_on_error=1 detect_leaks=0 ${ASAN_OPTIONS:-}" \
   swift test --disable-xctest --sanitize=address --scratch-path .build-asan \
-    --filter 'ArenaTests|ContentionTests|EngineSemanticsTests|ReclamationTests|DeadlineRaceTests' >"$out" 2>&1 || status=$?
+    --filter 'ArenaTests|ContentionTests|EngineSemanticsTests|ReclamationTests|DeadlineRaceTests|TicketInterleavingTests' >"$out" 2>&1 || status=$?
 grep -E '✘|ERROR: AddressSanitizer|Test run with' "$out" || true
 grep -q 'ERROR: AddressSanitizer' "$out" && fatal "AddressSanitizer reported an error (above)"
 ((status == 0)) || fatal "tests failed under AddressSanitizer (exit $status)"

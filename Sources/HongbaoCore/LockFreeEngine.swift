@@ -43,6 +43,8 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
     let sendOrigins = SendOrigins()
     /// The system clock is read directly, without the existential call (the common case, on every grab).
     private let usesSystemClock: Bool
+    /// Where tests stop a grab (debug builds only; see `GrabPoint`).
+    private let pause: (@Sendable (GrabPoint, MemberID) -> Void)?
 
     /// - Parameters:
     ///   - retention: how long a packet is kept after its refund is recorded (the Redis engine's default, a day);
@@ -53,6 +55,21 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         self.retention = retention
         self.clock = clock
         usesSystemClock = clock is SystemPacketClock
+        pause = nil
+    }
+
+    /// An engine whose grabs call `pause` at each `GrabPoint` they pass, with the grabbing member: the racy
+    /// engine's `window` for the ticket engine. Tests block a grab there to force an interleaving — a ticket taken
+    /// after the close, a member's twin grab, a close between a ticket and its record — deterministically. Only debug
+    /// builds call it (as the Redis choke point injects faults in debug builds only): release grabs pay nothing.
+    package init(retention: Duration = .defaultRetention, clock: any PacketClock = SystemPacketClock(),
+                 pausing pause: @escaping @Sendable (GrabPoint, MemberID) -> Void)
+    {
+        arena = PacketArena(retention: retention.nanosecondsSaturated)
+        self.retention = retention
+        self.clock = clock
+        usesSystemClock = clock is SystemPacketClock
+        self.pause = pause
     }
 
     /// Creates the packet's words in the arena and publishes them under a new id. Takes the arena's lock (the send
@@ -117,11 +134,17 @@ public final class LockFreeEngine: NonBlockingGrabEngine {
         if packet.claimAcquiringAndReleasing(index) {
             return previousOutcome(of: member, in: packet)  // the same member is grabbing concurrently
         }
+        #if DEBUG
+        pause?(.claimed, member)
+        #endif
         let ticket = packet.takeTicket()
         if ticket.closed { return GrabReceipt(ticket.isSoldOut(shares: shares) ? .soldOut : .expired) }
         let share = ticket.tickets
         if share >= shares { return GrabReceipt(.soldOut) }
         let amount = packet.amount(ofShare: share)
+        #if DEBUG
+        pause?(.ticketed, member)
+        #endif
         // release: the ticket that took the share precedes the record
         packet.storeRecordReleasing(RecordWord(member: member, amount: amount), at: share)
         return GrabReceipt(.granted(Fen(amount)), seq: share + 1)
@@ -228,4 +251,14 @@ extension LockFreeEngine: SenderTrackingGrabEngine {
     public func sender(of packet: PacketID) async throws -> MemberID? {
         try { try self.sender(of: packet) }()
     }
+}
+
+/// A point on the lock-free engine's grab path where a test may stop a grab (`LockFreeEngine.init(pausing:)`).
+package enum GrabPoint: Sendable {
+    /// The member's claim bit is set; no ticket yet. A twin grab of the member waits here for this one; a close
+    /// now makes the ticket this grab takes next a late one, which wins nothing.
+    case claimed
+    /// The ticket is a share; its record is not written yet. A close now counts the share as taken; a summary or
+    /// a retry of the member waits for the record.
+    case ticketed
 }

@@ -55,9 +55,10 @@ struct ArenaTests {
         }
     }
 
-    /// The ticket word: the close records the shares taken at that instant, and tickets handed out after it — by
-    /// grabs that raced the close or the last share — change neither what was taken nor whether it sold out.
-    @Test func theCloseRecordsTheSharesTakenAndLateTicketsChangeNothing() {
+    /// The ticket word's arithmetic (the races themselves are forced in `TicketInterleavingTests`): the close
+    /// records the shares taken at that instant, and increments after it change neither what was taken nor
+    /// whether it sold out.
+    @Test func theTicketWordsArithmeticKeepsTheCountTakenAtTheClose() {
         var open = TicketState.fresh
         for _ in 0 ..< 3 { open = open.withTicket }
         #expect(open.taken(of: 5) == 3 && !open.isSoldOut(shares: 5) && !open.closed)
