@@ -62,7 +62,8 @@ public struct BenchOptions: Sendable {
 /// One `bench` session: builds the population and the workload once, runs them against each engine in turn on
 /// the same seed, audits and stores each run, and prints the table (or JSON).
 public enum BenchSession {
-    /// Runs every engine that `engines` makes (called once each, after the workload is built). - Returns: the reports; a failed verdict is in its report, not thrown.
+    /// Runs every engine that `engines` makes (called once each, after the workload is built).
+    /// - Returns: the reports; a failed verdict is in its report, not thrown.
     /// - Throws: the first failure of the store, the workload's engines or the audit.
     public static func run(_ options: BenchOptions,
                            engines: [() throws -> DrivenEngine]) throws -> [EngineReport]
@@ -80,16 +81,21 @@ public enum BenchSession {
         let clock = ContinuousClock()
         var population: Population!
         let populationTime = clock.measure { population = Population(members: options.members, seed: options.seed) }
-        progress.note("population: \(options.members.formatted()) members in \(population.groupCount.formatted()) groups (\(seconds(populationTime)))")
+        progress.note(
+            "population: \(options.members.formatted()) members in \(population.groupCount.formatted()) groups (\(seconds(populationTime)))")
         var workload: Workload!
         let workloadTime = clock.measure {
             workload = Workload(population: population, packets: options.packets, seed: options.seed,
                                 algorithm: options.algorithm, scenario: options.scenario)
         }
-        progress.note("workload: \(options.packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(seconds(workloadTime)))")
+        progress.note(
+            "workload: \(options.packets.formatted()) packets, \(workload.attempts.count.formatted()) grab attempts (\(seconds(workloadTime)))")
         if let (shard, runID) = options.shard {
             workload = workload.part(of: shard)
-            progress.note("shard \(shard) of run \(runID): sends \((0 ..< options.packets).filter(shard.sends).count.formatted()) packets, runs \(workload.attempts.count.formatted()) attempts")
+            progress.note("""
+                shard \(shard) of run \(runID): sends \((0 ..< options.packets).filter(shard.sends).count.formatted()) packets, runs \
+                \(workload.attempts.count.formatted()) attempts
+                """)
         }
 
         var driver = Driver(threads: options.threads, schedule: options.rate.map { .open(perSecond: $0) } ?? .closed,

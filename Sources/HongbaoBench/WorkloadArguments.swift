@@ -26,11 +26,15 @@ public struct WorkloadArguments: ParsableArguments {
     public var seed: UInt64 = WorkloadArguments.defaults.seed
 
     /// `--algorithm`; nil for WeChat's mix.
-    @Option(help: "Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a mix.")
+    @Option(help: """
+        Split algorithm of lucky packets: \(SplitAlgorithm.allCases.filter { $0 != .equal }.map(\.rawValue).joined(separator: ", ")). Default: a \
+        mix.
+        """)
     public var algorithm: SplitAlgorithm?
 
     /// `--scenario`.
-    @Option(help: "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
+    @Option(help:
+        "The workload: festival (a festival night, the default) or hot (every thread on the same 100-share packets of 500-member groups at once).")
     public var scenario: Workload.Scenario = WorkloadArguments.defaults.scenario
 
     /// `--rate`; nil for the closed loop.
@@ -57,13 +61,15 @@ public struct WorkloadArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard members >= Population.minGroupSize else { throw ValidationError("--members must be at least \(Population.minGroupSize), got \(members)") }
+        guard members >= Population.minGroupSize else { throw ValidationError(
+            "--members must be at least \(Population.minGroupSize), got \(members)") }
         guard members <= 100_000_000 else { throw ValidationError("--members must be at most 100,000,000, got \(members)") }
         guard packets >= 1 else { throw ValidationError("--packets must be at least 1, got \(packets)") }
         guard packets <= 50_000_000 else { throw ValidationError("--packets must be at most 50,000,000, got \(packets)") }
         guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be in 1 ... 256, got \(threads)") }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of grabs per second, got \(rate)") }
-        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError(
+            "--duration must be a positive number of seconds, got \(duration)") }
         if algorithm == .equal { throw ValidationError("--algorithm equal is the split of equal packets; pick one for lucky packets") }
     }
 

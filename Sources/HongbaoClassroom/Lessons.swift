@@ -86,13 +86,20 @@ public struct Classroom {
                 }
                 continue
             }
-            board.bad("Round \(result.rounds.formatted()): \(oversold.grabs.count) winners for 5 shares — paid \(oversold.paid), the packet held ¥5.00.")
+            board.bad(
+                "Round \(result.rounds.formatted()): \(oversold.grabs.count) winners for 5 shares — paid \(oversold.paid), the packet held ¥5.00.")
             for record in oversold.grabs { board.dim("   \(record.member) got \(record.amount)") }
             let created = oversold.paid - oversold.total
             let widened = width == .zero ? "" : " (the window widened to \(RaceWindow.describe(width)))"
-            return "the racy engine oversold after \(rounds.formatted()) tries\(widened): \(oversold.grabs.count) winners for 5 shares, \(created) created from nothing"
+            return """
+                the racy engine oversold after \(rounds.formatted()) tries\(widened): \(oversold.grabs.count) winners for 5 shares, \(created) \
+                created from nothing
+                """
         }
-        throw ClassroomError("no oversell in \(rounds.formatted()) rounds, even with a \(RaceWindow.describe(RaceWindow.widths.last!)) window: fewer than two grabbers ever ran at once")
+        throw ClassroomError("""
+            no oversell in \(rounds.formatted()) rounds, even with a \(RaceWindow.describe(RaceWindow.widths.last!)) window: fewer than two grabbers \
+            ever ran at once
+            """)
     }
 
     // MARK: 2. Why
@@ -133,7 +140,8 @@ public struct Classroom {
         board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
         board.pause()
         let costs = try Throughput.compare([UnsafeRacyEngine(), MutexEngine()], packets: effort.packets)
-        for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
+        for (name, rate) in costs { board.say(
+            "  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
         let ratio = costs[1].1 / max(costs[0].1, 1)
         return "the lock never oversold in \(result.rounds.formatted()) rounds; it ran at \(String(format: "%.2f", ratio))× the racy engine's speed"
     }
@@ -151,11 +159,17 @@ public struct Classroom {
         // Contention grows with threads: every failed CAS is work thrown away because another core changed the word.
         let growth = [1, 2, 4].map { CASRetries.measure(grabs: effort.casGrabs, threads: $0) }
         for (threads, measured) in zip([1, 2, 4], growth) {
-            board.say("\(threads) thread(s), \(measured.grabs.formatted()) grabs on one packed word: \(measured.retries.formatted()) CAS retries (\(String(format: "%.3f", measured.perGrab)) per grab).")
+            board.say("""
+                \(threads) thread(s), \(measured.grabs.formatted()) grabs on one packed word: \(measured.retries.formatted()) CAS retries \
+                (\(String(format: "%.3f", measured.perGrab)) per grab).
+                """)
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if cores < 4 {
-            board.say("This machine has \(cores) cores: 4 threads take turns on them, so fewer grabs overlap and retries stop growing; with a core per thread they keep growing.")
+            board.say("""
+                This machine has \(cores) cores: 4 threads take turns on them, so fewer grabs overlap and retries stop growing; with a core per \
+                thread they keep growing.
+                """)
         }
         let model = InterleavingExplorer(model: .cas, grabbers: 3, shares: 2, total: 100).explore()
         board.say("Explored: \(model.interleavings) interleavings of 3 grabbers, \(model.bad) go wrong, \(model.retries) CAS retries in all.")
@@ -169,17 +183,22 @@ public struct Classroom {
         // The ticket is the design we ship, so it gets the same proof as the toys: every interleaving of grabbers,
         // a member tapping twice, the sender's expire and the deadline, explored state by state.
         let ticket = TicketModel(grabbers: [1, 1, 2], closers: 1, deadline: true, shares: 2).explore()
-        board.say("The ticket, model-checked: grabbers A and A' (one member tapping twice) and B, the sender's expire and the deadline: \(ticket.states.formatted()) states, \(ticket.endings) endings, \(ticket.bad) break a rule, \(ticket.stuck) get stuck.")
+        board.say("""
+            The ticket, model-checked: grabbers A and A' (one member tapping twice) and B, the sender's expire and the deadline: \
+            \(ticket.states.formatted()) states, \(ticket.endings) endings, \(ticket.bad) break a rule, \(ticket.stuck) get stuck.
+            """)
         let unsealed = TicketModel(grabbers: [1, 1], closers: 0, deadline: true, shares: 2, seals: false).explore()
         if let violation = unsealed.firstViolation {
-            board.bad("Without the seal — a grab past the deadline answering `expired` without closing the packet — the checker finds: \(violation).")
+            board.bad("Without the seal — a grab past the deadline answering `expired` without closing the packet — "
+                + "the checker finds: \(violation).")
         }
         board.pause()
         let result = try RaceRounds.run(LockFreeEngine(), until: .rounds(effort.rounds), seed: seed)
         board.good("\(result.rounds.formatted()) rounds, \(result.oversoldRounds) oversold.")
         board.pause()
         let costs = try Throughput.compare([MutexEngine(), LockFreeEngine()], packets: effort.packets)
-        for (name, rate) in costs { board.say("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
+        for (name, rate) in costs { board.say(
+            "  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(Throughput.format(rate)) grabs/s on one hot packet, 2 threads") }
         // Why a lock can beat a CAS loop, and why the ticket beats both: lock-free is about progress (no grabber
         // can be stopped by another one descheduled while holding a lock), not about speed. On two cores a mutex
         // holder keeps the packet's cache line for a whole grab, while two CAS loops bounce the line and throw
@@ -191,7 +210,10 @@ public struct Classroom {
             the engine fast is doing less under contention: one fetch-add, no retry.
             """)
         let retries = growth[1]
-        return "lock-free never oversold in \(result.rounds.formatted()) rounds; a CAS loop's contention cost \(String(format: "%.3f", retries.perGrab)) retries per grab at 2 threads, \(String(format: "%.3f", growth[2].perGrab)) at 4; the engine's fetch-add ticket retries never"
+        return """
+            lock-free never oversold in \(result.rounds.formatted()) rounds; a CAS loop's contention cost \(String(format: "%.3f", retries.perGrab)) \
+            retries per grab at 2 threads, \(String(format: "%.3f", growth[2].perGrab)) at 4; the engine's fetch-add ticket retries never
+            """
     }
 
     // MARK: 5. An actor
@@ -216,7 +238,8 @@ public struct Classroom {
         board.good("\(rounds) rounds of 64 concurrent tasks, \(oversold) oversold.")
         let start = ContinuousClock.now
         var grabs = 0
-        let packets = try await (0 ..< effort.packets / 8).asyncMap { _ in try await engine.send(try PacketSpec(total: 100_00, shares: 100), to: Group(range: 1 ... 100), seed: seed) }
+        let spec = try PacketSpec(total: 100_00, shares: 100)
+        let packets = try await (0 ..< effort.packets / 8).asyncMap { _ in try await engine.send(spec, to: Group(range: 1 ... 100), seed: seed) }
         await withTaskGroup(of: Int.self) { tasks in
             for half in 0 ..< 2 {
                 tasks.addTask {
@@ -291,7 +314,8 @@ public struct Classroom {
                 let sd = (squares[position] / Double(packets) - mean * mean).squareRoot()
                 sds.append(sd)
                 let bar = String(repeating: "█", count: Int((sd * 40).rounded()))
-                board.say(String(format: "  %3d  %.2f  %.2f  %5.1f%%  ", position + 1, mean, sd, 100 * Double(luckiest[position]) / Double(packets)) + bar)
+                board.say(String(format:
+                    "  %3d  %.2f  %.2f  %5.1f%%  ", position + 1, mean, sd, 100 * Double(luckiest[position]) / Double(packets)) + bar)
             }
             spread[algorithm] = sds
             board.pause()
@@ -323,10 +347,12 @@ extension Classroom {
         for acknowledge in [FailoverModel.Acknowledge.byMaster, .byReplica] {
             let outcome = try model.run(grabs: 5, acknowledge: acknowledge)
             board.say("")
-            board.say("  acknowledged by the \(acknowledge == .byMaster ? "master alone (Redis's default)" : "replica too (WAIT 1 after the write)"):")
+            board.say(
+                "  acknowledged by the \(acknowledge == .byMaster ? "master alone (Redis's default)" : "replica too (WAIT 1 after the write)"):")
             for (member, amount) in outcome.told.sorted(by: { $0.key < $1.key }) {
                 let forgotten = outcome.lost.contains(member)
-                let line = "    \(member) told \(amount)" + (forgotten ? " — forgotten by the promoted replica; grabs again: \(outcome.toldAgain[member].map(\.description) ?? "nothing")" : "")
+                let again = outcome.toldAgain[member].map(\.description) ?? "nothing"
+                let line = "    \(member) told \(amount)" + (forgotten ? " — forgotten by the promoted replica; grabs again: \(again)" : "")
                 if forgotten { board.bad(line) } else { board.say(line) }
             }
             for (member, amount) in outcome.toldAgain.sorted(by: { $0.key < $1.key }) where outcome.told[member] == nil {

@@ -143,7 +143,9 @@ extension NonBlockingGrabEngine {
 public struct GrabEngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Storage: Hashable, Sendable { case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend, invalidArgument, idempotencyConflict }
+        private enum Storage: Hashable, Sendable {
+            case unknownPacket, recipientNotInGroup, emptyGroup, capacity, backend, invalidArgument, idempotencyConflict
+        }
         private let storage: Storage
         /// No packet with this id (never sent, or gone).
         public static let unknownPacket = Code(storage: .unknownPacket)

@@ -81,11 +81,14 @@ public struct Verdict: Sendable, Codable {
         func count(_ key: CodingKeys) throws -> Int { try value(key, Int.self) ?? 0 }
         func fen(_ key: CodingKeys) throws -> Int64 { try value(key, Int64.self) ?? 0 }
         audited = try value(.audited, Bool.self) ?? true
-        (packets, totalFen, paidFen, refundFen, grabs) = (try count(.packets), try fen(.totalFen), try fen(.paidFen), try fen(.refundFen), try count(.grabs))
-        (oversold, paidTwice, belowOneFen, unbalanced) = (try count(.oversold), try count(.paidTwice), try count(.belowOneFen), try count(.unbalanced))
+        (packets, grabs) = (try count(.packets), try count(.grabs))
+        (totalFen, paidFen, refundFen) = (try fen(.totalFen), try fen(.paidFen), try fen(.refundFen))
+        (oversold, paidTwice) = (try count(.oversold), try count(.paidTwice))
+        (belowOneFen, unbalanced) = (try count(.belowOneFen), try count(.unbalanced))
         (lostGrants, wrongAmounts, unreportedGrants) = (try count(.lostGrants), try count(.wrongAmounts), try count(.unreportedGrants))
         offSplit = try count(.offSplit)
-        (misnumbered, deniedHolders, lostRefunds, lostSends) = (try count(.misnumbered), try count(.deniedHolders), try count(.lostRefunds), try count(.lostSends))
+        (misnumbered, deniedHolders) = (try count(.misnumbered), try count(.deniedHolders))
+        (lostRefunds, lostSends) = (try count(.lostRefunds), try count(.lostSends))
         finalStateRead = try value(.finalStateRead, Bool.self) ?? false
     }
 

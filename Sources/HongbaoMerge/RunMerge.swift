@@ -37,7 +37,10 @@ public struct RunMerge: Sendable {
     public static func merge(_ inputs: [String], into output: String) throws -> RunMerge {
         let runs = try inputs.map { path in
             guard let run = try ResultStore(readingFrom: path).latestShardRun() else {
-                throw MergeError("\(path) has no complete shard run (written by `bench --shard K/N --run-id ID`; a file that `hongbao merge` wrote holds merged runs, which are not merged again)")
+                throw MergeError("""
+                    \(path) has no complete shard run (written by `bench --shard K/N --run-id ID`; a file that `hongbao merge` wrote holds merged \
+                    runs, which are not merged again)
+                    """)
             }
             return (path, run)
         }
@@ -51,7 +54,10 @@ public struct RunMerge: Sendable {
         let workloads = try runs.map { path, run in
             guard let settings = try? JSONDecoder().decode([String: String].self, from: Data(run.start.configJSON.utf8)),
                   let workload = settings["workload"]
-            else { throw MergeError("\(path): shard \(run.shard + 1)/\(run.shardCount) of run \(run.group) does not say its workload options (written before they were recorded?)") }
+            else { throw MergeError("""
+                \(path): shard \(run.shard + 1)/\(run.shardCount) of run \(run.group) does not say its workload options (written before they were \
+                recorded?)
+                """) }
             return workload
         }
         if let index = workloads.firstIndex(where: { $0 != workloads[0] }) {
@@ -93,7 +99,8 @@ public struct RunMerge: Sendable {
         for (path, run) in runs { try store.copyRows(of: run.id, from: path, into: runID) }
         try store.createIndexes()   // before the checks: they look up each packet's grabs
         let violations = try store.crossShardViolations(run: runID)
-        let summary = verdict.passed && violations.isEmpty ? "pass" : ([verdict.passed ? nil : verdict.summary] + violations).compactMap { $0 }.joined(separator: "; ")
+        let failures = ([verdict.passed ? nil : verdict.summary] + violations).compactMap { $0 }
+        let summary = failures.isEmpty ? "pass" : failures.joined(separator: "; ")
         let encoder = JSONEncoder()
         try store.finishRun(runID, RunResults(
             seconds: seconds, attempts: attempts, grabs: grabs, soldOut: runs.reduce(0) { $0 + $1.1.soldOut },

@@ -30,9 +30,9 @@ enum GrabScript {
     /// The shares list holds, in grab order, the pre-split amounts (`mode` list) or, for double mean at grab time,
     /// the 48-bit random of each share index, drawn by the sender from the packet's seed exactly as the in-process
     /// engines draw it (`DoubleMean.random48`): the same seed pays the same amount at each seq on every engine.
-    /// (Redis replays `math.random` identically in every call, so randomness must come from outside anyway.) Returns 3 integers per grabber, packet after packet, in order:
-    /// code, seq, amount. Codes: 0 granted, 1 already grabbed (same share), -1 sold out, -2 expired,
-    /// -3 not a member, -4 no such packet. Outcomes follow the rule on `GrabOutcome`.
+    /// (Redis replays `math.random` identically in every call, so randomness must come from outside anyway.)
+    /// Returns 3 integers per grabber, packet after packet, in order: code, seq, amount. Codes: 0 granted,
+    /// 1 already grabbed (same share), -1 sold out, -2 expired, -3 not a member, -4 no such packet. Outcomes follow the rule on `GrabOutcome`.
     static let grab = """
         local chunk = 2000
         local function chunked(command, key, out, args)
@@ -243,8 +243,8 @@ enum GrabScript {
     /// that outlasts every packet that used it (`:life`'s `until_ms`, the latest refund's time plus retention). One call closes
     /// many packets of one slot (an audit closes hundreds at a time: one script call instead of one per packet).
     /// KEYS, per packet: the packet hash, the shares list. ARGV: token, retention in ms. (The group's set, named in
-    /// the hash, shares the packet's hash tag: the same slot.) Returns {code, refund} per packet, in order: 0 refunded by this call (token), 1 refunded before by another,
-    /// -4 no such packet.
+    /// the hash, shares the packet's hash tag: the same slot.) Returns {code, refund} per packet, in order:
+    /// 0 refunded by this call (token), 1 refunded before by another, -4 no such packet.
     static let expire = """
         local out = {}
         local now

@@ -87,7 +87,9 @@ extension RedisEngine {
             let closed = call.positions.map { packets[$0] }
             let expiries = try Self.expiriesIfPresent(of: closed, from: replies[next])
             for (offset, position) in call.positions.enumerated() {
-                if let expiry = expiries[offset], let summary = try Self.summaryIfPresent(of: packets[position], from: replies[next + 1 + offset].check()) {
+                if let expiry = expiries[offset],
+                   let summary = try Self.summaryIfPresent(of: packets[position], from: replies[next + 1 + offset].check())
+                {
                     results[position] = (expiry, summary)
                 }
             }

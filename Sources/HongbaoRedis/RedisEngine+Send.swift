@@ -176,7 +176,8 @@ extension RedisEngine {
         let tag = members.count > GrabScript.inlineGroup ? GroupDigest(of: members).tag : UInt64.random(in: 0 ..< 1 << RedisKey.tagBits)
         var random = SystemRandomNumberGenerator()
         var claim = SentClaim(fingerprint: request.fingerprint, id: packetIDs.next(tag: tag), token: Self.newToken(&random))
-        let window = max(1, keyedSendWindow.components.seconds * 1000 + keyedSendWindow.components.attoseconds / 1_000_000_000_000_000)   // ms; Redis refuses 0
+        let (seconds, attoseconds) = keyedSendWindow.components
+        let window = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)   // ms; Redis refuses 0
         var command = RedisCommand("EVALSHA", sha)
         for argument in ["1", key.rawValue, claim.value, String(window), ""] { command.append(argument) }
         let reply = try topology.pipeline(slots: [slot], [command], writes: true)[0].check()
@@ -184,7 +185,8 @@ extension RedisEngine {
         if case .string(let bytes) = reply {
             let earlier = try SentClaim(parsing: bytes, key: key)
             guard earlier.fingerprint == request.fingerprint else {
-                throw GrabEngineError(.idempotencyConflict, "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(earlier.id) for another request")
+                throw GrabEngineError(.idempotencyConflict,
+                    "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(earlier.id) for another request")
             }
             (claim, replayed) = (earlier, true)
         }
@@ -256,9 +258,11 @@ struct SentClaim {
         let parts = bytes.split(separator: UInt8(ascii: " "))
         guard parts.count == 3, let fingerprint = try? RequestFingerprint(hex: String(decoding: parts[0], as: UTF8.self)),
               let id = UInt64(String(decoding: parts[1], as: UTF8.self)), !parts[2].isEmpty, parts[2].count <= 32,
-              parts[2].allSatisfy({ (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a") ... UInt8(ascii: "z")).contains($0) })
+              parts[2].allSatisfy({ (UInt8(ascii:
+                  "0") ... UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a") ... UInt8(ascii: "z")).contains($0) })
         else {
-            throw RedisEngineError(.protocolError, "\(key.rawValue) holds \"\(String(decoding: bytes.prefix(120), as: UTF8.self))\", not a send's claim")
+            throw RedisEngineError(.protocolError,
+                "\(key.rawValue) holds \"\(String(decoding: bytes.prefix(120), as: UTF8.self))\", not a send's claim")
         }
         self.init(fingerprint: fingerprint, id: PacketID(id), token: String(decoding: parts[2], as: UTF8.self))
     }

@@ -50,11 +50,16 @@ public final class RedisRendezvous: Sendable {
         switch answer {
         case "ok": return
         case "claimed":
-            throw RedisEngineError(.serverError, "shard \(shard + 1)/\(count) of run \(runID) was claimed already (a run id is used once): pick a new --run-id")
+            throw RedisEngineError(.serverError,
+                "shard \(shard + 1)/\(count) of run \(runID) was claimed already (a run id is used once): pick a new --run-id")
         case let other where other.hasPrefix("count:"):
-            throw RedisEngineError(.serverError, "run \(runID) is a run of \(other.dropFirst(6)) shards, not \(count) (a run id is used once): pick a new --run-id")
+            throw RedisEngineError(.serverError,
+                "run \(runID) is a run of \(other.dropFirst(6)) shards, not \(count) (a run id is used once): pick a new --run-id")
         case let other where other.hasPrefix("workload:"):
-            throw RedisEngineError(.serverError, "run \(runID) was started with other workload options (\(other.dropFirst(9))); this shard has (\(workload)): start every shard with the same options")
+            throw RedisEngineError(.serverError, """
+                run \(runID) was started with other workload options (\(other.dropFirst(9))); this shard has (\(workload)): start every shard with \
+                the same options
+                """)
         default:
             throw RedisEngineError(.protocolError, "run \(runID): the claim answered \(answer)")
         }
@@ -120,7 +125,10 @@ public final class RedisRendezvous: Sendable {
             if missing.isEmpty { return }
             let now = ContinuousClock.now
             guard now - start < timeout else {
-                throw RedisEngineError(.timeout, "run \(runID): shards \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) did not reach \"\(phase)\" within \(timeout) (--shard-timeout)")
+                throw RedisEngineError(.timeout, """
+                    run \(runID): shards \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) did not reach \"\(phase)\" within \(timeout) \
+                    (--shard-timeout)
+                    """)
             }
             if now - reported >= .seconds(1) {
                 reported = now

@@ -142,7 +142,8 @@ final class RedisTopology: Sendable {
                 } catch let error as RedisEngineError where isCluster && (error.isNodeFailure || error.code == .cluster) {
                     // The node died or is unreachable: its commands may or may not have run; all are resent.
                     pool(for: address).discardIdle()
-                    outages.withLock { $0[address] = $0[address] ?? Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: error.detail) }
+                    let outage = Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: error.detail)
+                    outages.withLock { $0[address] = $0[address] ?? outage }
                     lostNodes.insert(address)
                     next += items.map { ($0.index, nil) }
                     failed.formUnion(items.map(\.index))
@@ -154,8 +155,8 @@ final class RedisTopology: Sendable {
                 if isCluster, silent >= .seconds(1) {   // remembered until the node moves its slots, or for a minute
                     stalls.withLock { stalls in
                         stalls = stalls.filter { ContinuousClock.now - $0.value.since < .seconds(60) }
-                        stalls[address] = stalls[address] ?? Outage(since: sentAt, wallMilliseconds: Self.wallMilliseconds() - Int64(silent / .milliseconds(1)),
-                                                                    failure: "no answer for \(silent)")
+                        let began = Self.wallMilliseconds() - Int64(silent / .milliseconds(1))
+                        stalls[address] = stalls[address] ?? Outage(since: sentAt, wallMilliseconds: began, failure: "no answer for \(silent)")
                     }
                 }
                 var cursor = 0
@@ -181,7 +182,8 @@ final class RedisTopology: Sendable {
                         if message.hasPrefix("CLUSTERDOWN") || message.hasPrefix("MASTERDOWN") {
                             // The node answers but cannot serve (cut off from the majority, or its master lost):
                             // an outage as much as a dead node, reported when another serves the slot.
-                            outages.withLock { $0[address] = $0[address] ?? Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: message) }
+                            let outage = Outage(since: .now, wallMilliseconds: Self.wallMilliseconds(), failure: message)
+                            outages.withLock { $0[address] = $0[address] ?? outage }
                             lostNodes.insert(address)
                             failed.insert(index)
                         }
@@ -211,7 +213,8 @@ final class RedisTopology: Sendable {
             }
             if mustWait {
                 guard ContinuousClock.now + backoff < deadline else {
-                    throw RedisEngineError(.cluster, "the cluster did not recover within \(recoveryTimeout) (\(lastError.map { "\($0)" } ?? "no answer"))")
+                    throw RedisEngineError(.cluster,
+                        "the cluster did not recover within \(recoveryTimeout) (\(lastError.map { "\($0)" } ?? "no answer"))")
                 }
                 Thread.sleep(forTimeInterval: backoff / .seconds(1))
                 backoff = min(backoff * 2, Self.longestBackoff)
@@ -258,10 +261,12 @@ final class RedisTopology: Sendable {
         let known = pools.withLock { Array($0.keys) }
         var seen: Set<RedisAddress> = [], maps: Set<[RedisAddress]> = []
         for address in masters + seeds + known where seen.insert(address).inserted {
-            guard let replies = try? pool(for: address).withNode({ try $0.pipeline([RedisCommand("CLUSTER", "INFO"), RedisCommand("CLUSTER", "SLOTS")]) })
+            guard let replies = try? pool(for: address).withNode({ try $0.pipeline([RedisCommand(
+                "CLUSTER", "INFO"), RedisCommand("CLUSTER", "SLOTS")]) })
             else { continue }   // a node that does not answer (killed, or cut off from this host) has no say
             guard replies[0].text?.contains("cluster_state:ok") == true else { return (false, "\(address) says the cluster is not ok") }
-            guard let map = try? Self.slotMap(replies[1].check(), template: address) else { return (false, "\(address) serves an incomplete slot map") }
+            guard let map = try? Self.slotMap(replies[1].check(), template: address) else { return (false,
+                "\(address) serves an incomplete slot map") }
             maps.insert(map)
         }
         guard maps.count == 1 else { return (false, maps.isEmpty ? "no node answered" : "the nodes disagree on who serves the slots") }

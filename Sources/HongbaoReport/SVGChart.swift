@@ -39,7 +39,10 @@ struct SVGChart {
             let path = item.points.map { "\(n(px($0.x))),\(n(py($0.y)))" }.joined(separator: " ")
             svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for point in item.points {
-                svg += "<circle cx=\"\(n(px(point.x)))\" cy=\"\(n(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(item.name)): \(Format.fixed(point.y, 3))</title></circle>"
+                svg += """
+                    <circle cx=\"\(n(px(point.x)))\" cy=\"\(n(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(item.name)): \
+                    \(Format.fixed(point.y, 3))</title></circle>
+                    """
             }
             let legendY = margin.top + 14 + Double(index) * 18
             svg += "<rect x=\"\(n(width - margin.right + 12))\" y=\"\(n(legendY - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
@@ -53,25 +56,35 @@ struct SVGChart {
         let rowHeight = 28.0, left = 210.0, width = 640.0
         let height = 50 + rowHeight * Double(bars.count)
         let top = bars.map(\.value).max() ?? 1
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">"
+        var svg = """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" \
+            font-family=\"sans-serif\">
+            """
         svg += "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>"
         for (index, bar) in bars.enumerated() {
             let y = 34 + Double(index) * rowHeight
             let length = top > 0 ? bar.value / top * (width - left - 110) : 0
             svg += "<text x=\"\(n(left - 8))\" y=\"\(n(y + 15))\" font-size=\"12\" text-anchor=\"end\">\(escape(bar.label))</text>"
-            svg += "<rect x=\"\(n(left))\" y=\"\(n(y + 2))\" width=\"\(n(max(length, 1)))\" height=\"18\" fill=\"\(palette[index % palette.count])\"/>"
+            let fill = palette[index % palette.count]
+            svg += "<rect x=\"\(n(left))\" y=\"\(n(y + 2))\" width=\"\(n(max(length, 1)))\" height=\"18\" fill=\"\(fill)\"/>"
             svg += "<text x=\"\(n(left + length + 6))\" y=\"\(n(y + 15))\" font-size=\"12\">\(Format.count(bar.value)) \(escape(unit))</text>"
         }
         return svg + "</svg>"
     }
 
     private func header() -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">"
+        """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" \
+            font-family=\"sans-serif\">
+            """
             + "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>"
     }
 
     private func axes(px: (Double) -> Double, py: (Double) -> Double, plotWidth: Double, plotHeight: Double) -> String {
-        var svg = "<rect x=\"\(n(margin.left))\" y=\"\(n(margin.top))\" width=\"\(n(plotWidth))\" height=\"\(n(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
+        var svg = """
+            <rect x=\"\(n(margin.left))\" y=\"\(n(margin.top))\" width=\"\(n(plotWidth))\" height=\"\(n(plotHeight))\" fill=\"none\" \
+            stroke=\"#999\"/>
+            """
         for (value, label) in xTicks {
             let x = px(value)
             svg += "<line x1=\"\(n(x))\" y1=\"\(n(margin.top))\" x2=\"\(n(x))\" y2=\"\(n(margin.top + plotHeight))\" stroke=\"#eee\"/>"
@@ -83,7 +96,10 @@ struct SVGChart {
             svg += "<text x=\"\(n(margin.left - 6))\" y=\"\(n(y + 4))\" font-size=\"11\" text-anchor=\"end\">\(escape(label))</text>"
         }
         svg += "<text x=\"\(n(margin.left + plotWidth / 2))\" y=\"\(n(height - 8))\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>"
-        svg += "<text x=\"14\" y=\"\(n(margin.top + plotHeight / 2))\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(n(margin.top + plotHeight / 2)))\">\(escape(yLabel))</text>"
+        svg += """
+            <text x=\"14\" y=\"\(n(margin.top + plotHeight / 2))\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \
+            \(n(margin.top + plotHeight / 2)))\">\(escape(yLabel))</text>
+            """
         return svg
     }
 

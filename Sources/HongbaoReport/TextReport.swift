@@ -24,17 +24,24 @@ public enum TextReport {
         var lines: [String] = []
         lines.append("Run \(run.id): \(run.engine), \(run.algorithm) packets, seed \(run.seed), started \(run.startedAt)"
             + (run.complete ? "" : " — INCOMPLETE (killed or failed before it finished)"))
-        lines.append("  workload    \(run.scenario): \(Format.grouped(Int64(run.members))) members, \(Format.grouped(Int64(run.packets))) packets, \(run.threads) threads")
+        lines.append("""
+              workload    \(run.scenario): \(Format.grouped(Int64(run.members))) members, \(Format.grouped(Int64(run.packets))) packets, \
+            \(run.threads) threads
+            """)
         guard run.complete else {
             lines.append("  no throughput or latency: the run did not finish, and what it stored is partial")
             return lines.joined(separator: "\n")
         }
         lines.append("  throughput  \(Format.count(run.grabsPerSecond)) grabs/s, \(Format.count(run.attemptsPerSecond)) attempts/s"
-            + " (\(Format.grouped(Int64(run.grabs))) grabs of \(Format.grouped(Int64(run.attempts))) attempts, \(Format.grouped(Int64(run.soldOut))) sold out)")
+            + """
+                 (\(Format.grouped(Int64(run.grabs))) grabs of \(Format.grouped(Int64(run.attempts))) attempts, \
+                \(Format.grouped(Int64(run.soldOut))) sold out)
+                """)
         lines.append("  latency     " + zip(["p50", "p90", "p99", "p99.9", "max"], run.latency)
             .map { "\($0) \(Format.duration($1))" }.joined(separator: "  "))
         if !analysis.ladder.isEmpty {
-            lines.append("  ladder      " + analysis.ladder.map { "\(Format.fixed($0.0, $0.0 >= 99.99 ? 3 : 1))% \(Format.duration($0.1))" }.joined(separator: ", "))
+            let rungs = analysis.ladder.map { "\(Format.fixed($0.0, $0.0 >= 99.99 ? 3 : 1))% \(Format.duration($0.1))" }
+            lines.append("  ladder      " + rungs.joined(separator: ", "))
         }
         let refunds = analysis.refunds
         lines.append("  refunds     \(Format.grouped(Int64(refunds.refunded))) of \(Format.grouped(Int64(refunds.packets))) packets,"

@@ -165,7 +165,8 @@ public enum Audit {
                 let results = try settling?.expireAndSummarizePresent(closing) ?? batched.expireAndSummarize(closing).map { .some($0) }
                 let closed = Dictionary(uniqueKeysWithValues: zip(owned, results))
                 let others = range.filter { closed[$0] == nil }
-                let read = try settling?.summariesPresent(of: others.map { ids[$0] }) ?? batched.summaries(of: others.map { ids[$0] }).map { .some($0) }
+                let otherIDs = others.map { ids[$0] }
+                let read = try settling?.summariesPresent(of: otherIDs) ?? batched.summaries(of: otherIDs).map { .some($0) }
                 let readByIndex = Dictionary(uniqueKeysWithValues: zip(others, read))
                 return (range.map { closed[$0]??.expiry.refund }, range.map { closed[$0].map { $0?.summary } ?? readByIndex[$0]! })
             }

@@ -50,7 +50,8 @@ public enum GrabRace {
             violations += PacketFindings(summary, observed: byPacket[packet] ?? []).violations
             let grants = (byPacket[packet] ?? []).filter { if case .granted = $0.outcome { true } else { false } }.count
             if grants != summary.shares || summary.grabs.count != summary.shares || summary.balance != .zero {
-                violations.append("\(packet): \(grants) grants and \(summary.grabs.count) records for \(summary.shares) shares, balance \(summary.balance)")
+                violations.append(
+                    "\(packet): \(grants) grants and \(summary.grabs.count) records for \(summary.shares) shares, balance \(summary.balance)")
             }
         }
         return violations

@@ -24,7 +24,10 @@ struct BenchCommand: ParsableCommand {
             """)
 
     @Option(name: .customLong("engine"), parsing: .upToNextOption,
-            help: "Engines to run: \(EngineChoice.allValueStrings.joined(separator: ", ")). Default: lock-free mutex actor null, or redis with --redis.")
+            help: """
+                Engines to run: \(EngineChoice.allValueStrings.joined(separator: ", ")). Default: lock-free mutex actor null, or redis with \
+                --redis.
+                """)
     var engineOption: [EngineChoice] = []
 
     @OptionGroup var workload: WorkloadArguments
@@ -38,34 +41,52 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Redis: acknowledge a grab only once a replica holds it (WAIT 1), so a master's failover loses no acknowledged grab.")
     var durable = false
 
-    @Option(help: "Run as load generator K of N (e.g. 2/3) of one run against the same --redis: sends its share of the packets, grabs for its share of the members, meets the others through Redis. Needs --run-id.")
+    @Option(help: """
+        Run as load generator K of N (e.g. 2/3) of one run against the same --redis: sends its share of the packets, grabs for its share of the \
+        members, meets the others through Redis. Needs --run-id.
+        """)
     var shard: String?
 
     @Option(name: .customLong("run-id"), help: "The id the shards of one run share (letters, digits, '.', '_', '-'); a new one for every run.")
     var runID: String?
 
-    @Option(help: "Write what every caller was told — each send, grant and refund — to this file, for a check of the final state independent of the audit (scripts/partition-check.py).")
+    @Option(help: """
+        Write what every caller was told — each send, grant and refund — to this file, for a check of the final state independent of the audit \
+        (scripts/partition-check.py).
+        """)
     var told: String?
 
-    @Option(name: .customLong("shard-timeout"), help: "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up (default 300).")
+    @Option(name: .customLong("shard-timeout"), help:
+        "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up (default 300).")
     var shardTimeout: Double = 300
 
     @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
     var recoveryTimeout: Double = 30
 
-    @Option(help: "The journaled engine's journal: a new SQLite file (it must not exist: a run starts from an empty journal). Default: a temporary file beside --db, removed after the run.")
+    @Option(help: """
+        The journaled engine's journal: a new SQLite file (it must not exist: a run starts from an empty journal). Default: a temporary file beside \
+        --db, removed after the run.
+        """)
     var journal: String?
 
-    @Option(name: .customLong("journal-mode"), help: "The journaled engine: durable (answer after the fsync of its group commit) or buffered (answer at once, fsync every --sync-every ms: a crash can lose the last interval). Default: durable.")
+    @Option(name: .customLong("journal-mode"), help: """
+        The journaled engine: durable (answer after the fsync of its group commit) or buffered (answer at once, fsync every --sync-every ms: a crash \
+        can lose the last interval). Default: durable.
+        """)
     var journalMode: JournalMode = .durable
 
-    @Option(name: .customLong("sync-every"), help: "--journal-mode buffered: milliseconds between fsyncs (default 1000, as Redis's appendfsync everysec).")
+    @Option(name: .customLong("sync-every"), help:
+        "--journal-mode buffered: milliseconds between fsyncs (default 1000, as Redis's appendfsync everysec).")
     var syncEvery = 1000
 
-    @Option(name: .customLong("in-flight"), help: "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer (default 1024).")
+    @Option(name: .customLong("in-flight"), help:
+        "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer (default 1024).")
     var inFlight = 1024
 
-    @Option(name: .customLong("journal-batch"), help: "The journaled engine: 1 (the default) for --in-flight async callers a thread, each awaiting one grab at a time; N > 1 for grabs handed N at a time by each of --threads threads, each call blocking until its group commit (as the Redis engine's --batch).")
+    @Option(name: .customLong("journal-batch"), help: """
+        The journaled engine: 1 (the default) for --in-flight async callers a thread, each awaiting one grab at a time; N > 1 for grabs handed N at \
+        a time by each of --threads threads, each call blocking until its group commit (as the Redis engine's --batch).
+        """)
     var journalBatch = 1
 
     @Option(name: .customLong("compact-after"), help: "The journaled engine: entries written between snapshots of its journal (default 1000000).")
@@ -96,7 +117,8 @@ struct BenchCommand: ParsableCommand {
         }
         if let shard {
             guard Self.parseShard(shard) != nil else { throw ValidationError("--shard must be K/N with 1 ≤ K ≤ N ≤ 64, got \(shard)") }
-            guard redis != nil, engines == [.redis] else { throw ValidationError("--shard runs the Redis engine: give --redis URL (and no other --engine)") }
+            guard redis != nil, engines == [.redis] else { throw ValidationError(
+                "--shard runs the Redis engine: give --redis URL (and no other --engine)") }
             guard runID != nil else { throw ValidationError("--shard needs --run-id: the id all shards of the run share") }
         } else if runID != nil {
             throw ValidationError("--run-id names a run of several shards: give --shard K/N too")
@@ -151,7 +173,10 @@ struct BenchCommand: ParsableCommand {
             if durable, let redis {   // refuse at once, with the reason, what could only time out later
                 let bare = try RedisEngine(url: redis, recoveryTimeout: redisSettings.recoveryTimeout).mastersWithoutReplicas()
                 if !bare.isEmpty {
-                    throw ValidationError("--durable needs a replica for every master (WAIT 1), and \(bare.map(\.description).joined(separator: ", ")) has none: start replicas (scripts/redis-cluster.sh start PORT DIR 1) or drop --durable")
+                    throw ValidationError("""
+                        --durable needs a replica for every master (WAIT 1), and \(bare.map(\.description).joined(separator: ", ")) has none: start \
+                        replicas (scripts/redis-cluster.sh start PORT DIR 1) or drop --durable
+                        """)
                 }
             }
             let reports = try BenchSession.run(options, engines: engines.map { choice in
@@ -287,12 +312,21 @@ final class MadeEngines: @unchecked Sendable {   // used from the session's one 
         let seconds = Double(recovery.nanosecondsSaturated) / 1e9
         if !quiet, let figures {
             let perCommit = figures.commits > 0 ? figures.entries / figures.commits : 0
-            print("journal (\(journal.durability)): \(figures.entries.formatted()) entries in \(figures.commits.formatted()) group commits (\(perCommit.formatted()) a commit on average, \(figures.largestCommit.formatted()) at most), \(figures.snapshots) snapshots")
-            print("recovery: \(reopened.recoveredEntries.formatted()) entries replayed in \(String(format: "%.3f", seconds)) s (\(Int(Double(reopened.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s), \(recovered.count.formatted()) packets")
+            print("""
+                journal (\(journal.durability)): \(figures.entries.formatted()) entries in \(figures.commits.formatted()) group commits \
+                (\(perCommit.formatted()) a commit on average, \(figures.largestCommit.formatted()) at most), \(figures.snapshots) snapshots
+                """)
+            print("""
+                recovery: \(reopened.recoveredEntries.formatted()) entries replayed in \(String(format: "%.3f", seconds)) s \
+                (\(Int(Double(reopened.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s), \(recovered.count.formatted()) packets
+                """)
         }
         guard served == recovered else {
             func describe(_ image: PacketImage) -> String {
-                "\(image.id): \(image.winners.count) of \(image.amounts.count) shares won, refund \(image.refund.map { "\($0.amount) at \($0.at)\($0.key.map { " key \($0)" } ?? "")" } ?? "none")"
+                """
+                    \(image.id): \(image.winners.count) of \(image.amounts.count) shares won, refund \
+                    \(image.refund.map { "\($0.amount) at \($0.at)\($0.key.map { " key \($0)" } ?? "")" } ?? "none")
+                    """
             }
             let differing = zip(served, recovered).first { $0 != $1 }.map { "served \(describe($0.0)); recovered \(describe($0.1))" }
                 ?? "the packet counts (\(served.count) served, \(recovered.count) recovered)"

@@ -102,9 +102,15 @@ struct Merge: ParsableCommand {
         let failures = ([merged.verdict.passed ? nil : merged.verdict.summary] + merged.crossShardViolations).compactMap { $0 }
         print("run \(merged.group), merged as run \(merged.runID) of \(output): \(merged.attempts.formatted()) attempts in "
             + "\(String(format: "%.2f", merged.seconds)) s = \(Format.count(merged.attemptsPerSecond)) attempts/s; "
-            + "\(merged.grabs.formatted()) grabs (the shards' sum); p50 \(Format.duration(Int64(clamping: latency.p50))), p99 \(Format.duration(Int64(clamping: latency.p99))), "
+            + """
+                \(merged.grabs.formatted()) grabs (the shards' sum); p50 \(Format.duration(Int64(clamping: latency.p50))), p99 \
+                \(Format.duration(Int64(clamping: latency.p99))), 
+                """
             + "max \(Format.duration(Int64(clamping: latency.max)))")
-        print("money: \(Format.fen(merged.verdict.totalFen)) sent = \(Format.fen(merged.verdict.paidFen)) paid + \(Format.fen(merged.verdict.refundFen)) refunded")
+        print("""
+            money: \(Format.fen(merged.verdict.totalFen)) sent = \(Format.fen(merged.verdict.paidFen)) paid + \
+            \(Format.fen(merged.verdict.refundFen)) refunded
+            """)
         print("verdict: \(merged.passed ? "pass" : failures.joined(separator: "; "))")
         if !merged.passed { throw ExitCode(2) }
     }

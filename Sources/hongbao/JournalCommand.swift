@@ -37,6 +37,9 @@ struct Journal: ParsableCommand {
         }
         print("\(path): \(packets.count.formatted()) packets held (\(open.formatted()) not refunded), \(grants.formatted()) shares won")
         print("  money: \(total) sent = \(paid) paid + \(refunded) refunded + \(total - paid - refunded) still in open packets")
-        print("  recovery: \(engine.recoveredEntries.formatted()) entries in \(String(format: "%.3f", seconds)) s (\(Int(Double(engine.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s)")
+        print("""
+              recovery: \(engine.recoveredEntries.formatted()) entries in \(String(format: "%.3f", seconds)) s \
+            (\(Int(Double(engine.recoveredEntries) / max(seconds, 1e-9)).formatted()) entries/s)
+            """)
     }
 }

@@ -65,7 +65,10 @@ struct RedisCommandTests {
         let address = try RedisAddress.seeds(from: "redis://127.0.0.1:7000")[0]
         #expect(try Durability.replicasConfirmed(.integer(1), from: address) == 1)
         #expect {
-            _ = try Durability.replicasConfirmed(.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."), from: address)
+            _ = try Durability.replicasConfirmed(.error("""
+                ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable \
+                (which is not the default) writes to replicas are just local and are not propagated.
+                """), from: address)
         } throws: { error in
             (error as? RedisEngineError)?.code == .cluster
         }

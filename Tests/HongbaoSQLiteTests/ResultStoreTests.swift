@@ -16,7 +16,10 @@ struct ResultStoreTests {
     @Test func aNewFileGetsSchemaVersionTwoAndItsTables() throws {
         let store = try ResultStore(path: Self.temporaryPath())
         #expect(try store.integer("PRAGMA user_version") == 2)
-        #expect(try store.integer("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('run_group', 'shard', 'histogram_json', 'verdict_json', 'grab_started_ms', 'grab_ended_ms')") == 6)
+        #expect(try store.integer("""
+            SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('run_group', 'shard', 'histogram_json', 'verdict_json', 'grab_started_ms', \
+            'grab_ended_ms')
+            """) == 6)
         #expect(try store.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'packets', 'grabs', 'latency_ladder')") == 4)
         #expect(try store.integer("SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1)
     }

@@ -60,7 +60,10 @@ for index in 0 ..< packets {
     if index + 1 == warmUp { rssWarm = residentBytes() }
     if index % 65_536 == 0 && index >= warmUp { rssPeak = max(rssPeak, residentBytes()) }
     if (index + 1) % (realTime ? 100_000 : 5_000_000) == 0 {
-        FileHandle.standardError.write(Data("Soak: \((index + 1).formatted()) packets, \(engine.packetsHeld.formatted()) held, \((engine.bytesInUse >> 20).formatted()) MiB in the arena, resident \((residentBytes() >> 20).formatted()) MiB\n".utf8))
+        FileHandle.standardError.write(Data("""
+            Soak: \((index + 1).formatted()) packets, \(engine.packetsHeld.formatted()) held, \((engine.bytesInUse >> 20).formatted()) MiB in the \
+            arena, resident \((residentBytes() >> 20).formatted()) MiB\n
+            """.utf8))
     }
 }
 let seconds = (ContinuousClock.now - start) / .seconds(1)

@@ -32,7 +32,8 @@ package final class SendOrigins: Sendable {
             let senderKey = SenderKey(sender: origin.sender, key: request.key)
             if let made = book.keyed[senderKey], isKnown(made), let first = book.origins[made]?.request {
                 guard first.fingerprint == request.fingerprint else {
-                    throw GrabEngineError(.idempotencyConflict, "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(made) for another request")
+                    throw GrabEngineError(.idempotencyConflict,
+                        "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(made) for another request")
                 }
                 return SentPacket(id: made, replayed: true)
             }
@@ -50,7 +51,8 @@ package final class SendOrigins: Sendable {
             guard let made = book.keyed[SenderKey(sender: origin.sender, key: request.key)], isKnown(made),
                   let first = book.origins[made]?.request else { return nil }
             guard first.fingerprint == request.fingerprint else {
-                throw GrabEngineError(.idempotencyConflict, "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(made) for another request")
+                throw GrabEngineError(.idempotencyConflict,
+                    "member \(origin.sender.rawValue)'s key \"\(request.key)\" already sent \(made) for another request")
             }
             return SentPacket(id: made, replayed: true)
         }

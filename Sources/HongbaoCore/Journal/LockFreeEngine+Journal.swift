@@ -88,7 +88,8 @@ extension LockFreeEngine {
                 return
             }
             guard !state.closed, share == state.tickets else {
-                throw JournalError.corrupt("\(id): share \(share + 1) granted after \(state.taken(of: shares)) shares\(state.closed ? " and the close" : "")")
+                throw JournalError.corrupt(
+                    "\(id): share \(share + 1) granted after \(state.taken(of: shares)) shares\(state.closed ? " and the close" : "")")
             }
             guard Fen(packet.amount(ofShare: share)) == amount else {
                 throw JournalError.corrupt("\(id): share \(share + 1) is \(packet.amount(ofShare: share)) fen, the entry says \(amount.rawValue)")

@@ -6,9 +6,9 @@ import HongbaoCore
 /// covers and its generation floor.
 ///
 /// Why SQLite: one blob per commit ran several times faster than an insert per entry, even in SQLite's own shell
-/// (measured: Benchmarks/README.md, "The journal") — and SQLite gives what a hand-written append-only file would have to build: the WAL detects a torn
-/// or partial last write by its frame checksums and commit marker and drops it on recovery; `synchronous = FULL`
-/// syncs the WAL on every commit; `locking_mode = EXCLUSIVE` (taken at open) keeps a second process out;
+/// (measured: Benchmarks/README.md, "The journal") — and SQLite gives what a hand-written append-only file would
+/// have to build: the WAL detects a torn or partial last write by its frame checksums and commit marker and drops
+/// it on recovery; `synchronous = FULL` syncs the WAL on every commit; `locking_mode = EXCLUSIVE` (taken at open) keeps a second process out;
 /// `application_id` and `user_version` refuse another program's file and a newer format.
 final class SQLiteJournalStore: JournalStore {
     /// "HBJ1": this program's journals.

@@ -117,7 +117,9 @@ public struct GrabAnswer: Codable, Sendable {
         case (.notMember, nil): outcome = .notMember
         default: throw APIError("a grab answered \(self.outcome.rawValue) with amount \(amountFen.map(String.init) ?? "none")")
         }
-        guard (outcome.share != nil) == (seq != nil) else { throw APIError("a grab answered \(self.outcome.rawValue) with seq \(seq.map(String.init) ?? "none")") }
+        guard (outcome.share != nil) == (seq != nil) else {
+            throw APIError("a grab answered \(self.outcome.rawValue) with seq \(seq.map(String.init) ?? "none")")
+        }
         return GrabReceipt(outcome, seq: seq)
     }
 
@@ -278,7 +280,8 @@ extension GrabAnswer {
             guard byte == UInt8(ascii: "\""), let key = string(), skipSpace() == UInt8(ascii: ":"), let value = skipSpace() else { return nil }
             switch key {
             case "outcome":
-                guard outcome == nil, value == UInt8(ascii: "\""), let name = string(), let parsed = GrabOutcomeName(rawValue: name) else { return nil }
+                guard outcome == nil, value == UInt8(ascii: "\""), let name = string(),
+                      let parsed = GrabOutcomeName(rawValue: name) else { return nil }
                 outcome = parsed
             case "amount_fen":
                 guard amount == nil, let parsed = integer(value) else { return nil }

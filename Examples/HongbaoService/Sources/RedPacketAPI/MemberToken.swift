@@ -53,7 +53,10 @@ public struct TokenKeys: Sendable {
     /// Keys for `secret`. - Throws: `APIError` when it is shorter than `minimumSecretBytes`.
     public init(secret: String) async throws {
         guard secret.utf8.count >= Self.minimumSecretBytes else {
-            throw APIError("\(Self.environmentVariable) must be at least \(Self.minimumSecretBytes) bytes (e.g. `openssl rand -hex 32`), got \(secret.utf8.count)")
+            throw APIError("""
+                \(Self.environmentVariable) must be at least \(Self.minimumSecretBytes) bytes (e.g. `openssl rand -hex 32`), got \
+                \(secret.utf8.count)
+                """)
         }
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)

@@ -233,7 +233,8 @@ public struct RedPacketService: Sendable {
             throw ServiceError(.badRequest, "the key \"\(key)\" appears twice in one object")
         }
         if let unknown = keys.topLevel.first(where: { !T.fields.contains($0) }) {
-            throw ServiceError(.badRequest, "unknown field \"\(unknown)\": the body takes \(T.fields.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
+            let fields = T.fields.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            throw ServiceError(.badRequest, "unknown field \"\(unknown)\": the body takes \(fields)")
         }
         let data = Data(buffer.readableBytesView)
         do {
@@ -267,7 +268,8 @@ public struct RedPacketService: Sendable {
     /// One line for a decoding failure: what is wrong, and where.
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.isEmpty ? "the body" : "\"" + context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
+            let names = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+            return names.isEmpty ? "the body" : "\"" + names.joined(separator: ".") + "\""
         }
         switch error {
         case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""

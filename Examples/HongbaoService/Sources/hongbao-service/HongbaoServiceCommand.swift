@@ -18,7 +18,10 @@ import ServiceLifecycle
 struct HongbaoServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hongbao-service",
-        abstract: "A red-packet HTTP service: POST /packets, POST /packets/{id}/grab, POST /packets/{id}/expire, GET /packets/{id}, GET /health, GET /metrics.",
+        abstract: """
+            A red-packet HTTP service: POST /packets, POST /packets/{id}/grab, POST /packets/{id}/expire, GET /packets/{id}, GET /health, GET \
+            /metrics.
+            """,
         discussion: """
             Callers authenticate with `Authorization: Bearer <token>`: an HS256 JWT signed with the secret in the \
             environment variable HONGBAO_JWT_SECRET (at least 32 bytes), whose sub is the member id in decimal, with \
@@ -35,25 +38,34 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
     @Option(help: "Redis server or cluster seeds (redis://…): several services then share their packets. Default: in process, lock-free.")
     var redis: String?
 
-    @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps that refund in-process packets past their deadline (counted in /metrics).")
+    @Option(name: .customLong("sweep-interval"), help:
+        "Seconds between sweeps that refund in-process packets past their deadline (counted in /metrics).")
     var sweepInterval: Int64 = 1
 
     @Option(help: "Seconds an in-process packet is kept after its refund (its verdict for late callers) before its memory is reused.")
     var retention: Int64 = 24 * 3600
 
-    @Option(help: "In process: journal every change to this SQLite file before answering, and recover from it on start (created if missing). Default: no journal (a restart loses every packet).")
+    @Option(help: """
+        In process: journal every change to this SQLite file before answering, and recover from it on start (created if missing). Default: no \
+        journal (a restart loses every packet).
+        """)
     var journal: String?
 
-    @Option(name: .customLong("journal-mode"), help: "With --journal: durable (answer after the fsync of a group commit: a crash loses nothing acknowledged) or buffered (answer at once, fsync every --sync-every ms: a crash can lose the last interval). Default: durable.")
+    @Option(name: .customLong("journal-mode"), help: """
+        With --journal: durable (answer after the fsync of a group commit: a crash loses nothing acknowledged) or buffered (answer at once, fsync \
+        every --sync-every ms: a crash can lose the last interval). Default: durable.
+        """)
     var journalMode: String = "durable"
 
     @Option(name: .customLong("sync-every"), help: "With --journal-mode buffered: milliseconds between fsyncs (default 1000).")
     var syncEvery: Int64 = 1000
 
-    @Option(name: .customLong("member-quota"), help: "Group members one caller (its token's member; its address under --insecure-dev) may make the service store per minute (0: no limit).")
+    @Option(name: .customLong("member-quota"), help:
+        "Group members one caller (its token's member; its address under --insecure-dev) may make the service store per minute (0: no limit).")
     var memberQuota: Int64 = RedPacketService.defaultMembersPerMinute
 
-    @Flag(name: .customLong("insecure-dev"), help: "INSECURE: no tokens; any client may grab for any member, expire any packet and read every account. For classrooms and local tries only.")
+    @Flag(name: .customLong("insecure-dev"), help:
+        "INSECURE: no tokens; any client may grab for any member, expire any packet and read every account. For classrooms and local tries only.")
     var insecureDev = false
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (mid-request or between requests) before it is closed.")
@@ -65,11 +77,21 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
         }
         guard (1 ... 3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be in 1 ... 3600 seconds, got \(idleTimeout)") }
         guard (1 ... 65535).contains(port) else { throw ValidationError("--port must be in 1 ... 65535, got \(port)") }
-        guard (1 ... 3600).contains(sweepInterval) else { throw ValidationError("--sweep-interval must be in 1 ... 3600 seconds, got \(sweepInterval)") }
-        guard (0 ... 30 * 24 * 3600).contains(retention) else { throw ValidationError("--retention must be in 0 ... 2592000 seconds, got \(retention)") }
-        if redis != nil && retention != 24 * 3600 { throw ValidationError("--retention is for the in-process engine; with --redis the Redis engine keeps its own") }
-        if journal != nil && redis != nil { throw ValidationError("--journal is for the in-process engine; with --redis, Redis persists the packets") }
-        guard ["durable", "buffered"].contains(journalMode) else { throw ValidationError("--journal-mode must be durable or buffered, got \(journalMode)") }
+        guard (1 ... 3600).contains(sweepInterval) else {
+            throw ValidationError("--sweep-interval must be in 1 ... 3600 seconds, got \(sweepInterval)")
+        }
+        guard (0 ... 30 * 24 * 3600).contains(retention) else {
+            throw ValidationError("--retention must be in 0 ... 2592000 seconds, got \(retention)")
+        }
+        if redis != nil && retention != 24 * 3600 {
+            throw ValidationError("--retention is for the in-process engine; with --redis the Redis engine keeps its own")
+        }
+        if journal != nil && redis != nil {
+            throw ValidationError("--journal is for the in-process engine; with --redis, Redis persists the packets")
+        }
+        guard ["durable", "buffered"].contains(journalMode) else {
+            throw ValidationError("--journal-mode must be durable or buffered, got \(journalMode)")
+        }
         guard (1 ... 60_000).contains(syncEvery) else { throw ValidationError("--sync-every must be in 1 ... 60000 ms, got \(syncEvery)") }
         if let redis {
             do { _ = try RedisAddress.seeds(from: redis) } catch let error as RedisEngineError { throw ValidationError("--redis: \(error.detail)") }
@@ -92,7 +114,10 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
             case (nil, true): authentication = .insecureDevelopment
             case (_?, true): throw APIError("--insecure-dev and \(TokenKeys.environmentVariable) together: choose one")
             case (nil, false):
-                throw APIError("set \(TokenKeys.environmentVariable) (the HS256 secret of the callers' tokens, e.g. `export \(TokenKeys.environmentVariable)=$(openssl rand -hex 32)`), or pass --insecure-dev to run without tokens")
+                throw APIError("""
+                    set \(TokenKeys.environmentVariable) (the HS256 secret of the callers' tokens, e.g. `export \
+                    \(TokenKeys.environmentVariable)=$(openssl rand -hex 32)`), or pass --insecure-dev to run without tokens
+                    """)
             }
             if let redis {
                 engine = try RedisEngine(url: redis)
