@@ -63,11 +63,11 @@ final class VerifiedTokens: Sendable {
     static let capacity = 100_000
 
     func caller(of token: String, at now: Date) -> Caller? {
-        book.withLock { book in book[token].flatMap { $0.expires > now ? $0.caller : nil } }
+        book.withLockedValue { book in book[token].flatMap { $0.expires > now ? $0.caller : nil } }
     }
 
     func keep(_ token: String, _ caller: Caller, until expires: Date) {
-        book.withLock { book in
+        book.withLockedValue { book in
             if book.count >= Self.capacity { book.removeAll(keepingCapacity: true) }
             book[token] = (caller, expires)
         }

@@ -28,7 +28,7 @@ public final class MemberQuota: Sendable {
     func take(_ members: Int, from client: String, now: ContinuousClock.Instant = .now) -> Int? {
         guard perMinute > 0 else { return nil }
         let wanted = Int64(members)
-        return buckets.withLock { buckets in
+        return buckets.withLockedValue { buckets in
             if buckets.count >= Self.maxClients { buckets = buckets.filter { refilled($0.value, now: now) < perMinute } }
             let held = buckets[client].map { refilled($0, now: now) } ?? perMinute
             guard wanted <= held else {
