@@ -23,8 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
     ],
     targets: [
-        // Money, packets, splitting and the in-process engines: stdlib + Synchronization, and the arena's one C shim
-        // (membarrier and a compiler barrier for epoch-based reclamation), imported only in Sources/HongbaoCore/Arena/.
+        // Money, packets, splitting and the in-process engines: stdlib + Synchronization (Foundation only for the test
+        // harness's threads, `runThreads`), and the arena's one C shim (membarrier and a compiler barrier for
+        // epoch-based reclamation), imported only in Sources/HongbaoCore/Arena/.
         .target(name: "CHongbaoArena"),
         .target(name: "HongbaoCore", dependencies: ["CHongbaoArena"]),
 

@@ -29,6 +29,19 @@ struct TicketInterleavingTests {
         }
     }
 
+    /// A fresh engine with one packet, and `member`'s grab started on a thread of its own and stopped at `point`
+    /// (returned once it is there): the gate that lets it go, and its receipt once it answers.
+    static func grabStopped(at point: GrabPoint, member: MemberID)
+        throws -> (engine: LockFreeEngine, packet: PacketID, gate: Gate, answer: WriteOnceBox<GrabReceipt>)
+    {
+        let gate = Gate(at: point, for: member)
+        let engine = LockFreeEngine(pausing: gate.pause)
+        let packet = try engine.send(spec, to: group, seed: seed)
+        let answer = grabOnThread(engine, packet, for: member)
+        gate.arrived.wait()
+        return (engine, packet, gate, answer)
+    }
+
     /// A grab on a thread of its own; its receipt once it answers.
     static func grabOnThread(_ engine: LockFreeEngine, _ packet: PacketID, for member: MemberID) -> WriteOnceBox<GrabReceipt> {
         let answer = WriteOnceBox<GrabReceipt>()
@@ -38,11 +51,8 @@ struct TicketInterleavingTests {
 
     @Test("a ticket taken after the close wins nothing: the grab hears expired, the refund is the whole packet")
     func aLateTicketWinsNothing() throws {
-        let gate = Gate(at: .claimed, for: 3)
-        let engine = LockFreeEngine(pausing: gate.pause)
-        let packet = try engine.send(Self.spec, to: Self.group, seed: Self.seed)
-        let late = Self.grabOnThread(engine, packet, for: 3)
-        gate.arrived.wait()   // member 3 holds its claim, not yet a ticket
+        let (engine, packet, gate, late) = try Self.grabStopped(at: .claimed, member: 3)
+        // member 3 holds its claim, not yet a ticket
         #expect(try engine.expire(packet) == .refunded(500))
         gate.resume.signal()
         #expect(late.wait() == GrabReceipt(.expired))
@@ -53,11 +63,7 @@ struct TicketInterleavingTests {
 
     @Test("a ticket taken after the last share wins nothing: sold out, and the shares are the others'")
     func aTicketPastTheLastShareWinsNothing() throws {
-        let gate = Gate(at: .claimed, for: 9)
-        let engine = LockFreeEngine(pausing: gate.pause)
-        let packet = try engine.send(Self.spec, to: Self.group, seed: Self.seed)
-        let late = Self.grabOnThread(engine, packet, for: 9)
-        gate.arrived.wait()
+        let (engine, packet, gate, late) = try Self.grabStopped(at: .claimed, member: 9)
         for member in 1 ... 5 {
             #expect(try engine.grabReceipt(packet, for: MemberID(UInt32(member)))
                 == GrabReceipt(.granted(Self.amounts[member - 1]), seq: member))
@@ -70,11 +76,8 @@ struct TicketInterleavingTests {
 
     @Test("a member's twin grab waits for the first and hears its share: granted once, already grabbed after")
     func aTwinGrabHearsTheFirstOnesShare() throws {
-        let gate = Gate(at: .ticketed, for: 3)
-        let engine = LockFreeEngine(pausing: gate.pause)
-        let packet = try engine.send(Self.spec, to: Self.group, seed: Self.seed)
-        let first = Self.grabOnThread(engine, packet, for: 3)
-        gate.arrived.wait()   // share 1 is member 3's ticket; its record is not written
+        let (engine, packet, gate, first) = try Self.grabStopped(at: .ticketed, member: 3)
+        // share 1 is member 3's ticket; its record is not written
         let twin = Self.grabOnThread(engine, packet, for: 3)
         // The twin cannot answer while the first grab's record is missing: had it answered, it could only have
         // said something other than the share the first grab is about to be granted.
@@ -87,11 +90,7 @@ struct TicketInterleavingTests {
 
     @Test("the twin of a grab whose ticket comes after the close hears expired too: one member, one answer")
     func theTwinOfALateGrabHearsExpired() throws {
-        let gate = Gate(at: .claimed, for: 3)
-        let engine = LockFreeEngine(pausing: gate.pause)
-        let packet = try engine.send(Self.spec, to: Self.group, seed: Self.seed)
-        let first = Self.grabOnThread(engine, packet, for: 3)
-        gate.arrived.wait()
+        let (engine, packet, gate, first) = try Self.grabStopped(at: .claimed, member: 3)
         #expect(try engine.expire(packet) == .refunded(500))
         let twin = Self.grabOnThread(engine, packet, for: 3)
         #expect(twin.wait() == GrabReceipt(.expired))   // the claim is set, no share taken, the packet closed
@@ -102,11 +101,7 @@ struct TicketInterleavingTests {
 
     @Test("a close between a ticket and its record counts the share as taken: the refund leaves it out, the record comes")
     func aCloseBetweenTicketAndRecordCountsTheShare() throws {
-        let gate = Gate(at: .ticketed, for: 3)
-        let engine = LockFreeEngine(pausing: gate.pause)
-        let packet = try engine.send(Self.spec, to: Self.group, seed: Self.seed)
-        let first = Self.grabOnThread(engine, packet, for: 3)
-        gate.arrived.wait()
+        let (engine, packet, gate, first) = try Self.grabStopped(at: .ticketed, member: 3)
         #expect(try engine.expire(packet) == .refunded(500 - Self.amounts[0]))
         #expect(try engine.grab(packet, for: 4) == .expired)
         gate.resume.signal()
