@@ -132,6 +132,9 @@ twins = {
     "../../Benchmarks/service-side-by-side.sh":
         (LONG, "release builds of the example and minutes of load; its steps run above as the hongbao-service, "
                "bench-http, make-packets.sh and wrk twins"),
+    "Benchmarks/openapi-side-by-side.sh 64 10 3":
+        (LONG, "release builds of the example and of swift-openapi-generator's plugin (minutes), then minutes of load; "
+               "the hand-written side's steps run above as the hongbao-service, make-packets.sh and wrk twins"),
     "swift run -c release hongbao-classroom": [lambda: sh(f"{B}/hongbao-classroom")],
     "swift run -c release hongbao-classroom --lesson 2 --step --redis redis://127.0.0.1:6379":
         [lambda: sh(f"{B}/hongbao-classroom --lesson 2 --step --redis {redis}", stdin="\n" * 50)],
