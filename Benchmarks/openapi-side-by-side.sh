@@ -47,8 +47,8 @@ measure() {   # measure NAME COMMAND…: starts the service, creates 200 packets
   stop_pids "${pids[@]}"; pids=()
   echo "$name $health $grab"
 }
-hand_service() { "$hand" --insecure-dev --port "$1"; }
-generated_service() { "$generated" "$1"; }
+hand_service() { exec "$hand" --insecure-dev --port "$1"; }   # exec: the PID stopped is the server's
+generated_service() { exec "$generated" "$1"; }
 
 for round in $(seq "$rounds"); do
   measure hand-written hand_service

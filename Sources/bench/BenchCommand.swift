@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Redis server for the redis engine: redis://[:password@]host:port[/db], or a cluster's seeds separated by commas.")
     var redis: String?
 
-    @Option(help: "Grabs per Redis call (one script call per slot per batch); default 64. In-process engines grab one at a time.")
+    @Option(help: "Grabs per Redis call (one script call per slot per batch). In-process engines grab one at a time.")
     var batch = 64
 
     @Flag(help: "Redis: acknowledge a grab only once a replica holds it (WAIT 1), so a master's failover loses no acknowledged grab.")
@@ -57,10 +57,10 @@ struct BenchCommand: ParsableCommand {
     var told: String?
 
     @Option(name: .customLong("shard-timeout"), help:
-        "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up (default 300).")
+        "With --shard: seconds a shard waits for the others at each phase (sending, grabbing, auditing) before it gives up.")
     var shardTimeout: Double = 300
 
-    @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails (default 30).")
+    @Option(name: .customLong("recovery-timeout"), help: "Redis Cluster: seconds a call waits for a failover to finish before it fails.")
     var recoveryTimeout: Double = 30
 
     @Option(help: """
@@ -76,20 +76,20 @@ struct BenchCommand: ParsableCommand {
     var journalMode: JournalMode = .durable
 
     @Option(name: .customLong("sync-every"), help:
-        "--journal-mode buffered: milliseconds between fsyncs (default 1000, as Redis's appendfsync everysec).")
+        "--journal-mode buffered: milliseconds between fsyncs (1000: Redis's appendfsync everysec).")
     var syncEvery = 1000
 
     @Option(name: .customLong("in-flight"), help:
-        "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer (default 1024).")
+        "The journaled engine: calls in flight per worker thread, each an async caller awaiting its answer.")
     var inFlight = 1024
 
     @Option(name: .customLong("journal-batch"), help: """
-        The journaled engine: 1 (the default) for --in-flight async callers a thread, each awaiting one grab at a time; N > 1 for grabs handed N at \
+        The journaled engine: 1 for --in-flight async callers a thread, each awaiting one grab at a time; N > 1 for grabs handed N at \
         a time by each of --threads threads, each call blocking until its group commit (as the Redis engine's --batch).
         """)
     var journalBatch = 1
 
-    @Option(name: .customLong("compact-after"), help: "The journaled engine: entries written between snapshots of its journal (default 1000000).")
+    @Option(name: .customLong("compact-after"), help: "The journaled engine: entries written between snapshots of its journal.")
     var compactAfter = 1_000_000
 
     func validate() throws {

@@ -45,6 +45,15 @@ public enum ExpiryOutcomeName: String, Codable, Sendable, CaseIterable {
 public protocol APIRequestBody: Decodable {
     /// Every key the body may have.
     static var fields: Set<String> { get }
+    /// The body read by hand from the commonest well-formed shapes, or nil: the caller then checks the keys and
+    /// decodes with `JSONDecoder`, which also says what is wrong with a bad body. Never accepts what that path
+    /// would refuse.
+    static func quickly(_ bytes: some Collection<UInt8>) -> Self?
+}
+
+extension APIRequestBody {
+    /// No hand reader: every body takes the decoder's path.
+    public static func quickly(_ bytes: some Collection<UInt8>) -> Self? { nil }
 }
 
 /// `POST /packets`.
@@ -92,6 +101,82 @@ public struct GrabBody: Codable, Sendable, APIRequestBody {
     public var member: UInt32?
     public init(member: UInt32?) { self.member = member }
     public static let fields: Set<String> = ["member"]
+
+    /// `{}`, `{"member": N}` (N a decimal in 0 ... 2^32 - 1 without leading zeros) or `{"member": null}`, with any
+    /// JSON spacing: the grab's hot path, read without `JSONDecoder`. Nil for anything else.
+    @inlinable
+    public static func quickly(_ bytes: some Collection<UInt8>) -> GrabBody? {
+        var reader = JSONBytes(bytes)
+        guard reader.skipSpace() == UInt8(ascii: "{"), let first = reader.skipSpace() else { return nil }
+        if first == UInt8(ascii: "}") { return reader.skipSpace() == nil ? GrabBody(member: nil) : nil }
+        guard first == UInt8(ascii: "\""), reader.literal("member\""), reader.skipSpace() == UInt8(ascii: ":"),
+              let value = reader.skipSpace() else { return nil }
+        var member: UInt32?
+        if value == UInt8(ascii: "n") {
+            guard reader.literal("ull") else { return nil }
+        } else {
+            guard let number = reader.integer(value, maxDigits: 10), number <= Int64(UInt32.max) else { return nil }
+            member = UInt32(number)
+        }
+        guard reader.skipSpace() == UInt8(ascii: "}"), reader.skipSpace() == nil else { return nil }
+        return GrabBody(member: member)
+    }
+}
+
+/// A forward reader of JSON bytes for the hand readers of the hot path.
+@usableFromInline
+struct JSONBytes<Bytes: Collection<UInt8>> {
+    @usableFromInline var iterator: Bytes.Iterator
+    @usableFromInline var pending: UInt8?
+
+    @inlinable init(_ bytes: Bytes) { iterator = bytes.makeIterator() }
+
+    @inlinable mutating func next() -> UInt8? {
+        if let byte = pending { pending = nil; return byte }
+        return iterator.next()
+    }
+
+    /// The next byte that is not JSON whitespace.
+    @inlinable mutating func skipSpace() -> UInt8? {
+        while let byte = next() { if byte != 0x20 && byte != 0x0A && byte != 0x0D && byte != 0x09 { return byte } }
+        return nil
+    }
+
+    /// A string after its opening quote, up to its closing one: no escapes (the API's names have none), at most
+    /// 32 bytes.
+    @inlinable mutating func string() -> String? {
+        var raw: [UInt8] = []
+        while let byte = next() {
+            if byte == UInt8(ascii: "\"") { return String(decoding: raw, as: UTF8.self) }
+            if byte == UInt8(ascii: "\\") || raw.count > 32 { return nil }
+            raw.append(byte)
+        }
+        return nil
+    }
+
+    /// Whether the next bytes are exactly `text`.
+    @inlinable mutating func literal(_ text: StaticString) -> Bool {
+        text.withUTF8Buffer { expected in expected.allSatisfy { next() == $0 } }
+    }
+
+    /// A non-negative decimal starting with `first`: no sign, no leading zero, no fraction or exponent, at most
+    /// `maxDigits` digits. The byte after it is kept for the next read.
+    @inlinable mutating func integer(_ first: UInt8, maxDigits: Int) -> Int64? {
+        guard (0x30 ... 0x39).contains(first) else { return nil }
+        var value = Int64(first - 0x30), digits = 1
+        while let byte = next() {
+            guard (0x30 ... 0x39).contains(byte) else {
+                guard byte != UInt8(ascii: "."), byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") else { return nil }
+                pending = byte
+                break
+            }
+            guard first != 0x30 else { return nil }   // a leading zero
+            digits += 1
+            guard digits <= maxDigits else { return nil }
+            value = value * 10 + Int64(byte - 0x30)
+        }
+        return value
+    }
 }
 
 /// `200` of `POST /packets/{id}/grab`: `amount_fen` and `seq` are present when the member holds a share.
@@ -234,65 +319,38 @@ extension GrabAnswer {
     /// decoding cost more than the rest of the client's work: one object of `outcome` (a string), `amount_fen` and
     /// `seq` (non-negative integers), in any order, with any spacing. Returns nil for anything else (a caller then
     /// falls back to `JSONDecoder`, which says what is wrong).
+    @inlinable
     public init?(json bytes: some Collection<UInt8>) {
         var outcome: GrabOutcomeName?, amount: Int64?, seq: Int?
-        var iterator = bytes.makeIterator()
-        var pending: UInt8?
-        func next() -> UInt8? {
-            if let byte = pending { pending = nil; return byte }
-            return iterator.next()
-        }
-        func skipSpace() -> UInt8? {
-            while let byte = next() { if byte != 0x20 && byte != 0x0A && byte != 0x0D && byte != 0x09 { return byte } }
-            return nil
-        }
-        func string() -> String? {   // after the opening quote; no escapes in the API's names
-            var raw: [UInt8] = []
-            while let byte = next() {
-                if byte == UInt8(ascii: "\"") { return String(decoding: raw, as: UTF8.self) }
-                if byte == UInt8(ascii: "\\") || raw.count > 32 { return nil }
-                raw.append(byte)
-            }
-            return nil
-        }
-        func integer(_ first: UInt8) -> Int64? {
-            guard (0x30 ... 0x39).contains(first) else { return nil }
-            var value = Int64(first - 0x30), digits = 1
-            while let byte = next() {
-                guard (0x30 ... 0x39).contains(byte) else { pending = byte; break }
-                digits += 1
-                guard digits <= 18 else { return nil }
-                value = value * 10 + Int64(byte - 0x30)
-            }
-            return value
-        }
-        guard skipSpace() == UInt8(ascii: "{") else { return nil }
+        var reader = JSONBytes(bytes)
+        guard reader.skipSpace() == UInt8(ascii: "{") else { return nil }
         var first = true
         while true {
-            guard var byte = skipSpace() else { return nil }
+            guard var byte = reader.skipSpace() else { return nil }
             if byte == UInt8(ascii: "}") && first { break }
             if !first {
                 if byte == UInt8(ascii: "}") { break }
-                guard byte == UInt8(ascii: ","), let after = skipSpace() else { return nil }
+                guard byte == UInt8(ascii: ","), let after = reader.skipSpace() else { return nil }
                 byte = after
             }
             first = false
-            guard byte == UInt8(ascii: "\""), let key = string(), skipSpace() == UInt8(ascii: ":"), let value = skipSpace() else { return nil }
+            guard byte == UInt8(ascii: "\""), let key = reader.string(), reader.skipSpace() == UInt8(ascii: ":"),
+                  let value = reader.skipSpace() else { return nil }
             switch key {
             case "outcome":
-                guard outcome == nil, value == UInt8(ascii: "\""), let name = string(),
+                guard outcome == nil, value == UInt8(ascii: "\""), let name = reader.string(),
                       let parsed = GrabOutcomeName(rawValue: name) else { return nil }
                 outcome = parsed
             case "amount_fen":
-                guard amount == nil, let parsed = integer(value) else { return nil }
+                guard amount == nil, let parsed = reader.integer(value, maxDigits: 18) else { return nil }
                 amount = parsed
             case "seq":
-                guard seq == nil, let parsed = integer(value), parsed <= Int64(Int32.max) else { return nil }
+                guard seq == nil, let parsed = reader.integer(value, maxDigits: 18), parsed <= Int64(Int32.max) else { return nil }
                 seq = Int(parsed)
             default: return nil
             }
         }
-        guard skipSpace() == nil, let outcome else { return nil }
+        guard reader.skipSpace() == nil, let outcome else { return nil }
         self.outcome = outcome
         amountFen = amount
         self.seq = seq

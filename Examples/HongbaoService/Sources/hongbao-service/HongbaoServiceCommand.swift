@@ -57,7 +57,7 @@ struct HongbaoServiceCommand: AsyncParsableCommand {
         """)
     var journalMode: String = "durable"
 
-    @Option(name: .customLong("sync-every"), help: "With --journal-mode buffered: milliseconds between fsyncs (default 1000).")
+    @Option(name: .customLong("sync-every"), help: "With --journal-mode buffered: milliseconds between fsyncs.")
     var syncEvery: Int64 = 1000
 
     @Option(name: .customLong("member-quota"), help:

@@ -243,6 +243,32 @@ struct APINamesTests {
         }
     }
 
+    /// The service's hand-written grab answer is, byte for byte, what its `JSONEncoder` (sorted keys) writes.
+    @Test func theHandWrittenGrabAnswerIsTheEncodersBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for receipt in [GrabReceipt(.granted(Fen(1234)), seq: 3), GrabReceipt(.alreadyGrabbed(Fen(1)), seq: 100),
+                        GrabReceipt(.granted(Fen(20_000)), seq: 4_000_000), GrabReceipt(.soldOut), GrabReceipt(.expired),
+                        GrabReceipt(.notMember)] {
+            #expect(GrabAnswer(receipt).json == String(decoding: try encoder.encode(GrabAnswer(receipt)), as: UTF8.self))
+        }
+    }
+
+    /// The hand reader of grab bodies takes what `JSONDecoder` takes, the same way, and leaves everything else —
+    /// each refusal with its own message — to the decoder's path.
+    @Test func theHandReaderOfGrabBodiesAgreesWithTheDecoder() throws {
+        for good in ["{}", #"{"member":7}"#, #" { "member" : 4294967295 } "#, #"{"member": 0}"#, #"{"member":null}"#,
+                     "{\n\t\"member\":\r\n12\n}"] {
+            let quick = try #require(GrabBody.quickly(Array(good.utf8)), "\(good)")
+            #expect(quick.member == (try JSONDecoder().decode(GrabBody.self, from: Data(good.utf8))).member, "\(good)")
+        }
+        for other in [#"{"member":4294967296}"#, #"{"member":-1}"#, #"{"member":007}"#, #"{"member":1.0}"#, #"{"member":1e3}"#,
+                      #"{"member":1,"member":2}"#, #"{"member":1,"x":2}"#, #"{"Member":1}"#, #"{"member":"1"}"#,
+                      #"{"member":1} x"#, #"{"member":1"#, "[]", "", #"{"member":nul}"#, #"{"member":nullx}"#] {
+            #expect(GrabBody.quickly(Array(other.utf8)) == nil, "\(other)")
+        }
+    }
+
     @Test func everyAlgorithmNameIsAnAlgorithmAndEveryLuckyAlgorithmHasAName() {
         for name in AlgorithmName.allCases { #expect(AlgorithmName(name.algorithm) == name) }
         for algorithm in SplitAlgorithm.allCases { #expect((AlgorithmName(algorithm) == nil) == (algorithm == .equal), "\(algorithm)") }
