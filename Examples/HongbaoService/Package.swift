@@ -57,13 +57,11 @@ let package = Package(
         // Any service that speaks the API, seen as an engine.
         .target(name: "HTTPGrabEngine", dependencies: [
             "RedPacketAPI",
-            .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "HongbaoCore", package: "Hongbao"),
             .product(name: "HongbaoSimulator", package: "Hongbao"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "bench-http", dependencies: [
             "HTTPGrabEngine",
@@ -79,6 +77,9 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "HongbaoCore", package: "Hongbao"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
     ]
 )

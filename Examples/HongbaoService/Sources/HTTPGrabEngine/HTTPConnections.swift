@@ -1,155 +1,171 @@
-import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import NIOPosix
+import Synchronization
 
-/// One HTTP request as the engine makes it: method, path, headers, and an optional JSON body.
-struct HTTPCall: Sendable {
-    var method: HTTPMethod
-    var path: String
-    var headers: [(String, String)] = []
-    var json: String?
-}
-
-/// An answer: its status and its whole body.
-struct HTTPAnswer: Sendable {
-    let status: HTTPResponseStatus
-    let body: ByteBuffer
-}
-
-/// Keep-alive HTTP/1.1 connections to one service, spread over the event loops of one group. A call made on an
-/// event loop goes out on one of that loop's own connections — written from the loop, answered on the loop, so it
-/// never changes thread; a call from anywhere else takes the next connection round-robin. A connection takes
-/// calls while earlier ones are in flight (HTTP/1.1 pipelining: answers come back in request order).
+/// Keep-alive HTTP/1.1 connections to one service, spread over the event loops of one group. A call made on one of
+/// the loops goes out on that loop's own connections — written from the loop and answered on it, so it never
+/// changes thread; a call from anywhere else is handed to the next loop, round-robin. On its loop a call takes an idle
+/// connection (one request in flight on each, as wrk makes them) or, when every one is busy, the next one in turn,
+/// pipelined behind the calls already in flight there (HTTP/1.1 answers come back in request order).
+///
+/// Requests are written and answers read as bytes (`HTTPCall.write`, `HTTPAnswerReader`), with no codec between.
 final class HTTPConnections: Sendable {
     let host: String
     let port: Int
-    private let hostHeader: String
-    /// Each loop's connections, by loop.
-    private let byLoop: [ObjectIdentifier: [any Channel]]
-    private let all: [any Channel]
-    private let next = NIOLockedValueBox(0)
+    private let loops: [(loop: any EventLoop, connections: NIOLoopBound<LoopConnections>)]
+    private let loopIndex: [ObjectIdentifier: Int]
+    private let channels: [any Channel]
+    private let nextLoop = Atomic<Int>(0)
 
     /// Opens `perLoop` connections on each loop of `group` to `host:port`.
     /// - Throws: the connect error (refused, unreachable).
     init(host: String, port: Int, group: MultiThreadedEventLoopGroup, perLoop: Int) async throws {
         self.host = host
         self.port = port
-        hostHeader = "\(host):\(port)"
-        var byLoop: [ObjectIdentifier: [any Channel]] = [:], all: [any Channel] = []
+        let hostHeader = "\(host):\(port)"
+        var loops: [(loop: any EventLoop, connections: NIOLoopBound<LoopConnections>)] = [], channels: [any Channel] = []
+        var loopIndex: [ObjectIdentifier: Int] = [:]
         for loop in group.makeIterator() {
+            var opened: [any Channel] = []
             for _ in 0 ..< perLoop {
                 let channel = try await ClientBootstrap(group: loop)
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            // Headers are the engine's own (validated where they are made): no per-request check.
-                            try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                            try channel.pipeline.syncOperations.addHandler(PipelinedCalls())
+                            try channel.pipeline.syncOperations.addHandler(PipelinedCalls(host: hostHeader))
                         }
                     }
                     .connect(host: host, port: port).get()
-                byLoop[ObjectIdentifier(loop), default: []].append(channel)
-                all.append(channel)
+                opened.append(channel)
+                channels.append(channel)
             }
+            let loopChannels = opened
+            let connections = try await loop.submit {
+                NIOLoopBound(LoopConnections(try loopChannels.map { try $0.pipeline.syncOperations.handler(type: PipelinedCalls.self) }),
+                             eventLoop: loop)
+            }.get()
+            loopIndex[ObjectIdentifier(loop)] = loops.count
+            loops.append((loop, connections))
         }
-        self.byLoop = byLoop
-        self.all = all
+        self.loops = loops
+        self.loopIndex = loopIndex
+        self.channels = channels
     }
 
-    /// Makes `call` and returns its answer. - Throws: `ChannelError` (the connection closed), or the I/O error.
+    /// Makes `call` and returns its answer.
+    /// - Throws: `ChannelError` (the connection closed), `HTTPAnswerError` (an answer outside HTTP/1.1), or the I/O error.
     func make(_ call: HTTPCall) async throws -> HTTPAnswer {
-        let channel = pick()
-        let promise = channel.eventLoop.makePromise(of: HTTPAnswer.self)
-        var head = HTTPRequestHead(version: .http1_1, method: call.method, uri: call.path)
-        head.headers.add(name: "host", value: hostHeader)
-        for (name, value) in call.headers { head.headers.add(name: name, value: value) }
-        var body: ByteBuffer?
-        if let json = call.json {
-            head.headers.add(name: "content-type", value: "application/json")
-            head.headers.add(name: "content-length", value: String(json.utf8.count))
-            body = channel.allocator.buffer(string: json)
-        } else if call.method == .POST {
-            head.headers.add(name: "content-length", value: "0")
+        let here = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { loopIndex[ObjectIdentifier($0)] }
+        let (loop, connections) = loops[here ?? Int(nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue.magnitude % UInt(loops.count))]
+        return try await withCheckedThrowingContinuation { answer in
+            if loop.inEventLoop {
+                connections.value.send(call, answer: answer)
+            } else {
+                loop.execute { connections.value.send(call, answer: answer) }
+            }
         }
-        let request = PipelinedCalls.Request(head: head, body: body, answer: promise)
-        // A write that fails (the connection closed: the service went away) fails the call; a promise completed
-        // twice keeps its first result, so a call the handler also fails is failed once.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { promise.fail($0) }
-        if channel.eventLoop.inEventLoop {
-            channel.writeAndFlush(request, promise: written)
-        } else {
-            channel.eventLoop.execute { channel.writeAndFlush(request, promise: written) }
-        }
-        return try await promise.futureResult.get()
     }
 
     /// Closes every connection.
     func close() async {
-        for channel in all { try? await channel.close() }
-    }
-
-    private func pick() -> any Channel {
-        if let loop = MultiThreadedEventLoopGroup.currentEventLoop, let own = byLoop[ObjectIdentifier(loop)], !own.isEmpty {
-            return own[next.withLockedValue { value in defer { value &+= 1 }; return value & Int.max } % own.count]
-        }
-        return all[next.withLockedValue { value in defer { value &+= 1 }; return value & Int.max } % all.count]
+        for channel in channels { try? await channel.close() }
     }
 }
 
-/// The last handler of a connection: writes each request and keeps its promise in a queue; completes the oldest
-/// promise with each whole answer (HTTP/1.1 answers in request order). A closed or failed connection fails every
-/// call still waiting.
-private final class PipelinedCalls: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = Request
-    typealias OutboundOut = HTTPClientRequestPart
+/// One loop's connections to a service; touched on that loop only.
+private final class LoopConnections {
+    private let connections: [PipelinedCalls]
+    private var next = 0
 
-    struct Request: Sendable {
-        let head: HTTPRequestHead
-        let body: ByteBuffer?
-        let answer: EventLoopPromise<HTTPAnswer>
+    init(_ connections: [PipelinedCalls]) { self.connections = connections }
+
+    /// Writes `call` on the first idle open connection from the one after the last used, else on the next open one.
+    func send(_ call: HTTPCall, answer: PipelinedCalls.Answer) {
+        var busy: PipelinedCalls?
+        for step in 1 ... connections.count {
+            let connection = connections[(next + step) % connections.count]
+            guard connection.isOpen else { continue }
+            if connection.inFlight == 0 {
+                next = (next + step) % connections.count
+                return connection.send(call, answer: answer)
+            }
+            busy = busy ?? connection
+        }
+        guard let busy else { return answer.resume(throwing: ChannelError.ioOnClosedChannel) }
+        next += 1
+        busy.send(call, answer: answer)
+    }
+}
+
+/// A connection's only handler: writes each call's request and keeps its continuation in a queue; resumes the
+/// oldest with each whole answer (HTTP/1.1 answers in request order). A closed or failed connection, or an answer
+/// outside HTTP/1.1, fails every call still waiting and every call sent to it after.
+private final class PipelinedCalls: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    typealias Answer = CheckedContinuation<HTTPAnswer, any Error>
+
+    private let host: String
+    private var context: ChannelHandlerContext?
+    private var waiting = CircularBuffer<Answer>()
+    /// The start of an answer not all read yet.
+    private var unread: ByteBuffer?
+    private var failure: (any Error)?
+
+    init(host: String) { self.host = host }
+
+    var inFlight: Int { waiting.count }
+    var isOpen: Bool { context != nil && failure == nil }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        fail(ChannelError.ioOnClosedChannel)
+        self.context = nil
     }
 
-    private var waiting = CircularBuffer<EventLoopPromise<HTTPAnswer>>()
-    private var status: HTTPResponseStatus = .ok
-    private var body: ByteBuffer?
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = unwrapOutboundIn(data)
-        waiting.append(request.answer)
-        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
-        if let body = request.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+    func send(_ call: HTTPCall, answer: Answer) {
+        guard let context, failure == nil else { return answer.resume(throwing: failure ?? ChannelError.ioOnClosedChannel) }
+        var request = context.channel.allocator.buffer(capacity: 512)
+        call.write(host: host, into: &request)
+        waiting.append(answer)
+        // A write that fails closes the channel: `channelInactive` then fails the call.
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            status = head.status
-            body = nil
-        case .body(var part):
-            if body == nil { body = part } else { body!.writeBuffer(&part) }
-        case .end:
-            let answer = HTTPAnswer(status: status, body: body ?? ByteBuffer())
-            body = nil
-            waiting.popFirst()?.succeed(answer)
+        var bytes = unwrapInboundIn(data)
+        if var held = unread.take() {
+            held.writeBuffer(&bytes)
+            bytes = held
         }
+        do {
+            while let answer = try HTTPAnswerReader.read(from: &bytes) {
+                guard let call = waiting.popFirst() else { throw HTTPAnswerError(description: "an answer to no request") }
+                call.resume(returning: answer)
+            }
+        } catch {
+            fail(error)
+            context.close(promise: nil)
+            return
+        }
+        if bytes.readableBytes > 0 { unread = bytes }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(ChannelError.ioOnClosedChannel)
+        fail(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error)
+        fail(error)
         context.close(promise: nil)
     }
 
-    private func failAll(_ error: any Error) {
-        while let promise = waiting.popFirst() { promise.fail(error) }
+    /// Fails every waiting call with `error`, and every later one with the first error.
+    private func fail(_ error: any Error) {
+        if failure == nil { failure = error }
+        while let call = waiting.popFirst() { call.resume(throwing: error) }
     }
 }
 

@@ -83,7 +83,10 @@ public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable
         case .exclusive(let recipient): (body.kind, body.recipient) = (.exclusive, recipient.rawValue)
         }
         let created = try await Self.call(services[service], .POST, "/packets", body: body,
-                                          headers: try await authorization(group.members.first ?? MemberID(0)), as: CreatedPacket.self)
+                                          bearer: bearer(group.members.first ?? MemberID(0)), as: CreatedPacket.self)
+        // The group's members sign in as the packet is sent (a member holds its token before it grabs): the grab
+        // phase then times the grabs, not the signing.
+        tokens?.sign(group.members)
         return lock.withLock {
             packets.append((service, created.id))
             return PacketID(UInt64(packets.count - 1))
@@ -101,7 +104,7 @@ public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable
         // The hot path: the body is written and the answer read by hand (JSONEncoder and JSONDecoder cost more than
         // the rest of the client's work here); an answer the hand reader does not take goes to `call`'s decoder.
         let path = "/packets/\(remote)/grab"
-        let call = HTTPCall(method: .POST, path: path, headers: try await authorization(member), json: #"{"member":\#(member.rawValue)}"#)
+        let call = HTTPCall(method: .POST, path: path, bearer: bearer(member), json: #"{"member":\#(member.rawValue)}"#)
         let response: HTTPAnswer
         do {
             response = try await service.make(call)
@@ -116,22 +119,21 @@ public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable
     public func expire(_ packet: PacketID) async throws -> ExpiryOutcome {
         let (service, remote) = try route(packet)
         return try await Self.call(service, .POST, "/packets/\(remote)/expire", body: Optional<GrabBody>.none,
-                                   headers: try await authorization(nil), as: ExpireAnswer.self).expiryOutcome()
+                                   bearer: bearer(nil), as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `POST /packets/{id}/expire` with an `Idempotency-Key` header: a retry with the key hears `refunded` again.
     public func expire(_ packet: PacketID, idempotencyKey: IdempotencyKey) async throws -> ExpiryOutcome {
         let (service, remote) = try route(packet)
-        return try await Self.call(service, .POST, "/packets/\(remote)/expire", json: nil,
-                                   headers: [("Idempotency-Key", idempotencyKey.rawValue)] + (try await authorization(nil)),
-                                   as: ExpireAnswer.self).expiryOutcome()
+        return try await Self.call(service, .POST, "/packets/\(remote)/expire", json: nil, bearer: bearer(nil),
+                                   headers: [("Idempotency-Key", idempotencyKey.rawValue)], as: ExpireAnswer.self).expiryOutcome()
     }
 
     /// `GET /packets/{id}`: the service's own account of the packet, as the audit compares with what callers heard.
     public func summary(of packet: PacketID) async throws -> PacketSummary {
         let (service, remote) = try route(packet)
         let account = try await Self.call(service, .GET, "/packets/\(remote)", body: Optional<GrabBody>.none,
-                                          headers: try await authorization(nil), as: PacketAccount.self)
+                                          bearer: bearer(nil), as: PacketAccount.self)
         let summary = account.summary
         return PacketSummary(packet: packet, total: summary.total, shares: summary.shares, grabs: summary.grabs,
                              balance: summary.balance, refund: summary.refund)
@@ -144,26 +146,23 @@ public final class HTTPGrabEngine: ExecutorAffineGrabEngine, @unchecked Sendable
         return (services[shared ? next.take() % urls.count : service], remote)
     }
 
-    /// The `Authorization` header of `member`'s calls (an operator's for nil), or none without tokens.
-    private func authorization(_ member: MemberID?) async throws -> [(String, String)] {
-        guard let tokens else { return [] }
-        return [("Authorization", "Bearer " + tokens.token(for: member))]
-    }
+    /// The bearer token of `member`'s calls (an operator's for nil), or none without tokens.
+    private func bearer(_ member: MemberID?) -> String? { tokens?.token(for: member) }
 
     static func call<Body: Encodable, Answer: Decodable>(_ service: HTTPConnections, _ method: HTTPMethod, _ path: String,
-                                                         body: Body?, headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
+                                                         body: Body?, bearer: String? = nil, as: Answer.Type) async throws -> Answer
     {
         try await call(service, method, path, json: try body.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
-                       headers: headers, as: Answer.self)
+                       bearer: bearer, as: Answer.self)
     }
 
     static func call<Answer: Decodable>(_ service: HTTPConnections, _ method: HTTPMethod, _ path: String, json: String?,
-                                        headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
+                                        bearer: String? = nil, headers: [(String, String)] = [], as: Answer.Type) async throws -> Answer
     {
         let url = "http://\(service.host):\(service.port)\(path)"
         let response: HTTPAnswer
         do {
-            response = try await service.make(HTTPCall(method: method, path: path, headers: headers, json: json))
+            response = try await service.make(HTTPCall(method: method, path: path, bearer: bearer, headers: headers, json: json))
         } catch {
             throw GrabEngineError(.backend, "\(method) \(url): \(error)")
         }
@@ -200,6 +199,16 @@ final class TokenCache: @unchecked Sendable {
     private let expiresAt = Int64(Date().timeIntervalSince1970) + TokenCache.lifetime.components.seconds
 
     init(_ keys: TokenKeys) { self.keys = keys }
+
+    /// Signs the tokens of `members` not signed yet.
+    func sign(_ members: some Collection<MemberID>) {
+        let unsigned = lock.withLock { members.filter { signed[$0.rawValue] == nil } }
+        let tokens = unsigned.map { keys.signedQuickly(for: $0, expiresAt: expiresAt) }
+        lock.withLock {
+            if signed.count + tokens.count > Self.capacity { signed.removeAll(keepingCapacity: true) }
+            for (member, token) in zip(unsigned, tokens) { signed[member.rawValue] = token }
+        }
+    }
 
     /// `member`'s token, or an operator's (member 0) for nil.
     func token(for member: MemberID?) -> String {

@@ -88,10 +88,18 @@ public struct TokenKeys: Sendable {
 
     private static let header = base64URL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
 
-    private static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        while text.hasSuffix("=") { text.removeLast() }
-        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// `bytes` in base64url without padding (RFC 4648 §5), as JWTs write their parts.
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity((bytes.count * 4 + 2) / 3)
+        for start in stride(from: 0, to: bytes.count, by: 3) {
+            let group = bytes[start ..< min(start + 3, bytes.count)]
+            let word = group.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * $1.offset) }
+            for sextet in 0 ... group.count { text.append(alphabet[Int(word >> (18 - 6 * sextet) & 0x3F)]) }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The claims of `token`, if its signature, algorithm and claims check. - Throws: JWTKit's error otherwise.
