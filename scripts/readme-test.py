@@ -132,6 +132,11 @@ twins = {
     "../../Benchmarks/service-side-by-side.sh":
         (LONG, "release builds of the example and minutes of load; its steps run above as the hongbao-service, "
                "bench-http, make-packets.sh and wrk twins"),
+    "../../Benchmarks/service-cpu-budget.sh":
+        (LONG, "as `Benchmarks/service-cpu-budget.sh 3 10` below"),
+    "Benchmarks/service-cpu-budget.sh 3 10":
+        (LONG, "a release build of the example and two minutes of wrk; its steps run above as the hongbao-service, "
+               "make-packets.sh and wrk twins"),
     "Benchmarks/openapi-side-by-side.sh 64 10 3":
         (LONG, "release builds of the example and of swift-openapi-generator's plugin (minutes), then minutes of load; "
                "the hand-written side's steps run above as the hongbao-service, make-packets.sh and wrk twins"),
