@@ -5,11 +5,13 @@
 #               grab.lua, 2 threads, batch 1 and 64 — against a redis-server of its own, stopped by PID
 #   SQLite      sqlite_insert: a 6-column grab table, 100,000 rows per transaction, WAL, synchronous = NORMAL
 #   memory      packet_memory: resident bytes of a 100-share packet to a 500-member group (group stored once)
-# Knobs: GRABS (default 20000000), ROWS (2000000), CALLS (400000), RUNS (3: each figure is the median of RUNS).
+#   hand-offs   wakeup: a thread woken from a semaphore by another, on the same CPU and across CPUs
+# Knobs: GRABS (default 20000000), ROWS (2000000), CALLS (400000), WAKEUPS (200000), RUNS (3: each figure is the
+# median of RUNS).
 # Needs a C compiler (cc, or the clang of the Swift toolchain), libhiredis-dev, libsqlite3-dev, redis-server.
 source "$(dirname "$0")/../../scripts/lib.sh"
 here="$HONGBAO_ROOT/Benchmarks/limits"
-grabs=${GRABS:-20000000} rows=${ROWS:-2000000} calls=${CALLS:-400000} runs=${RUNS:-3}
+grabs=${GRABS:-20000000} rows=${ROWS:-2000000} calls=${CALLS:-400000} wakeups=${WAKEUPS:-200000} runs=${RUNS:-3}
 cc=${CC:-$(command -v cc || command -v clang || command -v gcc)} || fatal "no C compiler (set CC)"
 out=$(mktemp -d /tmp/hongbao-limits.XXXXXX)
 pid=""
@@ -18,6 +20,7 @@ trap '[[ -n $pid ]] && stop_pids "$pid"; rm -rf "$out"' EXIT
 "$cc" -O2 -pthread -o "$out/grab_limits" "$here/grab_limits.c"
 "$cc" -O2 -o "$out/sqlite_insert" "$here/sqlite_insert.c" -lsqlite3
 "$cc" -O2 -o "$out/packet_memory" "$here/packet_memory.c"
+"$cc" -O2 -pthread -o "$out/wakeup" "$here/wakeup.c"
 "$cc" -O2 -pthread -o "$out/redis_client" "$here/redis_client.c" -lhiredis
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -36,6 +39,13 @@ printf '  %s\n' "$(repeat "$out/sqlite_insert" "$out/insert.db" "$rows" | awk '{
 
 echo "memory (bytes per 100-share packet, 1,000,000 packets over 10,000 groups of 500)"
 printf '  %s\n' "$("$out/packet_memory" 1000000 10000 | cut -d' ' -f2-)"
+
+echo "thread hand-offs (µs a wake-up, wall / CPU of both threads, median of $runs)"
+for mode in same cross; do
+  [[ $mode == cross && $(getconf _NPROCESSORS_ONLN) -lt 2 ]] && { echo "  cross: one CPU only, not measured"; continue; }
+  figures=$(repeat "$out/wakeup" "$mode" $((wakeups / 2)))
+  printf '  %-5s  %s / %s\n' "$mode" "$(awk '{print $3}' <<<"$figures" | median)" "$(awk '{print $4}' <<<"$figures" | median)"
+done
 
 port=$(free_port 6680)
 pid=$(start_redis "$port" "$out/redis")
